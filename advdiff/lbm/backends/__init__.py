@@ -1,0 +1,58 @@
+"""LBM backends with one signature: ``numpy`` (reference), ``cpu`` (compiled), ``cupy`` (CUDA).
+
+Backends are imported only when asked for, so the package imports and runs without
+CuPy. Asking for a backend that cannot run here raises
+:class:`~advdiff.errors.BackendUnavailableError` saying why; nothing falls back silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from advdiff.errors import BackendUnavailableError, bad_value
+
+log = logging.getLogger(__name__)
+
+NAMES = ("auto", "numpy", "cpu", "cupy")
+"""Backend names accepted by :func:`get_backend`."""
+
+
+def get_backend(name: str = "auto") -> Any:
+    """Instantiate the backend ``name``.
+
+    ``auto`` picks ``cupy`` where CuPy and a CUDA device are usable, else ``cpu``.
+    """
+    if name not in NAMES:
+        raise bad_value("backend", name, f"one of {', '.join(NAMES)}")
+    if name == "auto":
+        try:
+            backend = get_backend("cupy")
+        except BackendUnavailableError as exc:
+            log.debug("auto backend: cupy not usable (%s); using cpu", exc)
+            return get_backend("cpu")
+        return backend
+    if name == "numpy":
+        from advdiff.lbm.backends.numpy_ref import NumpyBackend
+
+        return NumpyBackend()
+    if name == "cpu":
+        from advdiff.lbm.backends.cpu import CpuBackend
+
+        CpuBackend.check_available()
+        return CpuBackend()
+    from advdiff.lbm.backends.cupy_backend import CupyBackend
+
+    return CupyBackend()
+
+
+def available() -> dict[str, str]:
+    """Every concrete backend with 'ok' or the reason it cannot run here."""
+    out = {}
+    for name in NAMES[1:]:
+        try:
+            get_backend(name)
+            out[name] = "ok"
+        except BackendUnavailableError as exc:
+            out[name] = str(exc)
+    return out

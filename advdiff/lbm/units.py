@@ -1,0 +1,267 @@
+"""Lattice units: dimensionless numbers, the blur schedule, and stability limits.
+
+Lattice units throughout: one pixel is dx = 1, one LBM step is dt = 1.
+
+* Diffusivity and relaxation time: ``tau = alpha / c_s^2 + 1/2 = 3 alpha + 1/2``.
+* Péclet number ``Pe = U L / alpha`` (SPEC §2), so the velocity RMS for a step with
+  diffusivity ``alpha`` is ``U = Pe alpha / L``.
+* Fourier number ``Fo = alpha t / L^2``; a Gaussian blur of width sigma equals
+  diffusion for ``alpha t = sigma^2 / 2``, so level k has ``Fo_k = sigma_k^2 / (2 L^2)``.
+* The blur schedule follows the heat-dissipation code that the Beyond Blur paper reuses
+  (SPEC §3): ``sigma_k = exp(linspace(log sigma_min, log sigma_max, K))`` with
+  ``sigma_0 = 0``; level k adds ``d_k = sigma_k^2 - sigma_{k-1}^2`` of variance in
+  ``n_k`` LBM steps at ``alpha_k = d_k / (2 n_k)``, ``n_k`` the smallest integer keeping
+  ``alpha_k <= alpha_max``.
+
+Every check here runs before any simulation work and raises
+:class:`advdiff.errors.ConfigError` naming the key, the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from advdiff.errors import bad_value
+from advdiff.lbm.lattice import CS2
+
+MACH_LIMIT = 0.2
+"""Largest allowed Mach number |v| / c_s of an imposed velocity. Beyond it the
+second-order equilibrium loses accuracy and positivity."""
+
+MAX_SPEED = MACH_LIMIT * math.sqrt(CS2)
+"""Largest allowed velocity magnitude in lattice units per step (about 0.115)."""
+
+ALPHA_MAX_DEFAULT = 1.0 / 6.0
+"""Default largest diffusivity per step in the schedule (tau <= 1), as in the paper's code."""
+
+
+def _finite_scalar(key: str, value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise bad_value(key, value, "a real number") from None
+    if not math.isfinite(out):
+        raise bad_value(key, value, "a finite number")
+    return out
+
+
+def check_diffusivity(diffusivity: Any, steps: int, key: str = "diffusivity") -> np.ndarray:
+    """Validate a scalar or per-step diffusivity and return it as a float64 array of length ``steps``.
+
+    Raises if any value is non-finite or ``<= 0`` (which would mean tau <= 1/2, an
+    unstable or non-diffusive lattice).
+    """
+    arr = np.asarray(diffusivity, dtype=np.float64) if not np.isscalar(diffusivity) else None
+    if arr is None or arr.ndim == 0:
+        value = _finite_scalar(key, diffusivity if arr is None else arr.item())
+        arr = np.full(steps, value, dtype=np.float64)
+    elif arr.ndim != 1 or arr.shape[0] != steps:
+        raise bad_value(key, f"array of shape {arr.shape}", f"a scalar or a 1-D sequence of length steps={steps}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise bad_value(f"{key}[{bad}]", float(arr[bad]), "a finite number")
+    if np.any(arr <= 0):
+        bad = int(np.flatnonzero(arr <= 0)[0])
+        raise bad_value(
+            f"{key}[{bad}]" if arr.size > 1 else key,
+            float(arr[bad]),
+            f"> 0 (tau = 3*alpha + 1/2 must exceed 1/2; got tau={tau(float(arr[bad]), check=False):g})",
+        )
+    return arr
+
+
+def tau(alpha: float, *, check: bool = True) -> float:
+    """BGK relaxation time for diffusivity ``alpha``: ``tau = alpha / c_s^2 + 1/2``."""
+    if check:
+        check_diffusivity(alpha, 1, key="alpha")
+    return alpha / CS2 + 0.5
+
+
+def omega(alpha: Any) -> Any:
+    """Relaxation rate ``1 / tau`` for diffusivity ``alpha`` (scalar or array)."""
+    return 1.0 / (np.asarray(alpha, dtype=np.float64) / CS2 + 0.5)
+
+
+def diffusivity_from_tau(tau_value: float) -> float:
+    """Inverse of :func:`tau`; rejects ``tau <= 1/2``."""
+    t = _finite_scalar("tau", tau_value)
+    if t <= 0.5:
+        raise bad_value("tau", t, "> 0.5")
+    return CS2 * (t - 0.5)
+
+
+def check_speed(max_speed: float, key: str = "velocity") -> None:
+    """Reject a velocity magnitude above :data:`MAX_SPEED` (Mach :data:`MACH_LIMIT`) or a non-finite one."""
+    if not math.isfinite(max_speed):
+        raise bad_value(key, max_speed, "finite velocity components")
+    if max_speed > MAX_SPEED:
+        raise bad_value(
+            f"max |{key}|",
+            round(max_speed, 6),
+            f"<= {MAX_SPEED:.4f} lattice units per step (Mach |v|/c_s <= {MACH_LIMIT})",
+        )
+
+
+def velocity_rms(peclet: float, alpha: Any, length: float) -> Any:
+    """Velocity RMS per component for a step with diffusivity ``alpha``: ``U = Pe alpha / L``."""
+    return peclet * np.asarray(alpha, dtype=np.float64) / length
+
+
+def fourier(sigma: Any, length: float) -> Any:
+    """Fourier number ``Fo = sigma^2 / (2 L^2)`` of a blur of width ``sigma`` pixels."""
+    return np.asarray(sigma, dtype=np.float64) ** 2 / (2.0 * length**2)
+
+
+def sigma_from_fourier(fo: float, length: float) -> float:
+    """Blur width in pixels whose Fourier number is ``fo``: ``sigma = L sqrt(2 Fo)``."""
+    fo = _finite_scalar("fourier", fo)
+    if fo <= 0:
+        raise bad_value("fourier", fo, "> 0")
+    return float(length * math.sqrt(2.0 * fo))
+
+
+def advective_displacement(peclet: float, sigma_max: float, length: float) -> float:
+    """Mean advective displacement of a whole trajectory in pixels: ``Pe sigma_max^2 / (2 L)``."""
+    return float(peclet * sigma_max**2 / (2.0 * length))
+
+
+def sigma_schedule(K: int, sigma_min: float, sigma_max: float) -> np.ndarray:
+    """Blur widths ``sigma_0..sigma_K`` (length K+1, ``sigma_0 = 0``), log-spaced for k >= 1."""
+    K = _check_int("K", K, low=1)
+    smin = _finite_scalar("sigma_min", sigma_min)
+    smax = _finite_scalar("sigma_max", sigma_max)
+    if smin <= 0:
+        raise bad_value("sigma_min", smin, "> 0 pixels")
+    if smax < smin or (K > 1 and smax == smin):
+        raise bad_value("sigma_max", smax, f"> sigma_min={smin} pixels")
+    return np.concatenate([[0.0], np.exp(np.linspace(math.log(smin), math.log(smax), K))])
+
+
+def _check_int(key: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise bad_value(key, value, f"an integer >= {low}")
+    out = int(value)
+    if out < low:
+        raise bad_value(key, value, f"an integer >= {low}")
+    return out
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Per-level LBM schedule of one corruption trajectory (SPEC §3).
+
+    Arrays are indexed by level k = 0..K; level 0 is the clean image (0 steps).
+    """
+
+    sigmas: np.ndarray  # blur width sigma_k in pixels
+    steps: np.ndarray  # LBM steps n_k taken to go from level k-1 to level k (steps[0] = 0)
+    alphas: np.ndarray  # diffusivity alpha_k of those steps, lattice units (alphas[0] = 0)
+    velocity_rms: np.ndarray  # velocity RMS U_k = Pe alpha_k / L per component, lattice units per step
+    peclet: float  # Pe = U L / alpha
+    length: float  # reference length L in pixels
+    alpha_max: float  # largest allowed alpha per step
+
+    @property
+    def K(self) -> int:
+        """Number of corruption levels after the clean one."""
+        return int(self.sigmas.shape[0] - 1)
+
+    @property
+    def level_end(self) -> np.ndarray:
+        """LBM step count at which each level is reached (cumulative sum of ``steps``)."""
+        return np.cumsum(self.steps)
+
+    @property
+    def total_steps(self) -> int:
+        """LBM steps of the whole trajectory."""
+        return int(self.steps.sum())
+
+    @property
+    def fourier(self) -> np.ndarray:
+        """Fourier number Fo_k = sigma_k^2 / (2 L^2) of every level."""
+        return fourier(self.sigmas, self.length)
+
+    @property
+    def displacement(self) -> float:
+        """Mean advective displacement of the whole trajectory, pixels (sum of U_n over steps)."""
+        return float(np.sum(self.steps * self.velocity_rms))
+
+    def per_step(self, values: np.ndarray) -> np.ndarray:
+        """Expand a per-level array (length K+1) to one value per LBM step (length ``total_steps``)."""
+        return np.repeat(np.asarray(values)[1:], self.steps[1:])
+
+    def per_step_diffusivity(self) -> np.ndarray:
+        """Diffusivity of every LBM step of the trajectory."""
+        return self.per_step(self.alphas)
+
+    def per_step_velocity_rms(self) -> np.ndarray:
+        """Velocity RMS of every LBM step of the trajectory."""
+        return self.per_step(self.velocity_rms)
+
+    def summary(self) -> dict[str, float]:
+        """Dimensionless numbers and costs a report table shows."""
+        return {
+            "K": self.K,
+            "sigma_max": float(self.sigmas[-1]),
+            "length": self.length,
+            "peclet": self.peclet,
+            "fourier_max": float(self.fourier[-1]),
+            "total_steps": self.total_steps,
+            "max_steps_per_level": int(self.steps.max()),
+            "displacement_px": self.displacement,
+        }
+
+
+def build_schedule(
+    K: int,
+    sigma_max: float,
+    *,
+    sigma_min: float = 0.5,
+    peclet: float = 0.0,
+    length: float,
+    alpha_max: float = ALPHA_MAX_DEFAULT,
+) -> Schedule:
+    """Convert (K, sigma_min, sigma_max, Pe, L) into per-level steps, diffusivities and velocities.
+
+    Follows the schedule of the Beyond Blur code (SPEC §3). Raises
+    :class:`~advdiff.errors.ConfigError` before any work if a value is out of range,
+    including a Péclet number whose velocity would exceed the Mach limit.
+    """
+    sigmas = sigma_schedule(K, sigma_min, sigma_max)
+    pe = _finite_scalar("peclet", peclet)
+    if pe < 0:
+        raise bad_value("peclet", pe, ">= 0")
+    L = _finite_scalar("length", length)
+    if L <= 0:
+        raise bad_value("length", L, "> 0 pixels")
+    amax = _finite_scalar("alpha_max", alpha_max)
+    if amax <= 0:
+        raise bad_value("alpha_max", amax, "> 0 (tau_max = 3*alpha_max + 1/2 > 1/2)")
+    variance = np.diff(sigmas**2)
+    # Smallest integer n with variance / (2 n) <= alpha_max; the relative slack absorbs
+    # round-off when the ratio is an exact integer.
+    steps = np.maximum(1, np.ceil(variance / (2.0 * amax) * (1.0 - 1e-12))).astype(np.int64)
+    alphas = variance / (2.0 * steps)
+    check_diffusivity(alphas, alphas.shape[0], key="schedule alpha_k")
+    rms = velocity_rms(pe, alphas, L)
+    if rms.max() > MAX_SPEED:
+        raise bad_value(
+            "peclet",
+            pe,
+            f"<= {MAX_SPEED * L / alphas.max():.4g} for length={L:g} and alpha_max={amax:.4g}: "
+            f"the velocity RMS Pe*alpha/L = {rms.max():.4g} would exceed the Mach limit "
+            f"{MAX_SPEED:.4f} lattice units per step",
+        )
+    return Schedule(
+        sigmas=sigmas,
+        steps=np.concatenate([[0], steps]),
+        alphas=np.concatenate([[0.0], alphas]),
+        velocity_rms=np.concatenate([[0.0], rms]),
+        peclet=pe,
+        length=L,
+        alpha_max=amax,
+    )
