@@ -84,7 +84,9 @@ def solve(
         _check_velocity_shape(velocity, shape)
 
     be = get_backend(backend)
-    dtype = np.float64 if be.name == "numpy" and np.dtype(getattr(u0, "dtype", np.float32)) == np.float64 else np.float32
+    dtype = (
+        np.float64 if be.name == "numpy" and np.dtype(getattr(u0, "dtype", np.float32)) == np.float64 else np.float32
+    )
     xp = be.xp
     u = be.asarray(u0, dtype)
     if not bool(xp.isfinite(u).all()):

@@ -61,10 +61,20 @@ class CupyBackend:
         f = self.xp.empty((9, P, H, W), dtype=np.float32)
         n = P * H * W
         kernel = _module().get_function("adv_equilibrium_kernel")
-        kernel(((n + THREADS - 1) // THREADS,), (THREADS,), (
-            rho, rho if vel is None else vel, np.int32(vel is not None), f,
-            np.int32(P), np.int32(channels), np.int32(H), np.int32(W),
-        ))
+        kernel(
+            ((n + THREADS - 1) // THREADS,),
+            (THREADS,),
+            (
+                rho,
+                rho if vel is None else vel,
+                np.int32(vel is not None),
+                f,
+                np.int32(P),
+                np.int32(channels),
+                np.int32(H),
+                np.int32(W),
+            ),
+        )
         return f
 
     def run(self, f, scratch, vel, omegas, collision, boundary, channels):
@@ -73,10 +83,20 @@ class CupyBackend:
         grid = ((H * W + THREADS - 1) // THREADS, min(P, 65535))
         args_tail = (np.int32(P), np.int32(channels), np.int32(H), np.int32(W))
         for om in omegas:
-            kernel(grid, (THREADS,), (
-                f, scratch, f if vel is None else vel, np.int32(vel is not None), *args_tail,
-                np.float32(om), np.int32(COLLISIONS[collision]), np.int32(BOUNDARIES[boundary]),
-            ))
+            kernel(
+                grid,
+                (THREADS,),
+                (
+                    f,
+                    scratch,
+                    f if vel is None else vel,
+                    np.int32(vel is not None),
+                    *args_tail,
+                    np.float32(om),
+                    np.int32(COLLISIONS[collision]),
+                    np.int32(BOUNDARIES[boundary]),
+                ),
+            )
             f, scratch = scratch, f
         return f, scratch
 

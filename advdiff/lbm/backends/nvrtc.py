@@ -66,9 +66,7 @@ def compile_ptx(source: str, headers: dict[str, str] | None = None, options: tup
     prog = ctypes.c_void_p()
     names = (ctypes.c_char_p * len(headers))(*[k.encode() for k in headers])
     texts = (ctypes.c_char_p * len(headers))(*[v.encode() for v in headers.values()])
-    status = lib.nvrtcCreateProgram(
-        ctypes.byref(prog), source.encode(), b"d2q9_cuda.cu", len(headers), texts, names
-    )
+    status = lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"d2q9_cuda.cu", len(headers), texts, names)
     if status != 0:
         raise RuntimeError(f"nvrtcCreateProgram failed with status {status}")
     try:

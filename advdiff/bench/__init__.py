@@ -1,0 +1,1 @@
+"""Benchmarks behind ``advdiff bench …``: measured figures go to BENCHMARKS.md, never into timed tests."""

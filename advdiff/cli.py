@@ -1,0 +1,109 @@
+"""The ``advdiff`` command line: thin subcommands over the library (the workflow calls the same functions)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from advdiff.errors import AdvdiffError
+
+log = logging.getLogger("advdiff")
+
+
+def _write_json(path: str | None, data: dict[str, Any]) -> None:
+    if not path:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(target)  # atomic: a crash never leaves a half-written file
+    log.info("wrote %s", target)
+
+
+def _cmd_bench_lbm(args: argparse.Namespace) -> int:
+    from advdiff.bench.lbm import bench_lbm
+
+    shape = (args.batch, args.channels, args.size, args.size)
+    result = bench_lbm(
+        args.backend,
+        shape,
+        collision=args.collision,
+        boundary=args.boundary,
+        steps=args.steps,
+        numpy_steps=args.numpy_steps,
+        repeats=args.repeats,
+    )
+    rows = [
+        ("backend", result["backend"] + (f" ({result['threads']} threads)" if "threads" in result else "")),
+        ("shape (B, C, H, W)", "x".join(map(str, result["shape"])) + f" {result['dtype']}"),
+        ("collision / boundary", f"{result['collision']} / {result['boundary']}"),
+        ("throughput", f"{result['mlups']:.1f} MLUPS"),
+        ("copy bandwidth", f"{result['copy_gb_s']:.1f} GB/s (read + written)"),
+        ("roofline", f"{result['roofline_mlups']:.1f} MLUPS ({result['bytes_per_update']} B/update)"),
+        ("roofline ratio", f"{result['roofline_ratio']:.2f}"),
+        ("numpy reference", f"{result['numpy_mlups']:.2f} MLUPS"),
+        ("speed-up vs numpy", f"{result['speedup_vs_numpy']:.0f}x"),
+        ("machine", f"{result['machine']['cpu']}, {result['machine']['cores']} cores"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    _write_json(args.json, result)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from advdiff import __version__
+    from advdiff.lbm import available_backends
+
+    print(f"advdiff {__version__}")
+    for name, status in available_backends().items():
+        print(f"  backend {name:<6} {status}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="advdiff", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("info", help="version and which LBM backends can run here").set_defaults(func=_cmd_info)
+
+    bench = sub.add_parser("bench", help="performance benchmarks (record results in BENCHMARKS.md)")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    lbm = bench_sub.add_parser("lbm", help="LBM throughput (MLUPS) against the memory-bandwidth roofline")
+    lbm.add_argument("--backend", default="cpu", choices=["auto", "cpu", "cupy", "numpy"])
+    lbm.add_argument("--batch", type=int, default=16, help="images per batch (B)")
+    lbm.add_argument("--channels", type=int, default=3, help="channels per image (C)")
+    lbm.add_argument("--size", type=int, default=256, help="image side in pixels (H = W)")
+    lbm.add_argument("--steps", type=int, default=20, help="LBM steps per timed run")
+    lbm.add_argument("--repeats", type=int, default=3, help="timed runs; the best is reported")
+    lbm.add_argument("--numpy-steps", type=int, default=2, help="steps of the slow NumPy reference")
+    lbm.add_argument("--collision", default="bgk", choices=["bgk", "central_moment"])
+    lbm.add_argument("--boundary", default="neumann", choices=["neumann", "periodic"])
+    lbm.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    lbm.set_defaults(func=_cmd_bench_lbm)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``advdiff`` console script."""
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose + 1, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except AdvdiffError as exc:
+        print(f"advdiff: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
