@@ -58,6 +58,23 @@ def _cmd_bench_lbm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate_lbm(args: argparse.Namespace) -> int:
+    from advdiff.lbm.validation import validate
+
+    summary = validate(args.backend, args.out, tuple(args.collision))
+    for collision, case in summary["cases"].items():
+        print(f"[{collision}]")
+        hill = ", ".join(f"N={n}: {e:.2e}" for n, e in case["gaussian_relative_l2"].items())
+        print(f"  gaussian hill rel. L2    {hill} (observed order {case['gaussian_observed_order']:.2f})")
+        heat = ", ".join(
+            f"k={k}: {e:.2e}" for k, e in zip(case["heat_levels"], case["heat_relative_l2_interior"], strict=True)
+        )
+        print(f"  Pe=0 vs DCT (interior)   {heat}")
+        print(f"  mass drift (1000 steps)  {case['mass_max_relative_drift']:.1e}")
+    print(f"wrote {args.out}/lbm_validation.json, heat_vs_lbm.png, gaussian_convergence.png")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from advdiff import __version__
     from advdiff.lbm import available_backends
@@ -75,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("info", help="version and which LBM backends can run here").set_defaults(func=_cmd_info)
+
+    validate = sub.add_parser("validate", help="physical validation against exact solutions, with figures")
+    validate_sub = validate.add_subparsers(dest="validate", required=True)
+    vlbm = validate_sub.add_parser("lbm", help="LBM vs Gaussian-hill and DCT heat solutions, mass conservation")
+    vlbm.add_argument("--backend", default="cpu", choices=["auto", "cpu", "cupy", "numpy"])
+    vlbm.add_argument("--collision", nargs="+", default=["bgk", "central_moment"], choices=["bgk", "central_moment"])
+    vlbm.add_argument("--out", required=True, help="folder for lbm_validation.json and the figures")
+    vlbm.set_defaults(func=_cmd_validate_lbm)
 
     bench = sub.add_parser("bench", help="performance benchmarks (record results in BENCHMARKS.md)")
     bench_sub = bench.add_subparsers(dest="bench", required=True)

@@ -71,6 +71,27 @@ def equilibrium_xp(xp: Any, rho: Any, vel: Any | None, channels: int) -> Any:
     return f
 
 
+def add_first_order_nonequilibrium(xp: Any, f: Any, rho: Any, tau: float, boundary: str) -> None:
+    """Add the first-order (Chapman-Enskog) non-equilibrium part of a post-collision state, in place.
+
+    f_i += -(tau - 1) w_i e_i . grad(rho), with grad(rho) by central differences (mirror
+    at zero-flux walls, wrap-around when periodic). Streaming such a state diffuses with
+    alpha = c_s^2 (tau - 1/2) from the very first step; a pure equilibrium start diffuses
+    its first step with c_s^2 / 2 whatever tau is (an initial-layer error). Mass is unchanged
+    because sum_i w_i e_i = 0. The O(|v|^2) velocity terms are neglected.
+    """
+    if boundary == "periodic":
+        gx = 0.5 * (xp.roll(rho, -1, axis=2) - xp.roll(rho, 1, axis=2))
+        gy = 0.5 * (xp.roll(rho, -1, axis=1) - xp.roll(rho, 1, axis=1))
+    else:
+        padded = xp.pad(rho, ((0, 0), (1, 1), (1, 1)), mode="edge")
+        gx = 0.5 * (padded[:, 1:-1, 2:] - padded[:, 1:-1, :-2])
+        gy = 0.5 * (padded[:, 2:, 1:-1] - padded[:, :-2, 1:-1])
+    scale = f.dtype.type(1.0 - tau)
+    for i in range(1, lattice.Q):
+        f[i] += scale * f.dtype.type(lattice.W[i]) * (float(lattice.EX[i]) * gx + float(lattice.EY[i]) * gy)
+
+
 def max_speed_xp(xp: Any, vel: Any) -> float:
     """Largest |v| over a (B, 2, H, W) field; NaN when a component is not finite."""
     speed2 = vel[:, 0] * vel[:, 0] + vel[:, 1] * vel[:, 1]

@@ -52,6 +52,7 @@ def collide_bgk(f: np.ndarray, ux: np.ndarray, uy: np.ndarray, omega: float) -> 
         eu = lattice.EX[i] * ux + lattice.EY[i] * uy
         feq = lattice.W[i] * rho * (1.0 + 3.0 * eu + 4.5 * eu**2 - usq)
         out[i] = f[i] + omega * (feq - f[i])
+    out[0] = rho - out[1:].sum(axis=0)  # the rest population closes the mass balance exactly
     return out
 
 
