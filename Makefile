@@ -17,14 +17,17 @@ $(STAMP): pyproject.toml setup.py advdiff/lbm/kernels/d2q9_cpu.c advdiff/lbm/ker
 
 ## run: set up, fetch the default data, run the default workflow end to end
 run: $(STAMP) data
-	$(VENV)/bin/snakemake --cores $(CORES) --snakefile Snakefile --configfile config/config.yaml
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES) --snakefile Snakefile \
+		--configfile config/config.yaml
 
 ## data: install the default dataset (Debian's dataset-fashion-mnist) where possible
 data:
 	bash workflow/scripts/install_fashion_mnist.sh
 
-## test: lint, then the fast test suite (heavy and GPU tests are marked and skipped)
+## test: lint, then the fast test suite (heavy and GPU tests are marked and skipped).
+## Fetching the data may fail without root; the tests that need it then skip and say why.
 test: $(STAMP) lint
+	-@bash workflow/scripts/install_fashion_mnist.sh
 	$(VENV)/bin/pytest -q
 
 ## test-all: everything, including tests marked slow (GPU tests still need a GPU)

@@ -1,0 +1,61 @@
+"""Image data sets for training and corrupting (SPEC §9).
+
+``load_dataset(name, root=..., split=..., size=..., channels=..., limit=...)`` returns an
+:class:`ImageDataset` (a ``torch.utils.data.Dataset`` of ``(image, label)``, image float32
+(C, H, W) in [0, 1]); ``.tensor(limit)`` gives a batch (N, C, H, W).
+
+Data sets: ``fashion_mnist`` (default; Debian's ``dataset-fashion-mnist`` files, else a torchvision
+download), ``mnist`` and ``cifar10`` (torchvision folders), ``folder`` (any folder of images, lazy).
+
+Example::
+
+    from advdiff.data import load_dataset
+    x = load_dataset("fashion_mnist", split="train", limit=1000).tensor()   # (1000, 1, 28, 28)
+    faces = load_dataset("folder", root="ffhq128", size=64)                   # lazy, RGB 64x64
+"""
+
+from advdiff.data.base import (
+    CHANNELS,
+    SPLITS,
+    UNLABELLED,
+    DataError,
+    DataUnavailableError,
+    ImageDataset,
+    TensorImageDataset,
+)
+from advdiff.data.builtin import (
+    FASHION_MNIST_DEBIAN_DIR,
+    FASHION_MNIST_DEBIAN_PACKAGE,
+    default_root,
+    find_fashion_mnist,
+    load_cifar10,
+    load_fashion_mnist,
+    load_mnist,
+)
+from advdiff.data.folder import IMAGE_EXTENSIONS, ImageFolderDataset, read_image
+from advdiff.data.idx import read_idx
+from advdiff.data.registry import DEFAULT_DATASET, available_datasets, load_dataset
+
+__all__ = [
+    "CHANNELS",
+    "DEFAULT_DATASET",
+    "FASHION_MNIST_DEBIAN_DIR",
+    "FASHION_MNIST_DEBIAN_PACKAGE",
+    "IMAGE_EXTENSIONS",
+    "SPLITS",
+    "UNLABELLED",
+    "DataError",
+    "DataUnavailableError",
+    "ImageDataset",
+    "ImageFolderDataset",
+    "TensorImageDataset",
+    "available_datasets",
+    "default_root",
+    "find_fashion_mnist",
+    "load_cifar10",
+    "load_dataset",
+    "load_fashion_mnist",
+    "load_mnist",
+    "read_idx",
+    "read_image",
+]

@@ -1,0 +1,229 @@
+"""Shared pieces of :mod:`advdiff.data`: errors, argument checks and the dataset interface.
+
+Every loader returns an :class:`ImageDataset`: a ``torch.utils.data.Dataset`` whose items are
+``(image, label)`` with ``image`` a float32 tensor of shape (C, H, W) in [0, 1] and ``label`` an
+int (-1 where the data set has no labels), plus :meth:`ImageDataset.tensor` and
+:meth:`ImageDataset.labels` to get the first N items as one batch.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from advdiff.errors import AdvdiffError, bad_value
+
+SPLITS = ("train", "test")
+CHANNELS = (1, 3)
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, the weights PIL uses for RGB -> L
+UNLABELLED = -1
+
+_CHUNK = 4096  # images converted at a time by tensor()
+
+
+class DataError(AdvdiffError, RuntimeError):
+    """A data file or folder cannot be used (corrupt, truncated, unsupported, empty); the message names it."""
+
+
+class DataUnavailableError(DataError):
+    """A data set is not on this machine and could not be fetched; the message says how to get it."""
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _check_int(key: str, value: object, allowed: str, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise bad_value(key, value, allowed)
+    try:
+        number = operator.index(value)  # int and NumPy integers, not floats or strings
+    except TypeError:
+        raise bad_value(key, value, allowed) from None
+    if number < minimum:
+        raise bad_value(key, value, allowed)
+    return number
+
+
+def check_split(split: object) -> str:
+    """Return ``split`` if it is one of :data:`SPLITS`, else raise :class:`~advdiff.errors.ConfigError`."""
+    if not isinstance(split, str) or split not in SPLITS:
+        raise bad_value("split", split, f"one of {', '.join(SPLITS)}")
+    return split
+
+
+def check_size(size: object) -> int | None:
+    """``None`` (keep the native size) or an integer >= 1: the side of the square output images."""
+    if size is None:
+        return None
+    return _check_int("size", size, "None or an integer >= 1 (side of the square images, in pixels)", 1)
+
+
+def check_channels(channels: object) -> int | None:
+    """``None`` (keep the native channels), 1 (grey) or 3 (RGB)."""
+    if channels is None:
+        return None
+    allowed = "None, 1 (grey) or 3 (RGB)"
+    number = _check_int("channels", channels, allowed, 1)
+    if number not in CHANNELS:
+        raise bad_value("channels", channels, allowed)
+    return number
+
+
+def check_limit(limit: object) -> int | None:
+    """``None`` (all images) or an integer >= 1: how many images to keep, from the start."""
+    if limit is None:
+        return None
+    return _check_int("limit", limit, "None or an integer >= 1", 1)
+
+
+# --------------------------------------------------------------------------- tensor transforms
+
+
+def convert_channels(images: torch.Tensor, channels: int | None) -> torch.Tensor:
+    """Grey <-> RGB on a float batch (N, C, H, W): grey is repeated, RGB becomes ITU-R 601 luma."""
+    have = images.shape[1]
+    if channels is None or channels == have:
+        return images
+    if have == 1 and channels == 3:
+        return images.expand(-1, 3, -1, -1).contiguous()
+    if have == 3 and channels == 1:
+        weights = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+        return (images * weights).sum(dim=1, keepdim=True)
+    raise bad_value("channels", channels, f"1 or 3 (cannot convert {have}-channel images)")
+
+
+def resize_square(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Centre-crop a float batch (N, C, H, W) to a square and resize it to ``size`` x ``size``.
+
+    Bicubic with antialiasing (close to PIL's bicubic resize used by the folder loader), clamped to [0, 1].
+    """
+    height, width = images.shape[-2:]
+    if size is None or (height == size and width == size):
+        return images
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    images = images[..., top : top + side, left : left + side]
+    if side == size:
+        return images.contiguous()
+    out = F.interpolate(images, size=(size, size), mode="bicubic", antialias=True, align_corners=False)
+    return out.clamp_(0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+class ImageDataset(Dataset):
+    """Common interface of every loader's result.
+
+    Items are ``(image, label)``: ``image`` float32 (C, H, W) in [0, 1], ``label`` an int
+    (:data:`UNLABELLED` = -1 where the data set has none).
+
+    Attributes
+    ----------
+    name
+        Registry name of the data set (``fashion_mnist``, ``folder``, ...).
+    split
+        ``train`` or ``test``.
+    classes
+        Class names indexed by label; empty for unlabelled data.
+    """
+
+    name: str = ""
+    split: str = "train"
+    classes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of every image."""
+        raise NotImplementedError
+
+    def _count(self, limit: int | None) -> int:
+        limit = check_limit(limit)
+        return len(self) if limit is None else min(limit, len(self))
+
+    def tensor(self, limit: int | None = None) -> torch.Tensor:
+        """The first ``limit`` images (all by default) as one float32 tensor (N, C, H, W) in [0, 1]."""
+        count = self._count(limit)
+        out = torch.empty((count, *self.shape), dtype=torch.float32)
+        for i in range(count):
+            out[i] = self[i][0]
+        return out
+
+    def labels(self, limit: int | None = None) -> torch.Tensor:
+        """The first ``limit`` labels (all by default) as an int64 tensor (N,); -1 where unlabelled."""
+        count = self._count(limit)
+        return torch.full((count,), UNLABELLED, dtype=torch.int64)
+
+    def __repr__(self) -> str:
+        c, h, w = self.shape
+        return f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, n={len(self)}, shape=({c}, {h}, {w}))"
+
+
+class TensorImageDataset(ImageDataset):
+    """An in-memory data set (Fashion-MNIST, MNIST, CIFAR-10).
+
+    The images are kept as uint8 (N, C, H, W) at their native size; ``size`` and ``channels``
+    are applied when images are read, so memory stays small whatever the output size.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        name: str = "",
+        split: str = "train",
+        size: int | None = None,
+        channels: int | None = None,
+        classes: tuple[str, ...] = (),
+    ) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in CHANNELS:
+            raise bad_value("images", f"{images.dtype} tensor of shape {tuple(images.shape)}", "uint8 (N, 1|3, H, W)")
+        if labels is not None and labels.shape != images.shape[:1]:
+            raise bad_value("labels", f"tensor of shape {tuple(labels.shape)}", f"shape ({images.shape[0]},)")
+        self.images = images
+        self._labels = None if labels is None else labels.to(torch.int64)
+        self.name = name
+        self.split = check_split(split)
+        self.size = check_size(size)
+        self.channels = check_channels(channels)
+        self.classes = tuple(classes)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        _, c, h, w = self.images.shape
+        return (self.channels or c, self.size or h, self.size or w)
+
+    def _convert(self, batch: torch.Tensor) -> torch.Tensor:
+        images = batch.to(torch.float32).div_(255.0)
+        return resize_square(convert_channels(images, self.channels), self.size)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image = self._convert(self.images[index].unsqueeze(0))[0]
+        label = UNLABELLED if self._labels is None else int(self._labels[index])
+        return image, label
+
+    def tensor(self, limit: int | None = None) -> torch.Tensor:
+        count = self._count(limit)
+        out = torch.empty((count, *self.shape), dtype=torch.float32)
+        for start in range(0, count, _CHUNK):
+            stop = min(start + _CHUNK, count)
+            out[start:stop] = self._convert(self.images[start:stop])
+        return out
+
+    def labels(self, limit: int | None = None) -> torch.Tensor:
+        if self._labels is None:
+            return super().labels(limit)
+        return self._labels[: self._count(limit)].clone()

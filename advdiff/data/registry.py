@@ -1,0 +1,99 @@
+"""``load_dataset``: one entry point for every data set, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from os import PathLike
+
+from advdiff.data.base import ImageDataset, check_channels, check_limit, check_size, check_split
+from advdiff.data.builtin import load_cifar10, load_fashion_mnist, load_mnist
+from advdiff.data.folder import ImageFolderDataset
+from advdiff.errors import bad_value
+
+DEFAULT_DATASET = "fashion_mnist"
+
+
+def _load_folder(root, split, *, size, channels, limit, download) -> ImageDataset:
+    if root is None:
+        raise bad_value("root", root, "the folder of images to load (required by dataset 'folder')")
+    return ImageFolderDataset(root, size, channels, split=split, limit=limit)
+
+
+# name -> (loader, default of `download`)
+DATASETS: dict[str, tuple[Callable[..., ImageDataset], bool]] = {
+    "fashion_mnist": (load_fashion_mnist, True),
+    "mnist": (load_mnist, False),
+    "cifar10": (load_cifar10, False),
+    "folder": (_load_folder, False),
+}
+
+
+def available_datasets() -> tuple[str, ...]:
+    """Names accepted by :func:`load_dataset`."""
+    return tuple(DATASETS)
+
+
+def load_dataset(
+    name: str = DEFAULT_DATASET,
+    *,
+    root: str | PathLike[str] | None = None,
+    split: str = "train",
+    size: int | None = None,
+    channels: int | None = None,
+    limit: int | None = None,
+    download: bool | None = None,
+) -> ImageDataset:
+    """Load a data set by name as an :class:`~advdiff.data.base.ImageDataset`.
+
+    Parameters
+    ----------
+    name
+        ``fashion_mnist`` (default), ``mnist``, ``cifar10`` or ``folder``; case and ``-``/``_`` are ignored.
+    root
+        Where the data lives: the image folder for ``folder`` (required); for the others a folder
+        searched first and the download target (default :func:`~advdiff.data.builtin.default_root`).
+    split
+        ``train`` or ``test`` (for ``folder``: the ``root/<split>`` subfolder when there is one).
+    size
+        Side of the square output images in pixels (centre crop + resize); None keeps the native
+        size (28 for (Fashion-)MNIST, 32 for CIFAR-10) and is not allowed for ``folder``.
+    channels
+        1 (grey) or 3 (RGB); None keeps the native channels (RGB for ``folder``).
+    limit
+        Keep only the first ``limit`` images.
+    download
+        Whether torchvision may download a data set that is not found locally; None means the
+        data set's default (yes for ``fashion_mnist``, no for ``mnist`` and ``cifar10``).
+
+    Returns
+    -------
+    ImageDataset
+        Items ``(image, label)`` with ``image`` float32 (C, H, W) in [0, 1]; ``.tensor(limit)``
+        gives a batch (N, C, H, W) and ``.labels(limit)`` the int64 labels (-1 where there are none).
+
+    Raises
+    ------
+    advdiff.errors.ConfigError
+        An argument is outside what is allowed (the message names it, its value and what is allowed).
+    advdiff.data.DataError
+        A file or folder cannot be used (named in the message); :class:`~advdiff.data.DataUnavailableError`
+        when the data set is not here and could not be fetched (the message says how to get it).
+    """
+    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
+    if key not in DATASETS:
+        raise bad_value("dataset", name, f"one of {', '.join(DATASETS)}")
+    split = check_split(split)
+    size = check_size(size)
+    channels = check_channels(channels)
+    limit = check_limit(limit)
+    if download is not None and not isinstance(download, bool):
+        raise bad_value("download", download, "None, True or False")
+    loader, download_default = DATASETS[key]
+    return loader(
+        root,
+        split,
+        size=size,
+        channels=channels,
+        limit=limit,
+        download=download_default if download is None else download,
+    )
