@@ -1,0 +1,16 @@
+# advdiff workflow: thin; the rules live in workflow/rules/, the logic in the advdiff package.
+# Run with `make run` (sets up .venv first) or `snakemake --cores all` inside the environment.
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/lbm.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        rules.report_lbm.output,
+    default_target: True

@@ -1,0 +1,53 @@
+"""The advdiff command line, run as a user would."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from advdiff.cli import main
+
+
+def test_bench_lbm_writes_every_promised_key(tmp_path, capsys):
+    """`advdiff bench lbm --json` writes MLUPS, copy bandwidth, roofline, ratio and speed-up (small shape)."""
+    out = tmp_path / "b.json"
+    code = main(["bench", "lbm", "--backend", "cpu", "--batch", "1", "--channels", "2", "--size", "32",
+                 "--steps", "3", "--repeats", "1", "--numpy-steps", "1", "--json", str(out)])  # fmt: skip
+    assert code == 0
+    data = json.loads(out.read_text())
+    for key in ("mlups", "copy_gb_s", "roofline_mlups", "roofline_ratio", "speedup_vs_numpy", "shape", "dtype",
+                "backend"):  # fmt: skip
+        assert key in data, key
+    assert data["shape"] == [1, 2, 32, 32] and data["dtype"] == "float32" and data["backend"] == "cpu"
+    assert data["mlups"] > 0 and data["copy_gb_s"] > 0
+    assert data["roofline_mlups"] == pytest.approx(data["copy_gb_s"] * 1e9 / 80 / 1e6)
+    assert data["roofline_ratio"] == pytest.approx(data["mlups"] / data["roofline_mlups"])
+    assert data["speedup_vs_numpy"] == pytest.approx(data["mlups"] / data["numpy_mlups"])
+    assert "MLUPS" in capsys.readouterr().out
+
+
+def test_bad_input_exits_2_with_the_key(capsys):
+    """A rejected value ends with exit status 2 and a one-line error naming the key, not a traceback."""
+    assert main(["bench", "lbm", "--batch", "0", "--size", "16"]) == 2
+    assert "shape=" in capsys.readouterr().err
+
+
+def test_validate_lbm_writes_numbers_and_figures(tmp_path):
+    """`advdiff validate lbm` writes the JSON summary and both figures, and the numbers pass the issue's bars."""
+    code = main(["validate", "lbm", "--backend", "cpu", "--collision", "bgk", "--out", str(tmp_path)])
+    assert code == 0
+    summary = json.loads((tmp_path / "lbm_validation.json").read_text())
+    case = summary["cases"]["bgk"]
+    assert case["gaussian_relative_l2"]["128"] < 1e-2
+    assert case["gaussian_observed_order"] > 1.8
+    assert max(case["heat_relative_l2_interior"]) < 2e-2
+    assert case["mass_max_relative_drift"] < 1e-5
+    for name in ("heat_vs_lbm.png", "gaussian_convergence.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_console_script_is_installed():
+    """`python -m advdiff info` runs and lists the backends."""
+    res = subprocess.run([sys.executable, "-m", "advdiff", "info"], capture_output=True, text=True, check=True)
+    assert "backend cpu" in res.stdout and "backend numpy" in res.stdout

@@ -1,0 +1,44 @@
+# The LBM solver: physical validation against exact solutions, and its benchmark.
+
+
+rule validate_lbm:
+    output:
+        json="results/validation/lbm/lbm_validation.json",
+        heat="results/validation/lbm/heat_vs_lbm.png",
+        convergence="results/validation/lbm/gaussian_convergence.png",
+    params:
+        backend=LBM["backend"],
+        collisions=" ".join(LBM["collisions"]),
+    log:
+        "results/logs/validate_lbm.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=2000,
+    conda:
+        "../envs/advdiff.yaml"
+    shell:
+        "advdiff -v validate lbm --backend {params.backend} --collision {params.collisions} "
+        "--out results/validation/lbm > {log} 2>&1"
+
+
+rule bench_lbm:
+    output:
+        "results/bench/lbm_{backend}.json",
+    params:
+        batch=BENCH["batch"],
+        channels=BENCH["channels"],
+        size=BENCH["size"],
+        steps=BENCH["steps"],
+        collision=BENCH["collision"],
+        boundary=BENCH["boundary"],
+    log:
+        "results/logs/bench_lbm_{backend}.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+    conda:
+        "../envs/advdiff.yaml"
+    shell:
+        "advdiff -v bench lbm --backend {wildcards.backend} --batch {params.batch} "
+        "--channels {params.channels} --size {params.size} --steps {params.steps} "
+        "--collision {params.collision} --boundary {params.boundary} --json {output} > {log} 2>&1"
