@@ -1,0 +1,484 @@
+"""Spectral stochastic "turbulence": the velocity field that advects images (SPEC §4).
+
+Follows the Beyond Blur generator (notes/paper-method.md §3): a frozen amplitude
+spectrum ``A(|k|)``, independent uniform random phases per image and component, phases
+rotating linearly with the LBM step, ``u = Re(IFFT2(û))``, optional Leray projection,
+each component rescaled to the per-step RMS ``U_n = Pe·α_n/L``, and an optional soft
+magnitude limiter. Added here: the Reynolds roll-off of SPEC §2 and a second amplitude
+law with a true k^(−5/3) energy spectrum.
+
+Construction, for image i of a batch (wavenumbers ``k`` as in :mod:`advdiff.fields.spectrum`):
+
+* amplitude ``A(k)``, zero at ``k = 0``:
+  ``paper``: ``A = k^(−5/3)`` (the authors' code; shell energy spectrum ∝ k^(−7/3));
+  ``kolmogorov``: ``A = sqrt(E(k)/k) = k^(−4/3)`` (shell energy spectrum ∝ k^(−5/3)).
+  Below the energy-containing wavenumber ``k0`` the amplitude is held at ``A(k0)`` (shell
+  energy then grows ∝ k up to its peak at k0); with the default ``k0`` (the lowest grid
+  mode, 2π) this changes nothing.
+* Reynolds roll-off: the inertial range runs from ``k0`` to ``k_eta = k0·Re^(3/4)``;
+  above ``k_eta`` the amplitude is multiplied by ``exp(−(k/k_eta − 1)²)`` (a Gaussian in
+  the excess wavenumber: smooth, with zero slope at ``k_eta``, so the inertial range keeps
+  its exact power law; the shell energy falls by e^(−2) at 2·k_eta and e^(−8) at
+  3·k_eta). ``Re = None`` (or inf) keeps every grid mode, the paper's setting.
+* random spectrum ``X_c(k, n) = A(k)·exp(i(φ_c(k) + ω(k)·n))``, c ∈ {x, y}, ω = dt_turb·|k|,
+  φ_c uniform in [0, 2π) on the full (non-Hermitian) grid, as in the paper.
+* real field ``v_c = Re(IFFT2(X_c))``. Taking the real part equals the inverse FFT of the
+  Hermitian part ``H_c = ½(X_c(k) + conj X_c(−k))``, whose inverse FFT is real; so both
+  components come exactly from one complex inverse FFT of ``H_x + i·H_y`` (real part: x,
+  imaginary part: y).
+* ``divergence_free``: Leray projection ``X ← X − k(k·X)/|k|²``. The projector is real
+  and even in k, so it commutes with taking the Hermitian part and with the phase
+  rotation; it is applied once. The Nyquist row/column (even H or W), where ``−k``
+  aliases onto ``k`` and a real field's derivative is undefined, is dropped in this mode,
+  so the real field has zero spectral divergence to round-off.
+* rescaling: each component to RMS (= standard deviation; the mean is exactly zero)
+  ``U_n`` per image. With ``divergence_free`` both components share one factor (their
+  joint RMS is ``U_n``), since rescaling them separately would create divergence.
+* limiter ``|v| → c·tanh(|v|/c)``, direction kept (paper: c = 0.01 lattice units per
+  step). It is nonlinear, so with ``divergence_free`` it adds divergence of relative order
+  (|v|/c)², negligible in its linear regime (U ~ 1e−4 ≪ c).
+* ``U_n < 1e−14`` gives exactly ``v = 0`` (Pe = 0 is exactly heat dissipation).
+
+Cost per step: everything that does not change with the step (amplitudes, masks,
+phases, projection, Hermitian symmetrisation) is computed once at construction, as
+packed spectra P, Q with ``H_x + i·H_y = P cos(ωn) + Q sin(ωn)``. A step computes
+``cos, sin(ω n)`` on the H×W grid, that combination, and one batched complex inverse FFT
+over (B, H, W) (one transform per image instead of the paper's two), then the RMS
+rescaling and the limiter. All of it stays in the array module ``xp`` (NumPy with
+``scipy.fft`` on all cores, or CuPy on the GPU; no host round trip). :meth:`field`
+reuses internal buffers (not thread-safe) but returns a new array each call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from advdiff.errors import BackendUnavailableError, bad_value
+from advdiff.fields.spectrum import check_shape, wavenumbers
+from advdiff.lbm.units import Schedule
+
+log = logging.getLogger(__name__)
+
+LAWS = ("paper", "kolmogorov")
+"""Amplitude laws: ``paper`` A = k^(−5/3) (shell energy ∝ k^(−7/3)); ``kolmogorov`` shell energy ∝ k^(−5/3)."""
+
+DT_TURB_DEFAULT = 1e-3
+"""Phase speed factor of the paper's code: ω(k) = dt_turb·|k| radians per LBM step."""
+
+LIMITER_DEFAULT = 0.01
+"""Soft limiter scale c of the paper's code, lattice units per step."""
+
+ZERO_RMS = 1e-14
+"""A requested RMS below this gives an exactly zero field (as in the paper's code)."""
+
+_AMPLITUDE_EXPONENT = {"paper": -5.0 / 3.0, "kolmogorov": -4.0 / 3.0}
+_DTYPES = {"float32": (np.float32, np.complex64), "float64": (np.float64, np.complex128)}
+
+
+def _array_module(xp: Any) -> types.ModuleType:
+    if xp is None or (isinstance(xp, str) and xp == "numpy"):
+        return np
+    if isinstance(xp, str) and xp == "cupy":
+        try:
+            import cupy
+        except ImportError as exc:
+            raise BackendUnavailableError(f"xp='cupy' needs CuPy, which cannot be imported here: {exc}") from None
+        return cupy
+    if isinstance(xp, types.ModuleType) and xp.__name__ in ("numpy", "cupy"):
+        return xp
+    raise bad_value("xp", xp, "the numpy or cupy module, or 'numpy' / 'cupy'")
+
+
+def _real(key: str, value: Any, allowed: str) -> float:
+    if isinstance(value, bool):
+        raise bad_value(key, value, allowed)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise bad_value(key, value, allowed) from None
+
+
+def _int(key: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise bad_value(key, value, f"an integer >= {low}")
+    return int(value)
+
+
+def _pairs(z: Any) -> Any:
+    """A complex array (..., N) viewed as real (..., N, 2) pairs (real, imaginary), no copy."""
+    return z.view(z.real.dtype).reshape(*z.shape, 2)
+
+
+def amplitude(k: np.ndarray, law: str, k0: float, k_eta: float) -> np.ndarray:
+    """Fourier amplitude A(|k|) of the turbulence, zero at k = 0, largest value 1.
+
+    Parameters
+    ----------
+    k
+        Scaled wavenumber magnitudes (see :mod:`advdiff.fields.spectrum`), >= 0.
+    law
+        ``paper`` (A = k^(−5/3)) or ``kolmogorov`` (A = k^(−4/3), shell energy ∝ k^(−5/3)).
+    k0
+        Energy-containing wavenumber: A is held at A(k0) below it.
+    k_eta
+        Kolmogorov wavenumber: A is multiplied by exp(−(k/k_eta − 1)²) above it; ``inf`` for no roll-off.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    a = np.maximum(k, k0) ** _AMPLITUDE_EXPONENT[law]
+    if math.isfinite(k_eta):
+        excess = np.maximum(k / k_eta - 1.0, 0.0)
+        a = a * np.exp(-(excess**2))
+    a = np.where(k > 0, a, 0.0)
+    top = a.max()
+    return a / top if top > 0 else a
+
+
+class SpectralTurbulence:
+    """Batched spectral stochastic velocity field with rotating phases (SPEC §4).
+
+    One realisation per image of the batch (its channels share it), evaluated at any
+    LBM step ``n`` with any RMS by :meth:`field`.
+
+    Parameters
+    ----------
+    shape
+        Grid ``(H, W)`` in pixels, integers >= 2.
+    batch
+        Number of images B (independent realisations), >= 1.
+    law
+        Amplitude law, ``paper`` (default, as the authors' code) or ``kolmogorov``.
+    reynolds
+        Re > 0 sets the inertial range ``k0 … k0·Re^(3/4)`` with a smooth roll-off above;
+        ``None``, ``inf`` or ``"none"`` keeps every grid mode (the paper's setting).
+    k0
+        Energy-containing wavenumber in scaled units (2π = one wave per image side);
+        ``None`` means the lowest nonzero grid mode, 2π. In (0, largest grid |k|].
+    divergence_free
+        Apply the Leray projection so that ∇·v = 0 (off in the paper's runs).
+    limiter
+        Soft limiter scale c > 0 in lattice units per step (|v| → c·tanh(|v|/c)), or
+        ``None`` for none. Default 0.01 as in the paper's code.
+    dt_turb
+        Phase speed factor, ω(k) = dt_turb·|k| radians per LBM step, >= 0 (0 freezes the field).
+    seed
+        Integer >= 0. Image i of the batch draws its phases from
+        ``SeedSequence(seed, spawn_key=(first_image + i,))``, so an image's field does not
+        depend on the batch it is in. ``None`` draws fresh OS entropy, kept in :attr:`seed`.
+    first_image
+        Index of the batch's first image in that per-image seeding (e.g. its dataset index), >= 0.
+    xp
+        Array module of the output: ``numpy`` (default) or ``cupy`` (module or name).
+    dtype
+        ``float32`` (default) or ``float64``: dtype of the field (complex64/128 internally).
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        batch: int = 1,
+        *,
+        law: str = "paper",
+        reynolds: float | None = None,
+        k0: float | None = None,
+        divergence_free: bool = False,
+        limiter: float | None = LIMITER_DEFAULT,
+        dt_turb: float = DT_TURB_DEFAULT,
+        seed: int | None = 0,
+        first_image: int = 0,
+        xp: Any = np,
+        dtype: str = "float32",
+    ) -> None:
+        self.shape = check_shape(shape)
+        self.batch = _int("batch", batch, 1)
+        if law not in LAWS:
+            raise bad_value("law", law, f"one of {', '.join(LAWS)}")
+        self.law = law
+        if not isinstance(divergence_free, bool | np.bool_):
+            raise bad_value("divergence_free", divergence_free, "True or False")
+        self.divergence_free = bool(divergence_free)
+        if dtype not in _DTYPES:
+            raise bad_value("dtype", dtype, f"one of {', '.join(_DTYPES)}")
+        self.dtype = dtype
+        self._real_dtype, self._complex_dtype = _DTYPES[dtype]
+        self.xp = _array_module(xp)
+
+        H, W = self.shape
+        kx, ky = wavenumbers(self.shape)
+        kmag = np.hypot(kx, ky)
+        k_top = float(kmag.max())
+
+        if reynolds is None or (isinstance(reynolds, str) and reynolds.strip().lower() == "none"):
+            re = math.inf
+        else:
+            re = _real("reynolds", reynolds, "None or a number > 0 (inf keeps every mode)")
+            if math.isnan(re) or re <= 0:
+                raise bad_value("reynolds", reynolds, "None or a number > 0 (inf keeps every mode)")
+        self.reynolds = None if math.isinf(re) else re
+
+        if k0 is None:
+            self.k0 = 2.0 * math.pi
+        else:
+            self.k0 = _real("k0", k0, f"None or a wavenumber in (0, {k_top:.6g}]")
+            if not (0 < self.k0 <= k_top):
+                raise bad_value("k0", k0, f"None or a wavenumber in (0, {k_top:.6g}] (2π = one wave per image side)")
+        self.k_eta = self.k0 * re**0.75 if math.isfinite(re) else math.inf
+
+        if limiter is None:
+            self.limiter = None
+        else:
+            self.limiter = _real("limiter", limiter, "None or a number > 0 (lattice units per step)")
+            if not (math.isfinite(self.limiter) and self.limiter > 0):
+                raise bad_value("limiter", limiter, "None or a finite number > 0 (lattice units per step)")
+
+        self.dt_turb = _real("dt_turb", dt_turb, "a finite number >= 0 (radians per step per unit wavenumber)")
+        if not (math.isfinite(self.dt_turb) and self.dt_turb >= 0):
+            raise bad_value("dt_turb", dt_turb, "a finite number >= 0 (radians per step per unit wavenumber)")
+
+        amp = amplitude(kmag, law, self.k0, self.k_eta)
+        if self.divergence_free:
+            # Drop the Nyquist row/column: there -k aliases onto k and the projection
+            # would not commute with taking the real part.
+            if H % 2 == 0:
+                amp[H // 2, :] = 0.0
+            if W % 2 == 0:
+                amp[:, W // 2] = 0.0
+        if not np.any(amp > 0):
+            raise bad_value(
+                "reynolds",
+                reynolds,
+                f"a value that leaves at least one grid mode (k_eta = k0·Re^(3/4) = {self.k_eta:.3g} is too small)",
+            )
+        self._amp = amp
+        self._kx, self._ky, self._k2 = kx, ky, kmag**2
+        self._neg_y = (-np.arange(H)) % H
+        self._neg_x = (-np.arange(W)) % W
+        # Phase speed, kept in float64 so that ω·n mod 2π stays accurate for n ~ 1e5.
+        self._omega = self.xp.asarray(self.dt_turb * kmag, dtype=np.float64)
+        self._ifft2 = self._fft_function()
+        self.reseed(seed, first_image)
+
+    # ------------------------------------------------------------------ set-up
+    def _fft_function(self) -> Callable[[Any], Any]:
+        if self.xp is np:
+            import scipy.fft
+
+            def ifft2(z: Any) -> Any:
+                return scipy.fft.ifft2(z, axes=(-2, -1), overwrite_x=True, workers=-1)
+
+        else:  # cupy
+            import cupyx.scipy.fft
+
+            def ifft2(z: Any) -> Any:
+                return cupyx.scipy.fft.ifft2(z, axes=(-2, -1), overwrite_x=True)
+
+        return ifft2
+
+    def reseed(self, seed: int | None = 0, first_image: int = 0) -> None:
+        """Draw new random phases for every image (same geometry and settings).
+
+        Parameters
+        ----------
+        seed
+            Integer >= 0, or ``None`` for fresh OS entropy (stored in :attr:`seed`).
+        first_image
+            Per-image seeding offset: image i uses ``SeedSequence(seed, spawn_key=(first_image + i,))``.
+        """
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy)
+        seed = _int("seed", seed, 0)
+        first_image = _int("first_image", first_image, 0)
+        self.seed, self.first_image = seed, first_image
+        H, W = self.shape
+        P = np.empty((self.batch, H, W), dtype=self._complex_dtype)
+        Q = np.empty_like(P)
+        for i in range(self.batch):
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.first_image + i,)))
+            phases = rng.uniform(0.0, 2.0 * math.pi, size=(2, H, W))
+            C = self._amp * np.exp(1j * phases)  # (2, H, W): X_c(k, n=0)
+            if self.divergence_free:
+                k2 = np.where(self._k2 > 0, self._k2, 1.0)
+                dot = (self._kx * C[0] + self._ky * C[1]) / k2
+                C[0] -= self._kx * dot
+                C[1] -= self._ky * dot
+            D = np.conj(C[:, self._neg_y][:, :, self._neg_x])  # conj X(-k)
+            # Hermitian part at step n: ½(C e^{iωn} + D e^{-iωn}) = S cos(ωn) + T sin(ωn), whose
+            # inverse FFT is real; packing x + i·y gives both components from one complex FFT.
+            S = 0.5 * (C + D)
+            T = 0.5j * (C - D)
+            P[i] = S[0] + 1j * S[1]
+            Q[i] = T[0] + 1j * T[1]
+        self._P = self.xp.asarray(P)
+        self._Q = self.xp.asarray(Q)
+        self._Z = self.xp.empty_like(self._P)
+        self._Z2 = self.xp.empty_like(self._P)
+        self._cos = self.xp.empty((H, W, 2), dtype=self._real_dtype)
+        self._sin = self.xp.empty_like(self._cos)
+        log.debug(
+            "SpectralTurbulence %s x %d: law=%s Re=%s k0=%.4g k_eta=%.4g div_free=%s seed=%d first_image=%d",
+            self.shape,
+            self.batch,
+            self.law,
+            self.reynolds,
+            self.k0,
+            self.k_eta,
+            self.divergence_free,
+            self.seed,
+            self.first_image,
+        )
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved settings (JSON-serialisable), enough to rebuild the same fields."""
+        return {
+            "shape": list(self.shape),
+            "batch": self.batch,
+            "law": self.law,
+            "reynolds": self.reynolds,
+            "k0": self.k0,
+            "divergence_free": self.divergence_free,
+            "limiter": self.limiter,
+            "dt_turb": self.dt_turb,
+            "seed": self.seed,
+            "first_image": self.first_image,
+            "dtype": self.dtype,
+        }
+
+    # ------------------------------------------------------------------ per step
+    def _check_rms(self, rms: Any) -> np.ndarray | float:
+        if np.isscalar(rms) or np.ndim(rms) == 0:
+            value = _real("rms", rms, "a finite number >= 0 (lattice units per step)")
+            if not (math.isfinite(value) and value >= 0):
+                raise bad_value("rms", rms, "a finite number >= 0 (lattice units per step)")
+            return value
+        arr = np.asarray(rms, dtype=np.float64)
+        if arr.shape != (self.batch,):
+            allowed = f"a scalar or one value per image, shape ({self.batch},)"
+            raise bad_value("rms", f"array of shape {arr.shape}", allowed)
+        if not np.all(np.isfinite(arr) & (arr >= 0)):
+            bad = int(np.flatnonzero(~(np.isfinite(arr) & (arr >= 0)))[0])
+            raise bad_value(f"rms[{bad}]", float(arr[bad]), "a finite number >= 0 (lattice units per step)")
+        return arr
+
+    def field(self, step: int, rms: float | Sequence[float] | np.ndarray) -> Any:
+        """The velocity field of every image at LBM step ``step``.
+
+        Parameters
+        ----------
+        step
+            LBM step n >= 0; the phases are rotated by ω(k)·n.
+        rms
+            Target RMS (= standard deviation) of each velocity component, lattice units per
+            step (``U_n = Pe·α_n/L``): a scalar, or one value per image, shape (B,). Values
+            below 1e−14 give an exactly zero field for that image. Set before the limiter.
+
+        Returns
+        -------
+        Array of shape (B, 2, H, W) in the array module ``xp`` and dtype of the generator;
+        component 0 along the width axis x, component 1 along the height axis y, lattice
+        units per step.
+        """
+        n = _int("step", step, 0)
+        U = self._check_rms(rms)
+        xp = self.xp
+        H, W = self.shape
+        zero = U < ZERO_RMS
+        if np.all(zero):
+            return xp.zeros((self.batch, 2, H, W), dtype=self._real_dtype)
+        # cos, sin(ω n), each value twice (interleaved), to scale the complex spectra viewed as
+        # real pairs: a real-by-real product, cheaper than NumPy's complex-by-real one.
+        theta = xp.remainder(self._omega * n, 2.0 * math.pi).astype(self._real_dtype)
+        cos, sin = self._cos, self._sin
+        cos[..., 0] = xp.cos(theta)
+        cos[..., 1] = cos[..., 0]
+        sin[..., 0] = xp.sin(theta)
+        sin[..., 1] = sin[..., 0]
+        z = self._Z
+        zf, z2f = _pairs(z), _pairs(self._Z2)
+        xp.multiply(_pairs(self._P), cos, out=zf)
+        zf += xp.multiply(_pairs(self._Q), sin, out=z2f)
+        w = self._ifft2(z)  # real part: x component, imaginary part: y component
+        v = xp.empty((self.batch, 2, H, W), dtype=self._real_dtype)
+        v[:, 0] = w.real
+        v[:, 1] = w.imag
+        # Mean square per image and component; the mean is exactly 0 (A(0) = 0), so RMS = std.
+        ms = xp.einsum("bchw,bchw->bc", v, v) / (H * W)
+        if self.divergence_free:
+            ms = xp.mean(ms, axis=1, keepdims=True)
+        tiny = np.finfo(self._real_dtype).tiny
+        scale = 1.0 / xp.sqrt(xp.maximum(ms, tiny))
+        if isinstance(U, float):
+            scale *= U
+        else:
+            scale *= xp.asarray(np.where(zero, 0.0, U)[:, None], dtype=self._real_dtype)
+        v *= scale[:, :, None, None].astype(self._real_dtype, copy=False)
+        if self.limiter is not None:
+            c = self.limiter
+            mag = xp.multiply(v[:, 0], v[:, 0])
+            mag += v[:, 1] * v[:, 1]
+            xp.sqrt(mag, out=mag)
+            factor = xp.multiply(mag, 1.0 / c)
+            xp.tanh(factor, out=factor)
+            factor *= c
+            factor /= xp.maximum(mag, tiny, out=mag)
+            v *= factor[:, None]
+        return v
+
+
+def velocity_callable(
+    turbulence: SpectralTurbulence,
+    rms: Schedule | Sequence[float] | np.ndarray | float,
+    *,
+    start: int = 0,
+) -> Callable[[int], Any]:
+    """The ``velocity`` argument of :func:`advdiff.lbm.solve` for a turbulence generator.
+
+    Parameters
+    ----------
+    turbulence
+        The generator (one realisation per image of the solved batch).
+    rms
+        A :class:`~advdiff.lbm.units.Schedule` (its per-step velocity RMS
+        ``U_n = Pe·α_n/L`` is used), a 1-D sequence of per-step RMS values in lattice units
+        per step, or a scalar RMS for every step.
+    start
+        LBM step of the trajectory at which this ``solve`` call begins (>= 0): the callable
+        maps the solver's step n to trajectory step ``start + n``, so a trajectory solved in
+        several calls keeps rotating its phases continuously.
+
+    Returns
+    -------
+    ``velocity(n) -> turbulence.field(start + n, rms[start + n])``, shape (B, 2, H, W).
+    """
+    if not isinstance(turbulence, SpectralTurbulence):
+        raise bad_value("turbulence", type(turbulence).__name__, "a SpectralTurbulence")
+    start = _int("start", start, 0)
+    if isinstance(rms, Schedule):
+        per_step = rms.per_step_velocity_rms()
+        key = "schedule velocity_rms"
+    elif np.isscalar(rms) or np.ndim(rms) == 0:
+        turbulence._check_rms(rms)
+        value = float(rms)
+        return lambda n: turbulence.field(start + n, value)
+    else:
+        per_step = np.asarray(rms, dtype=np.float64)
+        key = "rms"
+        if per_step.ndim != 1:
+            raise bad_value(key, f"array of shape {per_step.shape}", "a scalar or a 1-D sequence, one value per step")
+    ok = np.isfinite(per_step) & (per_step >= 0)
+    if not np.all(ok):
+        bad = int(np.flatnonzero(~ok)[0])
+        raise bad_value(f"{key}[{bad}]", float(per_step[bad]), "a finite number >= 0 (lattice units per step)")
+
+    def velocity(n: int) -> Any:
+        index = start + n
+        if not 0 <= index < per_step.shape[0]:
+            raise bad_value("step", index, f"a trajectory step in [0, {per_step.shape[0]})")
+        return turbulence.field(index, float(per_step[index]))
+
+    return velocity
