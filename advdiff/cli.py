@@ -66,12 +66,14 @@ def _cmd_validate_lbm(args: argparse.Namespace) -> int:
         print(f"[{collision}]")
         hill = ", ".join(f"N={n}: {e:.2e}" for n, e in case["gaussian_relative_l2"].items())
         print(f"  gaussian hill rel. L2    {hill} (observed order {case['gaussian_observed_order']:.2f})")
-        heat = ", ".join(
-            f"k={k}: {e:.2e}" for k, e in zip(case["heat_levels"], case["heat_relative_l2_interior"], strict=True)
+        above = case["heat_sigma_above_tolerance"]
+        where = f"; > {case['heat_tolerance']:g} for σ in [{above[0]:.2f}, {above[1]:.2f}] px" if above else ""
+        print(
+            f"  Pe=0 vs DCT (interior)   worst {case['heat_max']:.2e} at σ = {case['heat_max_sigma']:.2f} px, "
+            f"worst for σ >= 1 px {case['heat_max_sigma_ge_1px']:.2e}{where}"
         )
-        print(f"  Pe=0 vs DCT (interior)   {heat}")
         print(f"  mass drift (1000 steps)  {case['mass_max_relative_drift']:.1e}")
-    print(f"wrote {args.out}/lbm_validation.json, heat_vs_lbm.png, gaussian_convergence.png")
+    print(f"wrote {args.out}/lbm_validation.json, heat_vs_lbm.png, heat_error_by_level.png, gaussian_convergence.png")
     return 0
 
 

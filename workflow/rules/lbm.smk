@@ -5,6 +5,7 @@ rule validate_lbm:
     output:
         json="results/validation/lbm/lbm_validation.json",
         heat="results/validation/lbm/heat_vs_lbm.png",
+        heat_levels="results/validation/lbm/heat_error_by_level.png",
         convergence="results/validation/lbm/gaussian_convergence.png",
     params:
         backend=LBM["backend"],

@@ -4,7 +4,11 @@
 rule report_lbm:
     input:
         validation=rules.validate_lbm.output.json,
-        figures=[rules.validate_lbm.output.heat, rules.validate_lbm.output.convergence],
+        figures=[
+            rules.validate_lbm.output.heat,
+            rules.validate_lbm.output.heat_levels,
+            rules.validate_lbm.output.convergence,
+        ],
         bench=expand("results/bench/lbm_{backend}.json", backend=BENCH["backends"]),
     output:
         "reports/lbm.md",

@@ -43,6 +43,14 @@ def _plane_velocity(vel: np.ndarray | None, shape: tuple[int, ...], channels: in
     return np.repeat(vel[:, 0], channels, axis=0), np.repeat(vel[:, 1], channels, axis=0)
 
 
+def close_mass(post: np.ndarray, pre: np.ndarray) -> np.ndarray:
+    """Set the rest population so that each node's post-collision sum equals its pre-collision
+    sum taken in float64 (the compiled kernels do the same; see ``adv_close_mass``)."""
+    mass = pre.sum(axis=0, dtype=np.float64)
+    post[0] = mass - post[1:].sum(axis=0, dtype=np.float64)
+    return post
+
+
 def collide_bgk(f: np.ndarray, ux: np.ndarray, uy: np.ndarray, omega: float) -> np.ndarray:
     """BGK: relax every population towards the equilibrium at the node's density and imposed velocity."""
     rho = f.sum(axis=0)
@@ -52,8 +60,7 @@ def collide_bgk(f: np.ndarray, ux: np.ndarray, uy: np.ndarray, omega: float) -> 
         eu = lattice.EX[i] * ux + lattice.EY[i] * uy
         feq = lattice.W[i] * rho * (1.0 + 3.0 * eu + 4.5 * eu**2 - usq)
         out[i] = f[i] + omega * (feq - f[i])
-    out[0] = rho - out[1:].sum(axis=0)  # the rest population closes the mass balance exactly
-    return out
+    return close_mass(out, f)
 
 
 def central_moment_matrix(ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
@@ -83,7 +90,7 @@ def collide_central_moment(f: np.ndarray, ux: np.ndarray, uy: np.ndarray, omega:
     post[:, 7] = (1.0 - omega) * kappa[:, 7]  # kappa12
     post[:, 8] = lattice.CS2**2 * rho  # kappa22
     new = np.linalg.solve(T, post[..., None])[..., 0]
-    return new.T.reshape(shape).astype(f.dtype)
+    return close_mass(new.T.reshape(shape).astype(f.dtype), f)
 
 
 COLLIDE = {"bgk": collide_bgk, "central_moment": collide_central_moment}
