@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from advdiff.cli import main
@@ -54,3 +55,36 @@ def test_console_script_is_installed():
     """`python -m advdiff info` runs and lists the backends."""
     res = subprocess.run([sys.executable, "-m", "advdiff", "info"], capture_output=True, text=True, check=True)
     assert "backend cpu" in res.stdout and "backend numpy" in res.stdout
+
+
+def test_corrupt_writes_every_figure(tmp_path, capsys):
+    """`advdiff corrupt` for heat and advdiff writes strip, animations, velocity field, spectra and the summary."""
+    from advdiff.data import DataUnavailableError, load_dataset
+
+    try:
+        load_dataset("fashion_mnist", limit=1)
+        data = ["--dataset", "fashion_mnist"]
+    except DataUnavailableError:
+        folder = tmp_path / "imgs"
+        folder.mkdir()
+        from PIL import Image
+
+        for i in range(2):
+            Image.fromarray((np.random.default_rng(i).random((20, 20)) * 255).astype(np.uint8)).save(
+                folder / f"{i}.png"
+            )
+        data = ["--dataset", "folder", "--data-root", str(folder), "--split", "train", "--size", "20"]
+    out = tmp_path / "fig"
+    args = ["--peclet", "1", "--reynolds", "100", "--K", "12", "--sigma-max", "4", "--n", "2", "--backend", "cpu"]
+    code = main(["corrupt", "--family", "heat", "--family", "advdiff", *args, *data, "--out", str(out)])
+    assert code == 0
+    for name in ("trajectory_strip.png", "power_spectra.png", "velocity_field.png", "heat_vs_advdiff.png",
+                 "animation_heat.gif", "animation_advdiff.gif"):  # fmt: skip
+        assert (out / name).stat().st_size > 2_000, name
+    summary = json.loads((out / "corrupt.json").read_text())
+    adv = summary["families"]["advdiff"]
+    assert adv["params"]["peclet"] == 1.0 and adv["params"]["reynolds"] == 100.0
+    assert adv["max_relative_channel_sum_change"] < 1e-5
+    assert adv["schedule"]["pe_over_re"] == pytest.approx(0.01)
+    assert len(summary["heat_vs_advdiff_relative_l2"]) == 13
+    assert "advdiff" in capsys.readouterr().out

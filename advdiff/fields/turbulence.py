@@ -172,6 +172,9 @@ class SpectralTurbulence:
         depend on the batch it is in. ``None`` draws fresh OS entropy, kept in :attr:`seed`.
     first_image
         Index of the batch's first image in that per-image seeding (e.g. its dataset index), >= 0.
+    image_seeds
+        Instead of ``seed``/``first_image``: one integer seed per image (image i uses
+        ``SeedSequence(image_seeds[i])``), e.g. drawn from per-image torch generators.
     xp
         Array module of the output: ``numpy`` (default) or ``cupy`` (module or name).
     dtype
@@ -191,6 +194,7 @@ class SpectralTurbulence:
         dt_turb: float = DT_TURB_DEFAULT,
         seed: int | None = 0,
         first_image: int = 0,
+        image_seeds: Sequence[int] | None = None,
         xp: Any = np,
         dtype: str = "float32",
     ) -> None:
@@ -261,7 +265,7 @@ class SpectralTurbulence:
         # Phase speed, kept in float64 so that ω·n mod 2π stays accurate for n ~ 1e5.
         self._omega = self.xp.asarray(self.dt_turb * kmag, dtype=np.float64)
         self._ifft2 = self._fft_function()
-        self.reseed(seed, first_image)
+        self.reseed(seed, first_image, image_seeds=image_seeds)
 
     # ------------------------------------------------------------------ set-up
     def _fft_function(self) -> Callable[[Any], Any]:
@@ -279,7 +283,7 @@ class SpectralTurbulence:
 
         return ifft2
 
-    def reseed(self, seed: int | None = 0, first_image: int = 0) -> None:
+    def reseed(self, seed: int | None = 0, first_image: int = 0, *, image_seeds: Sequence[int] | None = None) -> None:
         """Draw new random phases for every image (same geometry and settings).
 
         Parameters
@@ -288,17 +292,29 @@ class SpectralTurbulence:
             Integer >= 0, or ``None`` for fresh OS entropy (stored in :attr:`seed`).
         first_image
             Per-image seeding offset: image i uses ``SeedSequence(seed, spawn_key=(first_image + i,))``.
+        image_seeds
+            Instead of ``seed``/``first_image``: one integer seed >= 0 per image (length ``batch``);
+            image i uses ``SeedSequence(image_seeds[i])`` (per-image seeds drawn by the caller).
         """
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy)
-        seed = _int("seed", seed, 0)
-        first_image = _int("first_image", first_image, 0)
-        self.seed, self.first_image = seed, first_image
+        if image_seeds is not None:
+            seeds = [_int(f"image_seeds[{i}]", s, 0) for i, s in enumerate(image_seeds)]
+            if len(seeds) != self.batch:
+                raise bad_value("image_seeds", f"{len(seeds)} seeds", f"one per image, {self.batch}")
+            sequences = [np.random.SeedSequence(s) for s in seeds]
+            self.seed, self.first_image = None, 0
+        else:
+            if seed is None:
+                seed = int(np.random.SeedSequence().entropy)
+            seed = _int("seed", seed, 0)
+            first_image = _int("first_image", first_image, 0)
+            self.seed, self.first_image = seed, first_image
+            sequences = [np.random.SeedSequence(seed, spawn_key=(first_image + i,)) for i in range(self.batch)]
+        self.image_seeds = None if image_seeds is None else seeds
         H, W = self.shape
         P = np.empty((self.batch, H, W), dtype=self._complex_dtype)
         Q = np.empty_like(P)
         for i in range(self.batch):
-            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.first_image + i,)))
+            rng = np.random.default_rng(sequences[i])
             phases = rng.uniform(0.0, 2.0 * math.pi, size=(2, H, W))
             C = self._amp * np.exp(1j * phases)  # (2, H, W): X_c(k, n=0)
             if self.divergence_free:
@@ -320,7 +336,7 @@ class SpectralTurbulence:
         self._cos = self.xp.empty((H, W, 2), dtype=self._real_dtype)
         self._sin = self.xp.empty_like(self._cos)
         log.debug(
-            "SpectralTurbulence %s x %d: law=%s Re=%s k0=%.4g k_eta=%.4g div_free=%s seed=%d first_image=%d",
+            "SpectralTurbulence %s x %d: law=%s Re=%s k0=%.4g k_eta=%.4g div_free=%s seed=%s first_image=%d",
             self.shape,
             self.batch,
             self.law,
@@ -346,6 +362,7 @@ class SpectralTurbulence:
             "dt_turb": self.dt_turb,
             "seed": self.seed,
             "first_image": self.first_image,
+            "image_seeds": self.image_seeds,
             "dtype": self.dtype,
         }
 

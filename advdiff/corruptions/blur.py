@@ -1,0 +1,102 @@
+"""``blur``: blurring diffusion, after Hoogeboom & Salimans 2023.
+
+In model space ``z = 2 x - 1`` and the orthonormal DCT-II basis ``u = DCT(z)``, at time ``t = k / K``:
+
+    u_t = alpha_t d_t ⊙ u_0 + sigma_t eps,
+    d_t = (1 - d_min) exp(-lambda tau_t) + d_min,   tau_t = sigma_B(t)^2 / 2,
+    sigma_B(t) = sigma_B,max sin^2(pi t / 2),       alpha_t = cos(pi t / 2), sigma_t = sin(pi t / 2),
+
+``lambda_ij = (pi i / H)^2 + (pi j / W)^2`` as for heat dissipation: a heat blur of width
+``sigma_B(t)`` (floored at ``d_min`` per frequency) under a variance-preserving cosine noise
+schedule. The noise is white, so it can equally be added in pixels (``degrade`` does). Level
+0 is clean; level K (t = 1) has ``alpha_1 = cos(pi/2)`` (about 6e-17): pure noise, equal to
+the prior ``N(0, I)``. No clipping of t is needed in the forward process, since nothing divides
+by ``alpha_t`` there; a sampler stepping from t = 1 divides by ``a_s`` at ``s < 1`` only.
+Outputs are in data units ``(z + 1) / 2``. Trajectories are sample paths of the per-frequency
+Markov chain with these marginals (see :mod:`advdiff.corruptions.gaussian`).
+
+``sigma_max`` is ``sigma_B,max`` (the common parameter name); ``sigma_min`` is accepted for
+the common interface of the blur-based families but unused: this schedule starts at 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from advdiff.corruptions.base import check_K, check_real, register
+from advdiff.corruptions.dct import dct2, idct2, laplacian_eigenvalues
+from advdiff.corruptions.gaussian import GaussianCorruption
+from advdiff.errors import bad_value
+
+
+@register("blur")
+class BlurringDiffusion(GaussianCorruption):
+    """Blurring-diffusion forward process (after Hoogeboom & Salimans 2023).
+
+    Parameters
+    ----------
+    K
+        Number of levels after the clean one; level k is time ``t = k / K``.
+    sigma_max
+        Largest blur width ``sigma_B,max`` in pixels, reached at t = 1 (20 for 28 px).
+    d_min
+        Floor of the per-frequency blur factor, ``0 < d_min < 1`` (0.001).
+    sigma_min
+        Accepted for the common interface and unused (None or a positive number).
+    """
+
+    def __init__(
+        self,
+        K: int = 1000,  # levels after the clean one; level k is t = k / K
+        sigma_max: float = 20.0,  # sigma_B,max: blur width at t = 1, pixels
+        d_min: float = 0.001,  # floor of the per-frequency blur factor d_t
+        sigma_min: float | None = None,  # unused; accepted for the common interface
+    ) -> None:
+        K = check_K(K)
+        smax = check_real("sigma_max", sigma_max, low=0.0, open_low=True)
+        dmin = check_real("d_min", d_min, low=0.0, high=1.0, open_low=True)
+        if dmin >= 1.0:
+            raise bad_value("d_min", d_min, "a number with 0 < d_min < 1")
+        smin = None if sigma_min is None else check_real("sigma_min", sigma_min, low=0.0, open_low=True)
+        super().__init__(K=K, sigma_max=smax, d_min=dmin, sigma_min=smin)
+        t = torch.arange(K + 1, dtype=torch.float64) / K
+        self.times: torch.Tensor = t
+        """t_k = k / K, float64 (K+1,)."""
+        self.alphas: torch.Tensor = torch.cos(math.pi * t / 2.0)
+        """alpha_t = cos(pi t / 2), float64 (K+1,)."""
+        self.noise_sigmas: torch.Tensor = torch.sin(math.pi * t / 2.0)
+        """sigma_t = sin(pi t / 2), float64 (K+1,): the noise standard deviation in model space."""
+        self.blur_sigmas: torch.Tensor = smax * torch.sin(math.pi * t / 2.0) ** 2
+        """sigma_B(t) = sigma_B,max sin^2(pi t / 2), float64 (K+1,): the blur width in pixels."""
+
+    def frequency_scaling(self, levels: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        """``d_t = (1 - d_min) exp(-lambda sigma_B(t)^2 / 2) + d_min``, float64, shape ``levels.shape + (H, W)``.
+
+        After Hoogeboom & Salimans 2023.
+        """
+        lam = laplacian_eigenvalues(H, W, device=levels.device)
+        tau = self.blur_sigmas.to(levels.device)[levels] ** 2 / 2.0
+        dmin = self.params["d_min"]
+        return (1.0 - dmin) * torch.exp(-lam * tau[..., None, None]) + dmin
+
+    def signal_coefficient(self, levels: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        """``alpha_t d_t`` per DCT frequency, float64, shape ``levels.shape + (H, W)``."""
+        return self.alphas.to(levels.device)[levels][..., None, None] * self.frequency_scaling(levels, H, W)
+
+    def noise_std(self, levels: torch.Tensor) -> torch.Tensor:
+        """``sigma_t = sin(pi t / 2)``, float64, shape ``levels.shape``."""
+        return self.noise_sigmas.to(levels.device)[levels]
+
+    def to_basis(self, z: torch.Tensor) -> torch.Tensor:
+        """Orthonormal 2-D DCT-II over the last two axes."""
+        return dct2(z)
+
+    def from_basis(self, u: torch.Tensor) -> torch.Tensor:
+        """Inverse 2-D DCT (DCT-III) over the last two axes."""
+        return idct2(u)
+
+    def _describe_extra(self) -> dict[str, Any]:
+        return {"space": "data [0, 1] (model space 2x-1, DCT basis)", "sigma_min_used": False}
