@@ -75,7 +75,10 @@ def corruption_figures(
         and trajectories["heat"].shape == trajectories["advdiff"].shape
     ):
         summary["heat_vs_advdiff_relative_l2"] = _difference_figure(
-            trajectories["heat"], trajectories["advdiff"], families["heat"], families["advdiff"].params["peclet"],
+            trajectories["heat"],
+            trajectories["advdiff"],
+            families["heat"],
+            families["advdiff"].params["peclet"],
             out / "heat_vs_advdiff.png",
         )
     (out / "corrupt.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
