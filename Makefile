@@ -10,7 +10,8 @@ CORES ?= all
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py advdiff/lbm/kernels/d2q9_cpu.c advdiff/lbm/kernels/d2q9_node.h
+$(STAMP): pyproject.toml setup.py advdiff/lbm/kernels/d2q9_cpu.c advdiff/lbm/kernels/d2q9_node.h \
+		advdiff/fields/kernels/field_cpu.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)

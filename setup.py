@@ -17,6 +17,12 @@ setup(
             include_dirs=[KERNELS],
             extra_compile_args=["-O3", "-std=gnu11", *OPENMP],
             extra_link_args=OPENMP,
-        )
+        ),
+        Extension(
+            "advdiff.fields._fieldcpu",
+            sources=[os.path.join("advdiff", "fields", "kernels", "field_cpu.c")],
+            extra_compile_args=["-O3", "-std=gnu11", *OPENMP],
+            extra_link_args=OPENMP,
+        ),
     ]
 )

@@ -116,6 +116,19 @@ def _cmd_corrupt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_corrupt(args: argparse.Namespace) -> int:
+    from advdiff.bench.corrupt import bench_corrupt
+
+    r = bench_corrupt(args.backend, args.batch_28, args.batch_128, args.peclet, args.collision)
+    print(f"backend {r['backend']}, Pe {r['peclet']:g}, {r['collision']}, {r['machine']['cpu']}")
+    print(f"28x28 grey, K 100, sigma_max 20   batch {args.batch_28:>3}: {r['s_per_image_28']:.4f} s/image "
+          f"({r['speedup_vs_paper_28']:.0f}x the paper's solver)")  # fmt: skip
+    print(f"128x128 RGB, K 200, sigma_max 32  batch {args.batch_128:>3}: {r['s_per_image_128_rgb']:.3f} s/image "
+          f"({r['speedup_vs_paper_128_rgb']:.0f}x the paper's solver)")  # fmt: skip
+    _write_json(args.json, r)
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from advdiff import __version__
     from advdiff.lbm import available_backends
@@ -178,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     lbm.add_argument("--boundary", default="neumann", choices=["neumann", "periodic"])
     lbm.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     lbm.set_defaults(func=_cmd_bench_lbm)
+    bc = bench_sub.add_parser("corrupt", help="seconds per image of a full advdiff trajectory (fields included)")
+    bc.add_argument("--backend", default="auto", choices=["auto", "cpu", "cupy", "numpy"])
+    bc.add_argument("--batch-28", type=int, default=64, help="images per batch at 28x28")
+    bc.add_argument("--batch-128", type=int, default=16, help="images per batch at 128x128 RGB")
+    bc.add_argument("--peclet", type=float, default=0.06)
+    bc.add_argument("--collision", default="bgk", choices=["bgk", "central_moment"])
+    bc.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bc.set_defaults(func=_cmd_bench_corrupt)
     return parser
 
 

@@ -194,7 +194,7 @@ class AdvectionDiffusion(Corruption):
         *,
         progress: bool = False,
     ) -> torch.Tensor:
-        """One LBM run from ``x0`` recording the given levels (sorted, >= 1): shape (len(levels), B, C, H, W)."""
+        """One LBM run from ``x0`` recording the given levels (sorted, >= 0): shape (len(levels), B, C, H, W)."""
         B, _, H, W = x0.shape
         sched = self.schedule(H, W)
         be = get_backend(self.params["backend"])
@@ -227,8 +227,7 @@ class AdvectionDiffusion(Corruption):
         return torch.stack(out)
 
     def _trajectory(self, x0, generator):
-        rec = self.simulate(x0, list(range(1, self.K + 1)), generator)
-        return torch.cat([x0[None], rec])
+        return self.simulate(x0, list(range(self.K + 1)), generator)
 
     def _describe_extra(self) -> dict[str, Any]:
         out: dict[str, Any] = {"reference_length": self.params["length"] or "image side"}

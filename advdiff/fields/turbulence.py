@@ -51,6 +51,9 @@ reuses internal buffers (not thread-safe) but returns a new array each call.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import importlib.util
 import logging
 import math
 import types
@@ -79,6 +82,28 @@ ZERO_RMS = 1e-14
 
 _AMPLITUDE_EXPONENT = {"paper": -5.0 / 3.0, "kolmogorov": -4.0 / 3.0}
 _DTYPES = {"float32": (np.float32, np.complex64), "float64": (np.float64, np.complex128)}
+
+
+@functools.cache
+def _compiled_kernels() -> Any:
+    """The compiled field passes (``advdiff.fields._fieldcpu``) through ctypes, or None if not built."""
+    spec = importlib.util.find_spec("advdiff.fields._fieldcpu")
+    if spec is None or spec.origin is None:
+        log.info("advdiff.fields._fieldcpu is not built; velocity fields use the NumPy path")
+        return None
+    lib = ctypes.CDLL(spec.origin)
+    p, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.adv_field_rotate.restype = None
+    lib.adv_field_rotate.argtypes = [p, p, p, p, p, i64, i64]
+    lib.adv_field_finish.restype = ctypes.c_int
+    lib.adv_field_finish.argtypes = [p, i64, i64, p, ctypes.c_double, ctypes.c_int, p, p]
+    return lib
+
+
+def _ptr(a: np.ndarray) -> int:
+    if not a.flags.c_contiguous:
+        raise ValueError("compiled field pass needs C-contiguous arrays")
+    return a.ctypes.data
 
 
 def _array_module(xp: Any) -> types.ModuleType:
@@ -265,6 +290,8 @@ class SpectralTurbulence:
         # Phase speed, kept in float64 so that ω·n mod 2π stays accurate for n ~ 1e5.
         self._omega = self.xp.asarray(self.dt_turb * kmag, dtype=np.float64)
         self._ifft2 = self._fft_function()
+        self.compiled = self.xp is np and self._real_dtype == np.float32
+        """Use the compiled CPU passes (NumPy, float32, extension built); False forces the reference path."""
         self.reseed(seed, first_image, image_seeds=image_seeds)
 
     # ------------------------------------------------------------------ set-up
@@ -407,6 +434,14 @@ class SpectralTurbulence:
         zero = U < ZERO_RMS
         if np.all(zero):
             return xp.zeros((self.batch, 2, H, W), dtype=self._real_dtype)
+        if self.compiled and _compiled_kernels() is not None:
+            return self._field_compiled(n, U, zero)
+        return self._field_reference(n, U, zero)
+
+    def _field_reference(self, n: int, U: np.ndarray | float, zero: Any) -> Any:
+        """The array-module implementation (NumPy or CuPy): the reference of the compiled path."""
+        xp = self.xp
+        H, W = self.shape
         # cos, sin(ω n), each value twice (interleaved), to scale the complex spectra viewed as
         # real pairs: a real-by-real product, cheaper than NumPy's complex-by-real one.
         theta = xp.remainder(self._omega * n, 2.0 * math.pi).astype(self._real_dtype)
@@ -435,15 +470,46 @@ class SpectralTurbulence:
             scale *= xp.asarray(np.where(zero, 0.0, U)[:, None], dtype=self._real_dtype)
         v *= scale[:, :, None, None].astype(self._real_dtype, copy=False)
         if self.limiter is not None:
-            c = self.limiter
-            mag = xp.multiply(v[:, 0], v[:, 0])
-            mag += v[:, 1] * v[:, 1]
-            xp.sqrt(mag, out=mag)
-            factor = xp.multiply(mag, 1.0 / c)
-            xp.tanh(factor, out=factor)
-            factor *= c
-            factor /= xp.maximum(mag, tiny, out=mag)
-            v *= factor[:, None]
+            self._limit(v)
+        return v
+
+    def _limit(self, v: Any) -> None:
+        """Soft limiter |v| -> c tanh(|v|/c) in place, direction kept."""
+        xp = self.xp
+        c = self.limiter
+        tiny = np.finfo(self._real_dtype).tiny
+        mag = xp.multiply(v[:, 0], v[:, 0])
+        mag += v[:, 1] * v[:, 1]
+        xp.sqrt(mag, out=mag)
+        factor = xp.multiply(mag, 1.0 / c)
+        xp.tanh(factor, out=factor)
+        factor *= c
+        factor /= xp.maximum(mag, tiny, out=mag)
+        v *= factor[:, None]
+
+    def _field_compiled(self, n: int, U: np.ndarray | float, zero: Any) -> np.ndarray:
+        """The same field from two compiled passes around the FFT (see ``kernels/field_cpu.c``)."""
+        lib = _compiled_kernels()
+        H, W = self.shape
+        B = self.batch
+        theta = np.remainder(self._omega * n, 2.0 * math.pi).astype(np.float32)
+        cos, sin = np.cos(theta), np.sin(theta)
+        lib.adv_field_rotate(
+            _ptr(self._P), _ptr(self._Q), _ptr(cos), _ptr(sin), _ptr(self._Z), B, H * W
+        )  # fmt: skip
+        w = np.ascontiguousarray(self._ifft2(self._Z), dtype=np.complex64)
+        targets = np.ascontiguousarray(np.where(zero, 0.0, np.broadcast_to(U, (B,))), dtype=np.float64)
+        v = np.empty((B, 2, H, W), dtype=np.float32)
+        unlimited = np.zeros(B, dtype=np.int32)
+        count = lib.adv_field_finish(
+            _ptr(w), B, H * W, _ptr(targets), float(self.limiter or 0.0), int(self.divergence_free), _ptr(v),
+            _ptr(unlimited),
+        )  # fmt: skip
+        if count:  # images whose |v|/c may exceed the series' range: the array-module limiter
+            idx = np.sort(unlimited[:count])
+            part = v[idx]
+            self._limit(part)
+            v[idx] = part
         return v
 
 

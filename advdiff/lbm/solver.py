@@ -124,7 +124,11 @@ def solve(
     if init == "chapman_enskog" and steps > 0:
         add_first_order_nonequilibrium(xp, f, rho, units.tau(float(alphas[0])), boundary)
     scratch = xp.empty_like(f)
-    outputs = [be.density(f).reshape(shape)] if records and records[0] == 0 else []
+    recorded = xp.empty((len(records), *shape), dtype=f.dtype) if records else None
+    n_out = 0
+    if records and records[0] == 0:
+        be.density(f, out=recorded[0].reshape(B * C, H, W))
+        n_out = 1
     targets = [r for r in records if r > 0]
     bar = tqdm(total=steps, disable=not progress, unit="step", desc=f"LBM {be.name}", leave=False)
     log.debug("solve: %s on %s, %d steps, collision=%s, boundary=%s", shape, be.name, steps, collision, boundary)
@@ -142,9 +146,10 @@ def solve(
             bar.update(stop - n)
             n = stop
             if targets and n == targets[0]:
-                outputs.append(be.density(f).reshape(shape))
+                be.density(f, out=recorded[n_out].reshape(B * C, H, W))
+                n_out += 1
                 targets.pop(0)
-    result = xp.stack(outputs) if records else be.density(f).reshape(shape)
+    result = recorded if records else be.density(f).reshape(shape)
     return arrays.like(result, u0)
 
 

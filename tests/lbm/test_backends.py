@@ -216,3 +216,14 @@ def test_velocity_limit_is_the_stated_mach_limit():
     solve(u, 0.1, 2, ok, backend="cpu")
     with pytest.raises(ConfigError):
         solve(u, 0.1, 2, ok * 1.02, backend="cpu")
+
+
+def test_compiled_max_speed_matches_numpy_and_flags_non_finite():
+    """The compiled Mach check finds the same largest |v| as NumPy and returns NaN for NaN or inf components."""
+    rng = np.random.default_rng(5)
+    vel = ((rng.random((3, 2, 17, 23)) - 0.5) * 0.2).astype(np.float32)
+    assert CpuBackend().max_speed(vel) == pytest.approx(NumpyBackend().max_speed(vel), rel=1e-6)
+    for bad in (np.nan, np.inf):
+        v = vel.copy()
+        v[2, 1, 16, 22] = bad
+        assert np.isnan(CpuBackend().max_speed(v))

@@ -44,8 +44,8 @@ class Backend(Protocol):
         """
         ...
 
-    def density(self, f: Any) -> Any:
-        """Density rho = sum_i f_i, shape (P, H, W)."""
+    def density(self, f: Any, out: Any | None = None) -> Any:
+        """Density rho = sum_i f_i, shape (P, H, W), written into ``out`` (contiguous) if given."""
         ...
 
     def max_speed(self, vel: Any) -> float:

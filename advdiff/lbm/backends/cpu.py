@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from advdiff.errors import BackendUnavailableError
-from advdiff.lbm.backends.base import BOUNDARIES, COLLISIONS, max_speed_xp
+from advdiff.lbm.backends.base import BOUNDARIES, COLLISIONS
 
 _f32p = ctypes.POINTER(ctypes.c_float)
 _i32p = ctypes.POINTER(ctypes.c_int)
@@ -42,6 +42,8 @@ def library() -> ctypes.CDLL:
     lib.adv_cpu_copy.argtypes = [_f32p, _f32p, ctypes.c_longlong, ctypes.c_int]
     lib.adv_cpu_lattice.restype = None
     lib.adv_cpu_lattice.argtypes = [_i32p, _i32p, _i32p, _f32p]
+    lib.adv_cpu_max_speed2.restype = ctypes.c_double
+    lib.adv_cpu_max_speed2.argtypes = [_f32p, ctypes.c_int, ctypes.c_longlong, ctypes.c_int]
     lib.adv_cpu_openmp_threads.restype = ctypes.c_int
     lib.adv_cpu_openmp_threads.argtypes = []
     return lib
@@ -117,11 +119,14 @@ class CpuBackend:
             raise MemoryError("the cpu LBM kernel could not allocate its scratch row")
         return (f, scratch) if n % 2 == 0 else (scratch, f)
 
-    def density(self, f: np.ndarray) -> np.ndarray:
+    def density(self, f: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         _, P, H, W = f.shape
-        rho = np.empty((P, H, W), dtype=np.float32)
+        rho = np.empty((P, H, W), dtype=np.float32) if out is None else out
+        if rho.dtype != np.float32 or not rho.flags.c_contiguous or rho.size != P * H * W:
+            raise ValueError("density out must be a C-contiguous float32 array of P*H*W values")
         library().adv_cpu_density(_ptr(f), _ptr(rho), P * H * W, num_threads())
         return rho
 
     def max_speed(self, vel: np.ndarray) -> float:
-        return max_speed_xp(np, vel)
+        B, _, H, W = vel.shape
+        return float(np.sqrt(library().adv_cpu_max_speed2(_ptr(vel), B, H * W, num_threads())))

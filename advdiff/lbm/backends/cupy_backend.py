@@ -100,8 +100,8 @@ class CupyBackend:
             f, scratch = scratch, f
         return f, scratch
 
-    def density(self, f: Any) -> Any:
-        return f.sum(axis=0)
+    def density(self, f: Any, out: Any | None = None) -> Any:
+        return f.sum(axis=0, out=out)
 
     def max_speed(self, vel: Any) -> float:
         return max_speed_xp(self.xp, vel)

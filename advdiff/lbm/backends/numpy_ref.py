@@ -121,8 +121,8 @@ class NumpyBackend:
             f = collide(stream(f, boundary), ux, uy, float(om))
         return f, scratch
 
-    def density(self, f: np.ndarray) -> np.ndarray:
-        return f.sum(axis=0)
+    def density(self, f: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.sum(f, axis=0, out=out)
 
     def max_speed(self, vel: np.ndarray) -> float:
         return max_speed_xp(np, vel)

@@ -14,6 +14,7 @@
  */
 #include <Python.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -168,6 +169,28 @@ ADV_EXPORT void adv_cpu_density(const float *f, float *rho, long long n, int n_t
         for (int i = 0; i < ADV_Q; ++i) s += f[i * n + k];
         rho[k] = s;
     }
+}
+
+/* Largest |v|^2 of a (B, 2, H, W) field; NaN if any component is not finite (for the Mach check). */
+ADV_EXPORT double adv_cpu_max_speed2(const float *vel, int B, long long plane, int n_threads)
+{
+    const int threads = resolve_threads(n_threads);
+    double best = 0.0;
+    int finite = 1;
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(max : best) reduction(&& : finite)
+    for (int b = 0; b < B; ++b) {
+        const float *vx = vel + (long long)b * 2 * plane, *vy = vx + plane;
+        float m = 0.0f;
+        int ok = 1;
+        for (long long k = 0; k < plane; ++k) {
+            const float s = vx[k] * vx[k] + vy[k] * vy[k];
+            ok &= s == s && s <= 3.0e38f; /* false for NaN and inf */
+            m = s > m ? s : m;
+        }
+        best = m > best ? m : best;
+        finite = finite && ok;
+    }
+    return finite ? best : NAN;
 }
 
 /* Multi-threaded copy, for the benchmark's memory-bandwidth roofline. */
