@@ -7,10 +7,12 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/lbm.smk"
+include: "workflow/rules/corrupt.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         rules.report_lbm.output,
+        rules.report_corruptions.output,
     default_target: True

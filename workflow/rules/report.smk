@@ -18,3 +18,19 @@ rule report_lbm:
         "../envs/advdiff.yaml"
     script:
         "../scripts/report_lbm.py"
+
+
+rule report_corruptions:
+    input:
+        summaries=expand("results/corrupt/{setting}/corrupt.json", setting=CORRUPT_SETTINGS),
+        bench=expand("results/bench/corrupt_{backend}.json", backend=BENCH["backends"])
+        if BENCH["corrupt"]
+        else [],
+    output:
+        "reports/corruptions.md",
+    log:
+        "results/logs/report_corruptions.log",
+    conda:
+        "../envs/advdiff.yaml"
+    script:
+        "../scripts/report_corruptions.py"
