@@ -37,7 +37,9 @@ def write_corruption_report(summary_jsons: list[str], bench_jsons: list[str], ou
                 f"| {name} | {info['K']} | {fo} | {steps} | {disp} | {info['max_relative_channel_sum_change']:.1e} |"
             )
         lines += ["", "The channel sum is the colour palette: heat and advdiff keep it (to float32 round-off), the "
-                  "noise families (ddpm, blur) change it by design.", ""]  # fmt: skip
+                  "noise families (ddpm, blur) change it by design. The mean displacement is Pe σ_max² / (2L), the sum "
+                  "of the per-step velocity RMS; the soft limiter (|v| ≤ c, c = 0.01 lattice units per step) reduces "
+                  "it where the RMS approaches c.", ""]  # fmt: skip
         for name in FIGURES:
             src = folder / name
             if src.exists():
