@@ -226,6 +226,19 @@ class AdvectionDiffusion(Corruption):
         out = [x0[b] if int(k[b]) == 0 else rec[index[int(k[b])], b] for b in range(x0.shape[0])]
         return torch.stack(out)
 
+    def _degrade_pair(self, x0, k, generator):
+        """Levels k-1 and k of every image from one simulation with one velocity field per image."""
+        wanted = sorted({int(v) for v in k.tolist()} | {int(v) - 1 for v in k.tolist()} - {0})
+        rec = self.simulate(x0, wanted, generator)
+        index = {level: i for i, level in enumerate(wanted)}
+
+        def level(b: int, lv: int) -> torch.Tensor:
+            return x0[b] if lv == 0 else rec[index[lv], b]
+
+        prev = torch.stack([level(b, int(k[b]) - 1) for b in range(x0.shape[0])])
+        cur = torch.stack([level(b, int(k[b])) for b in range(x0.shape[0])])
+        return prev, cur
+
     def _trajectory(self, x0, generator):
         return self.simulate(x0, list(range(self.K + 1)), generator)
 

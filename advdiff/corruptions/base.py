@@ -277,6 +277,52 @@ class Corruption(abc.ABC):
         self._check_output("degrade", out, tuple(x0.shape))
         return torch.where((levels == 0).view(-1, 1, 1, 1), x0, out.to(x0.dtype))
 
+    def degrade_pair(
+        self, x0: torch.Tensor, k: Level, generator: GeneratorLike = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Levels ``k - 1`` and ``k`` of the same forward run (the training pair of SPEC §7).
+
+        Parameters
+        ----------
+        x0
+            Clean images (B, C, H, W), data in [0, 1].
+        k
+            Level ``1 <= k <= K``: an int or a (B,) integer tensor.
+        generator
+            Source of randomness (see the module docstring).
+
+        Returns
+        -------
+        (u_{k-1}, u_k), each like ``x0``. The default runs :meth:`degrade` twice from the same
+        generator state, which is one forward run for deterministic families; stochastic
+        families whose two levels must share one sample path override :meth:`_degrade_pair`.
+        """
+        x0 = check_images(x0)
+        batch = x0.shape[0]
+        levels = check_level(k, batch, self.K, x0.device)
+        if bool((levels < 1).any()):
+            i = int(torch.nonzero(levels < 1)[0, 0])
+            raise bad_value(f"k[{i}]" if isinstance(k, torch.Tensor) and k.dim() else "k", int(levels[i]),
+                            f"a level 1 <= k <= K={self.K} (a pair needs level k - 1)")  # fmt: skip
+        gens = check_generator(generator, batch)
+        prev, cur = self._degrade_pair(x0, levels, gens)
+        self._check_output("degrade_pair", cur, tuple(x0.shape))
+        self._check_output("degrade_pair", prev, tuple(x0.shape))
+        keep = (levels == 1).view(-1, 1, 1, 1)
+        return torch.where(keep, x0, prev.to(x0.dtype)), cur.to(x0.dtype)
+
+    def _degrade_pair(
+        self, x0: torch.Tensor, k: torch.Tensor, generator: torch.Generator | list[torch.Generator] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.deterministic or generator is None:
+            return self.degrade(x0, k - 1, generator), self.degrade(x0, k, generator)
+        gens = generator if isinstance(generator, list) else [generator]
+        states = [g.get_state() for g in gens]
+        prev = self.degrade(x0, k - 1, generator)
+        for g, state in zip(gens, states, strict=True):
+            g.set_state(state)
+        return prev, self.degrade(x0, k, generator)
+
     def trajectory(self, x0: torch.Tensor, generator: GeneratorLike = None) -> torch.Tensor:
         """All levels ``0..K`` of one forward run from ``x0``.
 

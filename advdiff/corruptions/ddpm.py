@@ -38,13 +38,17 @@ class DDPM(GaussianCorruption):
         K: int = 1000,  # noise levels after the clean one
         beta_min: float = 1e-4,  # beta_1, per-step noise variance of level 1
         beta_max: float = 0.02,  # beta_K, per-step noise variance of level K
+        sigma_min: float | None = None,  # unused; accepted for the common interface (K, sigma_min, sigma_max)
+        sigma_max: float | None = None,  # unused; accepted for the common interface
     ) -> None:
         K = check_K(K)
+        smin = None if sigma_min is None else check_real("sigma_min", sigma_min, low=0.0, open_low=True)
+        smax = None if sigma_max is None else check_real("sigma_max", sigma_max, low=0.0, open_low=True)
         bmin = check_real("beta_min", beta_min, low=0.0, high=1.0, open_low=True)
         bmax = check_real("beta_max", beta_max, low=bmin, high=1.0)
         if bmax >= 1.0:
             raise bad_value("beta_max", beta_max, f"a number with beta_min={bmin:g} <= beta_max < 1")
-        super().__init__(K=K, beta_min=bmin, beta_max=bmax)
+        super().__init__(K=K, beta_min=bmin, beta_max=bmax, sigma_min=smin, sigma_max=smax)
         betas = torch.cat([torch.zeros(1, dtype=torch.float64), torch.linspace(bmin, bmax, K, dtype=torch.float64)])
         self.betas: torch.Tensor = betas
         """beta_0..beta_K, float64 (K+1,), beta_0 = 0."""
@@ -60,4 +64,9 @@ class DDPM(GaussianCorruption):
         return torch.sqrt(1.0 - self.alphas_cumprod.to(levels.device)[levels])
 
     def _describe_extra(self) -> dict[str, Any]:
-        return {"space": "data [0, 1] (model space 2x-1)", "alpha_bar_K": float(self.alphas_cumprod[-1])}
+        return {
+            "space": "data [0, 1] (model space 2x-1)",
+            "alpha_bar_K": float(self.alphas_cumprod[-1]),
+            "sigma_min_used": False,
+            "sigma_max_used": False,
+        }

@@ -114,3 +114,17 @@ def test_describe_reports_the_dimensionless_numbers():
     assert d["fourier_max"] == pytest.approx(32**2 / (2 * 128**2))
     assert d["displacement_px"] == pytest.approx(0.06 * 32**2 / (2 * 128))
     assert d["schmidt_like_pe_over_re"] == pytest.approx(0.06 / 1000)
+
+
+def test_degrade_pair_comes_from_one_sample_path():
+    """degrade_pair gives levels k-1 and k of the same trajectory (same velocity field), for mixed levels."""
+    x = torch.rand(3, 1, 12, 12, generator=torch.Generator().manual_seed(6))
+    adv = build("advdiff", K=6, sigma_max=3, peclet=2.0, backend="cpu")
+    traj = adv.trajectory(x, generator=torch.Generator().manual_seed(9))
+    k = torch.tensor([1, 4, 6])
+    prev, cur = adv.degrade_pair(x, k, generator=torch.Generator().manual_seed(9))
+    for b, kb in enumerate(k.tolist()):
+        torch.testing.assert_close(prev[b], traj[kb - 1, b], atol=1e-6, rtol=0)
+        torch.testing.assert_close(cur[b], traj[kb, b], atol=1e-6, rtol=0)
+    with pytest.raises(ConfigError, match="k"):
+        adv.degrade_pair(x, 0)

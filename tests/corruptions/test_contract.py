@@ -165,3 +165,18 @@ def test_params_are_resolved_and_round_trip(family):
     assert again.describe() == family.describe()
     described = json.loads(json.dumps(family.describe()))
     assert described["family"] == family.name and described["K"] == family.K
+
+
+def test_degrade_pair_matches_degrade(family):
+    """degrade_pair gives (level k-1, level k): level k as degrade gives it under the same generator seed,
+    level 0 = x0 for k = 1, and level k-1 as degrade gives it for deterministic families."""
+    x = images()
+    k = torch.tensor([1, family.K, max(1, family.K // 2)])
+    prev, cur = family.degrade_pair(x, k, gen(3))
+    assert prev.shape == cur.shape == x.shape
+    torch.testing.assert_close(prev[0], x[0])
+    torch.testing.assert_close(cur, family.degrade(x, k, gen(3)), atol=1e-6, rtol=0)
+    if family.deterministic:
+        torch.testing.assert_close(prev, family.degrade(x, k - 1), atol=1e-6, rtol=0)
+    with pytest.raises(ConfigError, match="k"):
+        family.degrade_pair(x, 0, gen(3))

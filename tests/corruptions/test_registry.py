@@ -50,10 +50,17 @@ def test_unknown_family_lists_the_known_ones():
 
 def test_names_are_case_insensitive_and_params_come_from_the_constructor():
     assert build("HEAT", K=3).name == "heat"
-    assert known_params("ddpm") == ("K", "beta_min", "beta_max")
+    assert known_params("ddpm") == ("K", "beta_min", "beta_max", "sigma_min", "sigma_max")
     assert known_params("blur") == ("K", "sigma_max", "d_min", "sigma_min")
-    with pytest.raises(ConfigError, match="parameter='sigma_max'.*K, beta_min, beta_max"):
-        build("ddpm", sigma_max=3)
+    with pytest.raises(ConfigError, match="parameter='sigma_blur'.*K, beta_min, beta_max, sigma_min, sigma_max"):
+        build("ddpm", sigma_blur=3)
+
+
+def test_every_family_accepts_the_common_parameters():
+    """K, sigma_min and sigma_max can be given to every family (SPEC §7's common parameters)."""
+    for name in ("ddpm", "heat", "blur", "advdiff"):
+        assert {"K", "sigma_min", "sigma_max"} <= set(known_params(name)), name
+    assert build("ddpm", K=10, sigma_min=0.5, sigma_max=20).describe()["sigma_max_used"] is False
 
 
 def test_advdiff_is_declared_lazily():
