@@ -142,21 +142,10 @@ ADV_EXPORT void adv_cpu_equilibrium(const float *rho, const float *vel, float *f
                                     int n_threads)
 {
     const long long plane = (long long)H * W;
-    const long long qstride = (long long)P * plane;
-    const long long n = qstride;
+    const long long n = (long long)P * plane;
     const int threads = resolve_threads(n_threads);
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (long long k = 0; k < n; ++k) {
-        float ux = 0.0f, uy = 0.0f;
-        if (vel) {
-            const long long p = k / plane, yx = k % plane;
-            ux = vel[(p / C) * 2 * plane + yx];
-            uy = vel[(p / C) * 2 * plane + plane + yx];
-        }
-        float feq[ADV_Q];
-        adv_equilibrium(rho[k], ux, uy, feq);
-        for (int i = 0; i < ADV_Q; ++i) f[i * qstride + k] = feq[i];
-    }
+    for (long long k = 0; k < n; ++k) adv_init_node(rho, vel, f, C, plane, n, k);
 }
 
 /* Density rho = sum_i f_i. */

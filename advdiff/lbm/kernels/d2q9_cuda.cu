@@ -29,13 +29,5 @@ extern "C" __global__ void adv_equilibrium_kernel(const float *__restrict__ rho,
     const long long n = (long long)P * plane;
     const long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (k >= n) return;
-    float ux = 0.0f, uy = 0.0f;
-    if (vel) {
-        const long long p = k / plane, yx = k % plane;
-        ux = vel[(p / C) * 2 * plane + yx];
-        uy = vel[(p / C) * 2 * plane + plane + yx];
-    }
-    float feq[ADV_Q];
-    adv_equilibrium(rho[k], ux, uy, feq);
-    for (int i = 0; i < ADV_Q; ++i) f[i * n + k] = feq[i];
+    adv_init_node(rho, vel, f, C, plane, n, k);
 }

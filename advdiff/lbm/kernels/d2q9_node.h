@@ -205,4 +205,21 @@ ADV_UNROLL
     for (int i = 0; i < ADV_Q; ++i) dst[i * qstride + o] = f[i];
 }
 
+/* Equilibrium initialisation of flat node k (plane * H * W + y * W + x) of n = P * H * W
+ * nodes: the per-node work of both backends' equilibrium kernels. */
+ADV_HD void adv_init_node(const float *ADV_RESTRICT rho, const float *ADV_RESTRICT vel, float *ADV_RESTRICT f,
+                          int C, long long plane, long long n, long long k)
+{
+    float ux = 0.0f, uy = 0.0f;
+    if (vel) {
+        const long long p = k / plane, yx = k % plane;
+        ux = vel[(p / C) * 2 * plane + yx];
+        uy = vel[(p / C) * 2 * plane + plane + yx];
+    }
+    float feq[ADV_Q];
+    adv_equilibrium(rho[k], ux, uy, feq);
+ADV_UNROLL
+    for (int i = 0; i < ADV_Q; ++i) f[i * n + k] = feq[i];
+}
+
 #endif /* ADV_D2Q9_NODE_H */
