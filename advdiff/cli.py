@@ -104,6 +104,8 @@ def _cmd_corrupt(args: argparse.Namespace) -> int:
                         channels=args.channels, limit=args.n)  # fmt: skip
     x0 = data.tensor(args.n)
     built = {name: build(name, **_family_params(args, name)) for name in names}
+    if "advdiff" in built:
+        built["advdiff"].progress = True
     summary = corruption_figures(built, x0, args.out, seed=args.seed)
     for name, info in summary["families"].items():
         extra = ""

@@ -148,6 +148,8 @@ class AdvectionDiffusion(Corruption):
         self.sampling_delta: float = factor * noise
         """Standard deviation of the noise the sampler adds per step."""
         self._schedules: dict[float, units.Schedule] = {}
+        self.progress = False
+        """Show a progress bar over the LBM steps of each simulation (not part of the parameters)."""
 
     # -- schedule and fields -------------------------------------------------------------
 
@@ -192,7 +194,7 @@ class AdvectionDiffusion(Corruption):
         levels: list[int],
         generator: torch.Generator | list[torch.Generator] | None = None,
         *,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> torch.Tensor:
         """One LBM run from ``x0`` recording the given levels (sorted, >= 0): shape (len(levels), B, C, H, W)."""
         B, _, H, W = x0.shape
@@ -212,7 +214,7 @@ class AdvectionDiffusion(Corruption):
             collision=self.params["collision"],
             boundary="neumann",
             record=[int(ends[k]) for k in levels],
-            progress=progress,
+            progress=self.progress if progress is None else progress,
         )
 
     # -- the contract ----------------------------------------------------------------------

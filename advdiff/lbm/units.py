@@ -237,19 +237,27 @@ class Schedule:
 
 def build_schedule(
     K: int,
-    sigma_max: float,
+    sigma_max: float | None = None,
     *,
     sigma_min: float = 0.5,
     peclet: float = 0.0,
     length: float,
     alpha_max: float = ALPHA_MAX_DEFAULT,
+    fourier_max: float | None = None,
 ) -> Schedule:
-    """Convert (K, sigma_min, sigma_max, Pe, L) into per-level steps, diffusivities and velocities.
+    """Convert (K, sigma_min, sigma_max or Fo_max, Pe, L) into per-level steps, diffusivities and velocities.
 
-    Follows the schedule of the Beyond Blur code (SPEC §3). Raises
-    :class:`~advdiff.errors.ConfigError` before any work if a value is out of range,
+    Follows the schedule of the Beyond Blur code (SPEC §3). Give the final blur either as
+    ``sigma_max`` (pixels) or as the Fourier number ``fourier_max`` = sigma_max^2 / (2 L^2).
+    Raises :class:`~advdiff.errors.ConfigError` before any work if a value is out of range,
     including a Péclet number whose velocity would exceed the Mach limit.
     """
+    if (sigma_max is None) == (fourier_max is None):
+        raise bad_value(
+            "sigma_max", sigma_max, f"exactly one of sigma_max and fourier_max (got fourier_max={fourier_max})"
+        )
+    if fourier_max is not None:
+        sigma_max = sigma_from_fourier(fourier_max, _finite_scalar("length", length))
     sigmas = sigma_schedule(K, sigma_min, sigma_max)
     pe = _finite_scalar("peclet", peclet)
     if pe < 0:

@@ -96,3 +96,18 @@ def test_mach_limit_rejects_large_peclet_before_work():
     limit = units.MAX_SPEED * 28 / (1 / 6)
     assert units.build_schedule(10, 20, length=28, peclet=0.99 * limit).velocity_rms.max() <= units.MAX_SPEED
     assert units.MAX_SPEED == pytest.approx(units.MACH_LIMIT / math.sqrt(3))
+
+
+def test_schedule_from_the_fourier_number():
+    """Fo_max = sigma_max^2 / (2 L^2) sets the same schedule as sigma_max; giving both or neither is an error."""
+    a = units.build_schedule(100, 20, length=28, peclet=0.1)
+    b = units.build_schedule(100, length=28, peclet=0.1, fourier_max=20**2 / (2 * 28**2))
+    np.testing.assert_allclose(b.sigmas, a.sigmas)
+    np.testing.assert_array_equal(b.steps, a.steps)
+    assert b.fourier[-1] == pytest.approx(20**2 / (2 * 28**2))
+    with pytest.raises(ConfigError, match="sigma_max"):
+        units.build_schedule(100, 20, length=28, fourier_max=0.2)
+    with pytest.raises(ConfigError, match="sigma_max"):
+        units.build_schedule(100, length=28)
+    with pytest.raises(ConfigError, match="fourier"):
+        units.build_schedule(100, length=28, fourier_max=-1)
