@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--sigma-max", type=float, default=None, help="blur width of level K, pixels")
     corrupt.add_argument("--peclet", type=float, default=0.06, help="advdiff: Péclet number")
     corrupt.add_argument("--reynolds", type=float, default=None, help="advdiff: Reynolds number (default: all modes)")
-    corrupt.add_argument("--collision", default="bgk", choices=["bgk", "central_moment"])
+    corrupt.add_argument("--collision", default="central_moment", choices=["bgk", "central_moment"])
     corrupt.add_argument("--law", default="paper", choices=["paper", "kolmogorov"])
     corrupt.add_argument("--divergence-free", action="store_true", help="advdiff: Leray-project the velocity")
     corrupt.add_argument("--backend", default="auto", choices=["auto", "cpu", "cupy", "numpy"])
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--batch-28", type=int, default=64, help="images per batch at 28x28")
     bc.add_argument("--batch-128", type=int, default=16, help="images per batch at 128x128 RGB")
     bc.add_argument("--peclet", type=float, default=0.06)
-    bc.add_argument("--collision", default="bgk", choices=["bgk", "central_moment"])
+    bc.add_argument("--collision", default="central_moment", choices=["bgk", "central_moment"])
     bc.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     bc.set_defaults(func=_cmd_bench_corrupt)
     return parser

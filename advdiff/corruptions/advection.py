@@ -54,7 +54,9 @@ class AdvectionDiffusion(Corruption):
         Range of scales of the synthetic turbulence: inertial range k0 .. k0 Re^(3/4), then a
         smooth roll-off; ``None`` keeps every grid mode (the paper's setting).
     collision
-        ``bgk`` or ``central_moment`` (the paper's operator).
+        ``central_moment`` (default; the paper's operator, and the more accurate at sub-pixel
+        blur: within 2e-2 of ``heat`` at every level at Pe = 0 on 128 px photos, against BGK's
+        4.5e-2 at sigma = 0.52 px) or ``bgk``.
     divergence_free
         Leray-project the velocity so that div v = 0 (off in the paper's runs).
     seed
@@ -90,7 +92,7 @@ class AdvectionDiffusion(Corruption):
         sigma_max: float = 20.0,  # blur width of level K, pixels
         peclet: float = 0.0,  # Pe = U L / alpha
         reynolds: float | None = None,  # turbulence scale range; None keeps every mode
-        collision: str = "bgk",  # LBM collision operator
+        collision: str = "central_moment",  # LBM collision operator (the paper's)
         divergence_free: bool = False,  # Leray projection of the velocity
         seed: int | None = None,  # field seed when no generator is given
         backend: str = "auto",  # LBM backend
