@@ -1,0 +1,35 @@
+"""Samplers for every corruption family, with one signature (SPEC §7; DESIGN: k-diffusion's layout).
+
+``sampler(model, corruption, x_K, generator=None, *, progress=False, **options) -> x_0``:
+
+* ``ddpm``: :func:`ddpm_ancestral` (Ho et al. 2020) for the ``ddpm`` family;
+* ``ddim``: :func:`ddim` (Song et al. 2021) for the ``ddpm`` family;
+* ``blur``: :func:`blur_ancestral` (Hoogeboom & Salimans 2023), DCT-basis ancestral sampling;
+* ``heat``: :func:`heat_sampler` (Rissanen et al. 2023; Beyond Blur) for ``heat`` and ``advdiff``.
+
+:func:`sample` picks the family's default (:func:`default_sampler`) and checks the sampler and
+its options. Conventions (model interface, data units, generators) are in
+:mod:`advdiff.sampling.base`.
+"""
+
+from advdiff.sampling.base import FITS, Sampler, samplers_for
+from advdiff.sampling.gaussian import VARIANCES, blur_ancestral, ddim, ddim_levels, ddpm_ancestral
+from advdiff.sampling.heat import heat_sampler
+from advdiff.sampling.registry import DEFAULT_SAMPLERS, SAMPLERS, default_sampler, sample, sampler_options
+
+__all__ = [
+    "DEFAULT_SAMPLERS",
+    "FITS",
+    "SAMPLERS",
+    "VARIANCES",
+    "Sampler",
+    "blur_ancestral",
+    "ddim",
+    "ddim_levels",
+    "ddpm_ancestral",
+    "default_sampler",
+    "heat_sampler",
+    "sample",
+    "sampler_options",
+    "samplers_for",
+]

@@ -1,0 +1,314 @@
+"""Samplers of the Gaussian families: DDPM ancestral, DDIM, and blurring diffusion's ancestral sampler.
+
+The model predicts the pixel-space noise ``eps`` of
+:meth:`~advdiff.corruptions.gaussian.GaussianCorruption.degrade_with_noise` from the state
+``z_k = 2 x_k - 1`` (model space, pixel basis). In the family's orthonormal basis ``T``
+(identity for ``ddpm``, the 2-D DCT-II for ``blur``) the marginals are
+
+    u_k = a_k ⊙ u_0 + s_k eps,    u = T(z),
+
+with per-frequency ``a_k`` (:meth:`signal_coefficient`) and scalar ``s_k`` (:meth:`noise_std`);
+``T`` is orthonormal, so ``T(eps)`` is white noise as well. The ancestral samplers use the
+Gaussian posterior of this process frequency by frequency (derivation in
+:func:`blur_ancestral`); for ``ddpm`` it reduces to Ho et al. (2020), eqs. 6-7 and 11.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from advdiff.corruptions.base import check_int, check_real
+from advdiff.corruptions.gaussian import to_data, to_model
+from advdiff.errors import bad_value
+from advdiff.sampling.base import Model, Run, check_fits, check_flag, progress_bar
+
+VARIANCES = ("posterior", "beta")
+"""Reverse-step variances: the posterior's (beta-tilde) or the forward transition's (beta)."""
+
+_TINY = 1e-30  # floor of a_k before dividing by it (a_K of blur is cos(pi/2) ~ 6e-17, never exactly 0 in float64)
+
+
+def _check_variance(variance: Any) -> str:
+    if variance not in VARIANCES:
+        raise bad_value("variance", variance, f"one of {', '.join(VARIANCES)}")
+    return variance
+
+
+def _posterior_coefficients(
+    corruption: Any, k: int, H: int, W: int
+) -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Float64 coefficients of the reverse step from level ``t = k`` to ``s = k - 1`` (see :func:`blur_ancestral`).
+
+    Returns ``(s_t, 1 / a_t, c_z, c_x0, var_posterior, var_transition)``, each per frequency
+    (shape (h, w), h, w = H, W or 1) except the scalar ``s_t``.
+    """
+    levels = torch.tensor([k, k - 1], dtype=torch.int64)
+    a = corruption.signal_coefficient(levels, H, W).to(torch.float64)  # (2, h, w)
+    sig = corruption.noise_std(levels).to(torch.float64)  # (2,)
+    a_t, a_s = a[0], a[1]
+    s_t, s_s = float(sig[0]), float(sig[1])
+    ratio = a_t / a_s  # a_{t|s}
+    var_transition = torch.clamp(s_t**2 - ratio**2 * s_s**2, min=0.0)  # sigma_{t|s}^2
+    c_z = ratio * (s_s**2 / s_t**2)
+    c_x0 = a_s * var_transition / s_t**2
+    var_posterior = var_transition * (s_s**2 / s_t**2)
+    return s_t, 1.0 / torch.clamp(a_t, min=_TINY), c_z, c_x0, var_posterior, var_transition
+
+
+def _ancestral(
+    model: Model,
+    corruption: Any,
+    x_K: torch.Tensor,
+    generator: Any,
+    *,
+    sampler: str,
+    progress: bool,
+    variance: str,
+    clip_denoised: bool,
+    clip: bool,
+) -> torch.Tensor:
+    """Ancestral sampling with the per-frequency Gaussian posterior, shared by ``ddpm`` and ``blur``."""
+    check_fits(corruption, sampler)
+    variance = _check_variance(variance)
+    clip_denoised = check_flag("clip_denoised", clip_denoised)
+    clip = check_flag("clip", clip)
+    run = Run(model, x_K, generator)
+    H, W = run.shape[-2:]
+    T, T_inv = corruption.to_basis, corruption.from_basis
+    z = to_model(run.x_K)  # model space, pixel basis
+    with torch.no_grad():
+        for k in progress_bar(range(corruption.K, 0, -1), progress, f"{sampler} sampling", corruption.K):
+            s_t, inv_a_t, c_z, c_x0, var_post, var_trans = (
+                c if isinstance(c, float) else c.to(device=run.device, dtype=run.dtype)
+                for c in _posterior_coefficients(corruption, k, H, W)
+            )
+            eps = run.call(z, k)
+            u = T(z)
+            x0 = (u - s_t * T(eps)) * inv_a_t  # predicted clean image, in the basis
+            if clip_denoised:
+                x0 = T(T_inv(x0).clamp(-1.0, 1.0))
+            mean = c_z * u + c_x0 * x0
+            if k > 1:  # the last step returns the mean (Ho et al. 2020, Algorithm 2)
+                var = var_post if variance == "posterior" else var_trans
+                mean = mean + torch.sqrt(var) * run.randn()  # white noise is white in any orthonormal basis
+            z = T_inv(mean)
+    return run.finish(to_data(z), clip)
+
+
+def ddpm_ancestral(
+    model: Model,
+    corruption: Any,
+    x_K: torch.Tensor,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    *,
+    progress: bool = False,
+    variance: str = "posterior",
+    clip_denoised: bool = True,
+    clip: bool = False,
+) -> torch.Tensor:
+    """DDPM ancestral sampling, levels K..1 (Ho et al. 2020, Algorithm 2).
+
+    Per step, with ``abar = corruption.alphas_cumprod`` and ``z_k = 2 x_k - 1``:
+
+        x0_hat = (z_k - sqrt(1 - abar_k) eps_hat) / sqrt(abar_k)    [clipped to [-1, 1] if clip_denoised]
+        z_{k-1} = sqrt(abar_{k-1}) beta_k / (1 - abar_k) x0_hat
+                  + sqrt(alpha_k) (1 - abar_{k-1}) / (1 - abar_k) z_k + sigma_k xi,
+
+    (Ho et al. 2020, eqs. 6-7), with ``sigma_k^2 = beta_tilde_k = beta_k (1 - abar_{k-1}) / (1 - abar_k)``
+    (``variance="posterior"``) or ``beta_k`` (``"beta"``), and no noise on the last step. Without
+    clipping this is Ho et al.'s eq. 11, ``(z_k - beta_k / sqrt(1 - abar_k) eps_hat) / sqrt(alpha_k)``.
+
+    Parameters
+    ----------
+    model
+        ``model(z, k) -> eps_hat``: noise prediction from the model-space state (see
+        :mod:`advdiff.sampling.base`).
+    corruption
+        A ``ddpm`` family (:class:`advdiff.corruptions.DDPM`).
+    x_K
+        Prior draw ``corruption.prior(n, shape=...)``, data units (B, C, H, W).
+    generator
+        ``None``, one generator, or one per image.
+    progress
+        Show a progress bar over the K steps.
+    variance
+        ``"posterior"`` (beta-tilde, the default) or ``"beta"`` (Ho et al. used both).
+    clip_denoised
+        Clip the predicted clean image to [-1, 1] in model space at every step, as Ho et al.'s
+        released sampler does (default True).
+    clip
+        Clip the returned images to [0, 1] (default False).
+
+    Returns
+    -------
+    torch.Tensor
+        ``x_0`` in data units, dtype of ``x_K``, on the model's device.
+    """
+    return _ancestral(model, corruption, x_K, generator, sampler="ddpm", progress=progress, variance=variance,
+                      clip_denoised=clip_denoised, clip=clip)  # fmt: skip
+
+
+def blur_ancestral(
+    model: Model,
+    corruption: Any,
+    x_K: torch.Tensor,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    *,
+    progress: bool = False,
+    variance: str = "posterior",
+    clip_denoised: bool = True,
+    clip: bool = False,
+) -> torch.Tensor:
+    """Blurring diffusion's ancestral sampler in the DCT basis, levels K..1 (after Hoogeboom & Salimans 2023).
+
+    Derivation. In the DCT basis ``u = DCT(2 x - 1)`` the marginals are, per frequency,
+    ``u_t = a_t u_0 + sigma_t eps`` with ``a_t = alpha_t d_t``. For ``s < t`` the Markov
+    transition with these marginals is ``q(u_t | u_s) = N(a_{t|s} u_s, sigma_{t|s}^2)``,
+
+        a_{t|s} = a_t / a_s,     sigma_{t|s}^2 = sigma_t^2 - a_{t|s}^2 sigma_s^2,
+
+    (``a_{t|s} a_s = a_t`` and ``sigma_{t|s}^2 + a_{t|s}^2 sigma_s^2 = sigma_t^2``). Bayes' rule
+    with ``q(u_s | u_0) = N(a_s u_0, sigma_s^2)`` gives a Gaussian posterior: its precision is
+    ``1 / sigma_s^2 + a_{t|s}^2 / sigma_{t|s}^2 = sigma_t^2 / (sigma_s^2 sigma_{t|s}^2)``, so
+
+        q(u_s | u_t, u_0) = N(mu, sigma_tilde^2),
+        sigma_tilde^2 = sigma_{t|s}^2 sigma_s^2 / sigma_t^2,
+        mu = (a_{t|s} sigma_s^2 / sigma_t^2) u_t + (a_s sigma_{t|s}^2 / sigma_t^2) u_0,
+
+    all per frequency. Sampling replaces ``u_0`` by ``u0_hat = (u_t - sigma_t DCT(eps_hat)) / a_t``
+    (optionally clipped to [-1, 1] in pixels) and draws ``u_s ~ N(mu, sigma_tilde^2)``; with the
+    unclipped ``u0_hat`` the mean equals ``(u_t - sigma_{t|s}^2 / sigma_t DCT(eps_hat)) / a_{t|s}``,
+    Hoogeboom & Salimans' form. ``variance="beta"`` uses ``sigma_{t|s}^2`` instead. The last step
+    (``s = 0``: ``sigma_0 = 0``, ``a_0 = 1``) returns ``u0_hat`` itself. With scalar ``a_t = sqrt(abar_t)``
+    this is exactly DDPM's sampler (:func:`ddpm_ancestral`).
+
+    The first step divides by ``a_K = cos(pi/2) d_K`` (about 6e-17): ``u0_hat`` there is
+    meaningless, and ``clip_denoised`` (on by default) keeps it bounded; its weight in ``mu``
+    is ``a_{K-1}`` (about 1.6e-3 for K = 1000), so the following steps wash it out.
+
+    Parameters
+    ----------
+    model
+        ``model(z, k) -> eps_hat``: pixel-space noise prediction from the model-space state.
+    corruption
+        A ``blur`` family (:class:`advdiff.corruptions.BlurringDiffusion`).
+    x_K
+        Prior draw ``corruption.prior(n, shape=...)``, data units (B, C, H, W).
+    generator
+        ``None``, one generator, or one per image.
+    progress
+        Show a progress bar over the K steps.
+    variance
+        ``"posterior"`` (sigma_tilde^2, the default) or ``"beta"`` (the transition's sigma_{t|s}^2).
+    clip_denoised
+        Clip the predicted clean image to [-1, 1] in pixels (model space) at every step (default
+        True; needed at t = 1, see above).
+    clip
+        Clip the returned images to [0, 1] (default False).
+
+    Returns
+    -------
+    torch.Tensor
+        ``x_0`` in data units, dtype of ``x_K``, on the model's device.
+    """
+    return _ancestral(model, corruption, x_K, generator, sampler="blur", progress=progress, variance=variance,
+                      clip_denoised=clip_denoised, clip=clip)  # fmt: skip
+
+
+def ddim_levels(K: int, steps: int | Sequence[int] | None) -> list[int]:
+    """The decreasing levels ``K = tau_n > ... > tau_1 > tau_0 = 0`` that DDIM visits.
+
+    ``steps`` is ``None`` (every level), a number of steps ``n`` (``1 <= n <= K``, levels evenly
+    spaced: ``round(i K / n)``), or an explicit collection of levels in ``1..K`` that contains ``K``.
+    """
+    if steps is None:
+        return list(range(K, -1, -1))
+    if isinstance(steps, Sequence) and not isinstance(steps, str):
+        allowed = f"levels 1 <= k <= K={K} that include K (sampling starts from the prior at level K)"
+        if not steps:
+            raise bad_value("steps", steps, allowed)
+        levels = sorted({check_int("steps[]", s, low=1, high=K) for s in steps}, reverse=True)
+        if levels[0] != K:
+            raise bad_value("steps", list(steps), allowed)
+        return [*levels, 0]
+    n = check_int("steps", steps, low=1, high=K)
+    return [round(i * K / n) for i in range(n, -1, -1)]
+
+
+def ddim(
+    model: Model,
+    corruption: Any,
+    x_K: torch.Tensor,
+    generator: torch.Generator | Sequence[torch.Generator] | None = None,
+    *,
+    progress: bool = False,
+    steps: int | Sequence[int] | None = None,
+    eta: float = 0.0,
+    clip_denoised: bool = False,
+    clip: bool = False,
+) -> torch.Tensor:
+    """DDIM sampling on a subsequence of levels (Song, Meng & Ermon 2021, eq. 12).
+
+    From level ``t`` to the next visited level ``s < t``, with ``abar = corruption.alphas_cumprod``:
+
+        x0_hat = (z_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t)
+        sigma = eta sqrt((1 - abar_s) / (1 - abar_t)) sqrt(1 - abar_t / abar_s)
+        z_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s - sigma^2) eps_hat + sigma xi.
+
+    ``eta = 0`` is deterministic (no noise is drawn); ``eta = 1`` matches DDPM's posterior
+    variance. The last step (``s = 0``) returns ``x0_hat``.
+
+    Parameters
+    ----------
+    model
+        ``model(z, k) -> eps_hat``: noise prediction from the model-space state.
+    corruption
+        A ``ddpm`` family (:class:`advdiff.corruptions.DDPM`).
+    x_K
+        Prior draw ``corruption.prior(n, shape=...)``, data units (B, C, H, W).
+    generator
+        ``None``, one generator, or one per image (used only when ``eta > 0``).
+    progress
+        Show a progress bar over the steps.
+    steps
+        ``None`` (all K levels), a number of evenly spaced steps (50 is common), or the explicit
+        levels to visit (must include K); see :func:`ddim_levels`.
+    eta
+        Stochasticity, ``0 <= eta <= 1`` (default 0: deterministic).
+    clip_denoised
+        Clip ``x0_hat`` to [-1, 1] and recompute ``eps_hat`` from it (default False, as Song et
+        al.'s released sampler).
+    clip
+        Clip the returned images to [0, 1] (default False).
+
+    Returns
+    -------
+    torch.Tensor
+        ``x_0`` in data units, dtype of ``x_K``, on the model's device.
+    """
+    check_fits(corruption, "ddim")
+    levels = ddim_levels(corruption.K, steps)
+    eta = check_real("eta", eta, low=0.0, high=1.0)
+    clip_denoised = check_flag("clip_denoised", clip_denoised)
+    clip = check_flag("clip", clip)
+    run = Run(model, x_K, generator)
+    abar = [float(a) for a in corruption.alphas_cumprod]
+    z = to_model(run.x_K)
+    pairs = list(zip(levels[:-1], levels[1:], strict=True))
+    with torch.no_grad():
+        for i in progress_bar(range(len(pairs)), progress, "ddim sampling", len(pairs)):
+            t, s = pairs[i]
+            eps = run.call(z, t)
+            x0 = (z - math.sqrt(1.0 - abar[t]) * eps) / math.sqrt(abar[t])
+            if clip_denoised:
+                x0 = x0.clamp(-1.0, 1.0)
+                eps = (z - math.sqrt(abar[t]) * x0) / math.sqrt(1.0 - abar[t])
+            sigma = eta * math.sqrt((1.0 - abar[s]) / (1.0 - abar[t]) * (1.0 - abar[t] / abar[s]))
+            z = math.sqrt(abar[s]) * x0 + math.sqrt(max(1.0 - abar[s] - sigma**2, 0.0)) * eps
+            if sigma > 0.0:
+                z = z + sigma * run.randn()
+    return run.finish(to_data(z), clip)

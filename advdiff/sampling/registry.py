@@ -1,0 +1,91 @@
+"""Samplers by short name, the default sampler of each family, and :func:`sample`, which dispatches with checks."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+
+from advdiff.errors import bad_value
+from advdiff.sampling.base import Model, Sampler, check_fits
+from advdiff.sampling.gaussian import blur_ancestral, ddim, ddpm_ancestral
+from advdiff.sampling.heat import heat_sampler
+
+SAMPLERS: dict[str, Sampler] = {
+    "ddpm": ddpm_ancestral,
+    "ddim": ddim,
+    "blur": blur_ancestral,
+    "heat": heat_sampler,
+}
+"""Sampler name -> sampler; all share one signature (see :mod:`advdiff.sampling.base`)."""
+
+DEFAULT_SAMPLERS: dict[str, str] = {"ddpm": "ddpm", "blur": "blur", "heat": "heat", "advdiff": "heat"}
+"""Corruption family -> the sampler its paper uses (SPEC §7)."""
+
+
+def default_sampler(family: str) -> str:
+    """The sampler of corruption family ``family``: ddpm -> ddpm, blur -> blur, heat and advdiff -> heat.
+
+    Raises :class:`~advdiff.errors.ConfigError` for a family without a sampler (listing those with one).
+    """
+    if not isinstance(family, str) or family not in DEFAULT_SAMPLERS:
+        raise bad_value("family", family, f"a family with a sampler: one of {', '.join(DEFAULT_SAMPLERS)}")
+    return DEFAULT_SAMPLERS[family]
+
+
+def sampler_options(name: str) -> tuple[str, ...]:
+    """The keyword options sampler ``name`` accepts (``progress`` included)."""
+    if not isinstance(name, str) or name not in SAMPLERS:
+        raise bad_value("sampler", name, f"one of {', '.join(SAMPLERS)}")
+    params = inspect.signature(SAMPLERS[name]).parameters.values()
+    return tuple(p.name for p in params if p.kind == inspect.Parameter.KEYWORD_ONLY)
+
+
+def sample(
+    model: Model,
+    corruption: Any,
+    x_K: torch.Tensor,
+    sampler: str | None = None,
+    generator: torch.Generator | list[torch.Generator] | None = None,
+    **options: Any,
+) -> torch.Tensor:
+    """Run sampler ``sampler`` (default: the family's, :func:`default_sampler`) from ``x_K``.
+
+    Parameters
+    ----------
+    model
+        ``model(x, k)`` as the sampler expects (eps-prediction for ``ddpm``/``blur``, residual for
+        ``heat``/``advdiff``).
+    corruption
+        The corruption family the model was trained with.
+    x_K
+        A draw of ``corruption.prior(...)``, data units (B, C, H, W).
+    sampler
+        A name in :data:`SAMPLERS`, or ``None`` for the family's default.
+    generator
+        ``None``, one generator, or one per image.
+    **options
+        The sampler's keyword options (``progress``, ``clip``, ``steps``, ``eta``, ``variance``,
+        ``clip_denoised``, ``delta``; see :func:`sampler_options`).
+
+    Returns
+    -------
+    torch.Tensor
+        ``x_0`` in data units.
+
+    Raises
+    ------
+    advdiff.errors.ConfigError
+        Unknown sampler (lists the known ones), a sampler that does not fit the family (lists those
+        that do), an unknown option (lists the sampler's), or a bad option value.
+    """
+    name = default_sampler(getattr(corruption, "name", None)) if sampler is None else sampler
+    if not isinstance(name, str) or name not in SAMPLERS:
+        raise bad_value("sampler", name, f"one of {', '.join(SAMPLERS)}")
+    check_fits(corruption, name)
+    allowed = sampler_options(name)
+    for key in options:
+        if key not in allowed:
+            raise bad_value("option", key, f"an option of sampler '{name}': one of {', '.join(allowed)}")
+    return SAMPLERS[name](model, corruption, x_K, generator, **options)
