@@ -1,0 +1,488 @@
+"""Where the training pairs ``(u_{k-1}, u_k)`` of the residual families come from.
+
+Two sources with one interface (:class:`PairSource`), so the trainer treats every residual
+family alike:
+
+* :class:`OnTheFlyPairs`: each pair is one fresh forward run, ``corruption.degrade_pair`` on the
+  next images of the data order. Right for ``heat`` (a deterministic DCT, microseconds per image)
+  and for small ``advdiff`` runs.
+* :class:`TrajectoryPool`: full ``advdiff`` trajectories (levels ``0..K`` of one LBM run with a
+  fresh velocity field) kept in memory and reused. One LBM run gives all K+1 levels at the cost
+  of one simulation (about 0.016 s for a 28x28 image with K = 100 on a 2-core CPU in batches of
+  64; 4x slower per image in batches of 4), while ``degrade_pair`` pays up to a whole simulation
+  for one pair. The pool keeps the training loop fed.
+
+The pool's trade-off
+--------------------
+With pool size ``P``, ``R`` trajectories refreshed per step and batch ``B``:
+
+* compute: ``R`` trajectories per step (R x 0.016 s at 28 px on this CPU);
+* reuse: in steady state each trajectory lives ``P / R`` steps and serves ``B / R`` pairs on average
+  (:meth:`TrajectoryPool.stats` reports it as ``mean_reuse``); ``R = B`` gives about one pair per
+  simulation, ``R = 0`` a frozen pool;
+* freshness: the pool holds ``P`` (image, velocity field) realisations at a time, so a batch repeats a
+  trajectory with probability about ``B^2 / (2 P)`` (pairs of one trajectory at different levels are
+  correlated) and the network sees ``R`` new fields per step; over a run it sees
+  ``P + R x steps`` fields in all, against ``B x steps`` for on-the-fly pairs;
+* memory: ``P (K + 1) C H W`` floats, e.g. 256 x 101 x 784 x 4 B = 81 MB at 28 px, but 256 x 201 x
+  3 x 128^2 x 4 B = 10 GB at 128 px RGB, where ``P`` must be much smaller.
+
+Replacement is first-in first-out: trajectory ``t`` (a global counter) goes to slot ``t mod P``
+and every trajectory lives exactly ``P / R`` refreshes. Trajectory ``t`` uses the training image
+at position ``t`` of a :class:`DataOrder` (every image once per epoch) and a velocity field from a
+generator seeded by ``(seed, t)``, so the pool's content is a pure function of its seed and its
+counter.
+
+Resume
+------
+:meth:`TrajectoryPool.state_dict` holds the counters, the slot table and (by default) the
+trajectory tensors, so a run restored from a checkpoint continues bit-identically. With
+``tensors=False`` the checkpoint stays small and :meth:`~TrajectoryPool.load_state_dict`
+recomputes the ``P`` live trajectories from their ids; that is bit-identical when the family's
+output for an image does not depend on the other images of its batch (true of the LBM ``cpu``
+backend, checked in the tests), but it costs ``P`` simulations at resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import torch
+
+from advdiff.corruptions.base import (
+    Corruption,
+    GeneratorLike,
+    check_generator,
+    check_images,
+    check_int,
+)
+from advdiff.errors import bad_value
+from advdiff.training.losses import draw_levels
+from advdiff.training.seeding import derive_seed, make_generator, seed_from
+
+log = logging.getLogger(__name__)
+
+
+class Pairs(NamedTuple):
+    """A batch of training pairs: ``prev`` = u_{k-1}, ``cur`` = u_k, levels ``k`` (B,), and the clean ``x0``."""
+
+    prev: torch.Tensor
+    cur: torch.Tensor
+    k: torch.Tensor
+    x0: torch.Tensor
+
+
+# --------------------------------------------------------------------------- data order
+
+
+class DataOrder:
+    """Epoch-wise shuffled order over ``n`` images: position ``p`` is image ``perm_e[p mod n]``, ``e = p // n``.
+
+    ``perm_e`` is ``torch.randperm(n)`` from a generator seeded by ``(seed, e)``, so the image at any
+    position is a pure function of (seed, position) and the only state is the position.
+
+    Parameters
+    ----------
+    n
+        Number of images.
+    seed
+        Seed of the permutations, an integer >= 0.
+    position
+        Where to start (0 = the first image of epoch 0).
+    """
+
+    def __init__(self, n: int, seed: int, position: int = 0) -> None:
+        self.n = check_int("n", n, low=1)
+        self.seed = check_int("seed", seed, low=0)
+        self.position = check_int("position", position, low=0)
+        self._epoch = -1
+        self._perm = torch.empty(0, dtype=torch.int64)
+
+    def permutation(self, epoch: int) -> torch.Tensor:
+        """The image order of ``epoch``, an int64 permutation of ``0..n-1``."""
+        if epoch != self._epoch:
+            gen = make_generator(derive_seed(self.seed, check_int("epoch", epoch, low=0)))
+            self._perm = torch.randperm(self.n, generator=gen)
+            self._epoch = epoch
+        return self._perm
+
+    def at(self, positions: Iterable[int]) -> torch.Tensor:
+        """Image indices at the given positions, int64."""
+        return torch.tensor([int(self.permutation(p // self.n)[p % self.n]) for p in positions], dtype=torch.int64)
+
+    def take(self, count: int) -> torch.Tensor:
+        """The next ``count`` image indices (int64), advancing the position."""
+        count = check_int("count", count, low=0)
+        out = self.at(range(self.position, self.position + count))
+        self.position += count
+        return out
+
+    @property
+    def epoch(self) -> float:
+        """Epochs done so far, fractional."""
+        return self.position / self.n
+
+    def state_dict(self) -> dict[str, int]:
+        """``n``, ``seed`` and ``position``: all there is to the order."""
+        return {"n": self.n, "seed": self.seed, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Restore the position; ``n`` and ``seed`` must match this order's."""
+        for key in ("n", "seed"):
+            if int(state[key]) != getattr(self, key):
+                raise bad_value(f"data_order.{key}", state[key], f"{getattr(self, key)} (this run's value)")
+        self.position = check_int("position", state["position"], low=0)
+
+
+# --------------------------------------------------------------------------- the interface
+
+
+@runtime_checkable
+class PairSource(Protocol):
+    """What the trainer needs from a source of training pairs."""
+
+    corruption: Corruption
+
+    def refresh(self) -> None:
+        """Once per training step, before :meth:`sample` (a pool recomputes some trajectories)."""
+
+    def sample(self, batch: int, generator: GeneratorLike = None) -> Pairs:
+        """``batch`` pairs with fresh levels ``k ~ U{1..K}`` (from ``generator``, one draw per image first)."""
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: ``trajectories_computed``, ``pairs_served``, ``mean_reuse``, ..."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bit-identically."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`."""
+
+
+def _check_source_images(images: Any) -> torch.Tensor:
+    images = check_images(images, key="images")
+    return images
+
+
+# --------------------------------------------------------------------------- on the fly
+
+
+class OnTheFlyPairs:
+    """Pairs computed when asked: ``corruption.degrade_pair`` on the next images of a :class:`DataOrder`.
+
+    Parameters
+    ----------
+    corruption
+        A family with ``degrade_pair``.
+    images
+        Training images (N, C, H, W) in [0, 1] (kept where they are; batches move to ``device``).
+    generator
+        Seed of the data order: an int, or a ``torch.Generator`` to draw one from (None: torch's global RNG).
+    device
+        Where the pairs are made (default: the images' device).
+
+    Notes
+    -----
+    ``sample(batch, generator)`` draws the levels first and then lets ``degrade_pair`` draw from
+    the same generator(s), in the order :class:`~advdiff.training.losses.ResidualLoss` does, so
+    ``loss.on_pairs(model, *source.sample(B, g)[:3], g)`` equals ``loss(model, x0, g)`` for the
+    same images.
+    """
+
+    def __init__(
+        self,
+        corruption: Corruption,
+        images: torch.Tensor,
+        generator: torch.Generator | int | None = None,
+        *,
+        device: torch.device | str | None = None,
+    ) -> None:
+        self.corruption = corruption
+        self.images = _check_source_images(images)
+        self.device = torch.device(device) if device is not None else self.images.device
+        self.order = DataOrder(self.images.shape[0], seed_from(generator))
+        self.pairs_served = 0
+        self.seconds = 0.0
+
+    def refresh(self) -> None:
+        """Nothing to do: every pair is fresh."""
+
+    def sample(self, batch: int, generator: GeneratorLike = None) -> Pairs:
+        """The next ``batch`` images of the data order, each at a fresh level ``k ~ U{1..K}`` with its own run."""
+        batch = check_int("batch", batch, low=1)
+        gens = check_generator(generator, batch)
+        t0 = time.perf_counter()
+        x0 = self.images[self.order.take(batch)].to(self.device)
+        k = draw_levels(self.corruption.K, batch, gens, self.device)
+        prev, cur = self.corruption.degrade_pair(x0, k, gens)
+        self.pairs_served += batch
+        self.seconds += time.perf_counter() - t0
+        return Pairs(prev, cur, k, x0)
+
+    def stats(self) -> dict[str, Any]:
+        """``trajectories_computed`` (one forward run per pair), ``pairs_served``, ``mean_reuse`` (1), ``seconds``."""
+        return {
+            "source": "on_the_fly",
+            "trajectories_computed": self.pairs_served,
+            "pairs_served": self.pairs_served,
+            "mean_reuse": 1.0 if self.pairs_served else 0.0,
+            "epoch": self.order.epoch,
+            "seconds": self.seconds,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The data order and the counter."""
+        return {"kind": "on_the_fly", "order": self.order.state_dict(), "pairs_served": self.pairs_served}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the data order and the counter."""
+        if state.get("kind") != "on_the_fly":
+            raise bad_value("pairs.kind", state.get("kind"), "'on_the_fly' (the checkpoint holds another source)")
+        self.order.load_state_dict(state["order"])
+        self.pairs_served = int(state["pairs_served"])
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+class TrajectoryPool:
+    """A refreshed pool of full forward trajectories; pairs are two consecutive levels of one trajectory.
+
+    See the module docstring for the trade-off between pool size, refresh rate and freshness.
+
+    Parameters
+    ----------
+    corruption
+        Any family (the pool is meant for ``advdiff``, whose trajectory costs one simulation).
+    images
+        Training images (N, C, H, W) in [0, 1].
+    pool_size
+        ``P``, trajectories held at a time (>= 1).
+    refresh_per_step
+        ``R``, trajectories recomputed per :meth:`refresh`, ``0 <= R <= P`` (0: a frozen pool).
+    generator
+        Seed of the pool (image choice and velocity fields): an int, or a ``torch.Generator`` to
+        draw one from (None: torch's global RNG).
+    device
+        Where the trajectories are kept and computed (default: the images' device).
+    chunk
+        Most trajectories simulated in one batch when filling (refreshes compute ``R`` at once).
+
+    Attributes
+    ----------
+    trajectories
+        (P, K+1, C, H, W) float32 once filled (the pool fills itself on first use).
+    slot_ids
+        (P,) int64: the trajectory id held by each slot (-1 while empty).
+    slot_images
+        (P,) int64: the training image of each slot.
+    slot_served
+        (P,) int64: pairs served by each slot's current trajectory.
+    """
+
+    def __init__(
+        self,
+        corruption: Corruption,
+        images: torch.Tensor,
+        pool_size: int,
+        refresh_per_step: int,
+        generator: torch.Generator | int | None = None,
+        *,
+        device: torch.device | str | None = None,
+        chunk: int = 64,
+    ) -> None:
+        self.corruption = corruption
+        self.images = _check_source_images(images)
+        self.pool_size = check_int("pool_size", pool_size, low=1)
+        self.refresh_per_step = check_int("refresh_per_step", refresh_per_step, low=0, high=self.pool_size)
+        self.chunk = check_int("chunk", chunk, low=1)
+        self.device = torch.device(device) if device is not None else self.images.device
+        self.seed = seed_from(generator)
+        self.order = DataOrder(self.images.shape[0], derive_seed(self.seed, 0))
+        self.shape = (self.pool_size, corruption.K + 1, *self.images.shape[1:])
+        self.trajectories: torch.Tensor | None = None
+        self.slot_ids = torch.full((self.pool_size,), -1, dtype=torch.int64)
+        self.slot_images = torch.full((self.pool_size,), -1, dtype=torch.int64)
+        self.slot_served = torch.zeros(self.pool_size, dtype=torch.int64)
+        self.trajectories_computed = 0
+        self.pairs_served = 0
+        self.retired = 0
+        self.retired_pairs = 0
+        self.seconds = 0.0
+
+    # -- properties --------------------------------------------------------------------
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of the trajectory tensor: P (K+1) C H W x 4."""
+        n = 1
+        for s in self.shape:
+            n *= s
+        return 4 * n
+
+    @property
+    def filled(self) -> bool:
+        """Whether every slot holds a trajectory."""
+        return self.trajectories is not None and bool((self.slot_ids >= 0).all())
+
+    # -- computing trajectories ----------------------------------------------------------
+
+    def _compute(self, ids: list[int]) -> None:
+        """Simulate trajectories ``ids`` (one batch) and store them in slots ``id mod P``."""
+        if not ids:
+            return
+        if self.trajectories is None:
+            self.trajectories = torch.empty(self.shape, dtype=torch.float32, device=self.device)
+        t0 = time.perf_counter()
+        index = self.order.at(ids)
+        x0 = self.images[index].to(self.device, torch.float32)
+        gens = [make_generator(derive_seed(self.seed, 1, t)) for t in ids]
+        traj = self.corruption.trajectory(x0, gens)  # (K+1, b, C, H, W)
+        slots = torch.tensor([t % self.pool_size for t in ids], dtype=torch.int64)
+        old = self.slot_ids[slots] >= 0
+        self.retired += int(old.sum())
+        self.retired_pairs += int(self.slot_served[slots][old].sum())
+        self.trajectories[slots.to(self.device)] = traj.transpose(0, 1).to(self.device, torch.float32)
+        self.slot_ids[slots] = torch.tensor(ids, dtype=torch.int64)
+        self.slot_images[slots] = index
+        self.slot_served[slots] = 0
+        self.seconds += time.perf_counter() - t0
+
+    def fill(self) -> None:
+        """Compute the first ``P`` trajectories (ids ``0..P-1``), in batches of ``chunk``; no-op once filled."""
+        if self.filled:
+            return
+        log.info(
+            "trajectory pool: computing %d trajectories of %d levels (%.1f MB)",
+            self.pool_size,
+            self.shape[1],
+            self.memory_bytes / 1e6,
+        )
+        start = self.trajectories_computed
+        while self.trajectories_computed < self.pool_size:
+            count = min(self.chunk, self.pool_size - self.trajectories_computed)
+            ids = list(range(self.trajectories_computed, self.trajectories_computed + count))
+            self._compute(ids)
+            self.trajectories_computed += count
+        self.order.position = self.trajectories_computed
+        log.debug("trajectory pool: %d trajectories filled", self.trajectories_computed - start)
+
+    def refresh(self) -> None:
+        """Replace the ``R`` oldest trajectories with new ones (new images, fresh velocity fields).
+
+        Fills the pool first if it is empty (the first call then computes ``P + R`` trajectories).
+        """
+        self.fill()
+        if self.refresh_per_step == 0:
+            return
+        ids = list(range(self.trajectories_computed, self.trajectories_computed + self.refresh_per_step))
+        self._compute(ids)
+        self.trajectories_computed += self.refresh_per_step
+        self.order.position = self.trajectories_computed
+
+    # -- serving pairs ---------------------------------------------------------------------
+
+    def sample(self, batch: int, generator: GeneratorLike = None) -> Pairs:
+        """``batch`` pairs: per image a level ``k ~ U{1..K}`` then a slot ``~ U{0..P-1}``, both from its generator.
+
+        Returns
+        -------
+        Pairs
+            ``(u_{k-1}, u_k, k, x0)`` with ``u_{k-1} = traj[slot, k-1]``, ``u_k = traj[slot, k]`` and
+            ``x0 = traj[slot, 0]``, on the pool's device.
+        """
+        batch = check_int("batch", batch, low=1)
+        gens = check_generator(generator, batch)
+        self.fill()
+        k = draw_levels(self.corruption.K, batch, gens, "cpu")
+        if isinstance(gens, list):
+            slots = torch.cat([torch.randint(self.pool_size, (1,), generator=g, device=g.device).cpu() for g in gens])
+        else:
+            kwargs = {} if gens is None else {"generator": gens, "device": gens.device}
+            slots = torch.randint(self.pool_size, (batch,), **kwargs).cpu()
+        self.slot_served.index_add_(0, slots, torch.ones(batch, dtype=torch.int64))
+        self.pairs_served += batch
+        slots_d, k_d = slots.to(self.device), k.to(self.device)
+        traj = self.trajectories
+        return Pairs(traj[slots_d, k_d - 1], traj[slots_d, k_d], k_d, traj[slots_d, 0])
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of the pool.
+
+        Returns
+        -------
+        dict
+            ``trajectories_computed``, ``pairs_served``, ``mean_reuse`` (pairs served per trajectory
+            computed), ``mean_reuse_retired`` (pairs served per trajectory already replaced; the
+            steady-state reuse, about B / R), ``pool_size``, ``refresh_per_step``, ``memory_bytes``,
+            ``epoch`` (image passes so far) and ``seconds`` (simulation time).
+        """
+        return {
+            "source": "pool",
+            "pool_size": self.pool_size,
+            "refresh_per_step": self.refresh_per_step,
+            "trajectories_computed": self.trajectories_computed,
+            "pairs_served": self.pairs_served,
+            "mean_reuse": self.pairs_served / self.trajectories_computed if self.trajectories_computed else 0.0,
+            "mean_reuse_retired": self.retired_pairs / self.retired if self.retired else None,
+            "memory_bytes": self.memory_bytes,
+            "epoch": self.order.epoch,
+            "seconds": self.seconds,
+        }
+
+    def state_dict(self, tensors: bool = True) -> dict[str, Any]:
+        """The pool's state; with ``tensors=False`` the trajectories are left out and recomputed on load."""
+        return {
+            "kind": "pool",
+            "seed": self.seed,
+            "pool_size": self.pool_size,
+            "refresh_per_step": self.refresh_per_step,
+            "shape": list(self.shape),
+            "trajectories_computed": self.trajectories_computed,
+            "pairs_served": self.pairs_served,
+            "retired": self.retired,
+            "retired_pairs": self.retired_pairs,
+            "slot_ids": self.slot_ids.clone(),
+            "slot_images": self.slot_images.clone(),
+            "slot_served": self.slot_served.clone(),
+            "order": self.order.state_dict(),
+            "trajectories": None if not tensors or self.trajectories is None else self.trajectories.cpu().clone(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a pool saved by :meth:`state_dict` (recomputing the live trajectories if they were left out)."""
+        if state.get("kind") != "pool":
+            raise bad_value("pairs.kind", state.get("kind"), "'pool' (the checkpoint holds another source)")
+        for key, mine in (("seed", self.seed), ("pool_size", self.pool_size),
+                          ("refresh_per_step", self.refresh_per_step), ("shape", list(self.shape))):  # fmt: skip
+            if state[key] != mine:
+                raise bad_value(f"pool.{key}", state[key], f"{mine} (this pool's value)")
+        self.order.load_state_dict(state["order"])
+        for key in ("trajectories_computed", "pairs_served", "retired", "retired_pairs"):
+            setattr(self, key, int(state[key]))
+        self.slot_ids = state["slot_ids"].to(torch.int64).clone()
+        self.slot_images = state["slot_images"].to(torch.int64).clone()
+        self.slot_served = state["slot_served"].to(torch.int64).clone()
+        saved = state.get("trajectories")
+        if saved is not None:
+            self.trajectories = saved.to(self.device, torch.float32).clone()
+        elif bool((self.slot_ids >= 0).any()):
+            self._rebuild()
+        else:
+            self.trajectories = None
+
+    def _rebuild(self) -> None:
+        """Recompute the live trajectories from their ids (exact when the family is batch-invariant)."""
+        ids = [int(t) for t in self.slot_ids.tolist() if t >= 0]
+        log.info("trajectory pool: recomputing %d live trajectories from their ids", len(ids))
+        counters = (self.retired, self.retired_pairs, self.slot_served.clone())
+        position = self.order.position
+        for start in range(0, len(ids), self.chunk):
+            self._compute(ids[start : start + self.chunk])
+        self.retired, self.retired_pairs, self.slot_served = counters
+        self.order.position = position

@@ -1,0 +1,640 @@
+"""The training loop: one function, :func:`train`, for every corruption family.
+
+Run directory
+-------------
+``train(config, run_dir)`` writes into ``run_dir``:
+
+* ``config.json``: the resolved configuration (:meth:`TrainConfig.to_dict`, no device); the hash
+  of its identity keys (:meth:`TrainConfig.hash`) names the run;
+* ``checkpoint.pt``: step, model and EMA weights, Adam state, warm-up state, torch / CUDA / NumPy /
+  Python RNG states, the data order, the pair source (pool tensors and counters), the config and
+  its hash, the model's own config; written atomically (a temporary file, then ``os.replace``);
+* ``metrics.jsonl``: one JSON line per ``log_every`` steps (loss, mse, lr, grad norm, images/s, ...);
+* ``samples/step_NNNNNNN.png``: sample grids of the EMA model every ``sample_every`` steps, when
+  :mod:`advdiff.sampling` exists;
+* ``summary.json``: steps, final loss, images per second, device, pair-source counters.
+
+Resume
+------
+Calling :func:`train` again with the same configuration and ``run_dir`` continues from the
+checkpoint. The continuation is bit-identical on the CPU to a run that was never interrupted
+(losing only the steps since the checkpoint) because every random number of step ``s`` comes
+from generators derived from ``(seed, s, position)`` (:mod:`advdiff.training.seeding`), the data
+order is a pure function of (seed, position), and the checkpoint restores everything else that
+carries over between steps: weights, EMA, Adam moments, the global RNG states (dropout) and the
+pair source. Metrics lines written after the checkpoint are dropped on resume. A configuration
+whose identity keys differ from ``config.json`` is refused (:class:`~advdiff.errors.ConfigError`
+naming the keys); run-control keys (``steps``, ``log_every``, ...) may change and are logged.
+
+A non-finite loss or gradient norm stops the run with :class:`NonFiniteLossError`, which names
+the step and the last good checkpoint; the checkpoint is never written from a non-finite state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from advdiff.corruptions import Corruption
+from advdiff.errors import AdvdiffError, ConfigError, bad_value
+from advdiff.training.config import DatasetConfig, TrainConfig, resolve_device
+from advdiff.training.losses import Loss, ResidualLoss, describe_loss, loss_for
+from advdiff.training.pairs import DataOrder, OnTheFlyPairs, TrajectoryPool
+from advdiff.training.seeding import image_generators, stream_seed
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+SAMPLES_DIR = "samples"
+CHECKPOINT_FORMAT = "advdiff.training/1"
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+Callback = Callable[[int, dict[str, Any]], None]
+"""``callback(step, info)``, called after every step (after its checkpoint, if any)."""
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CONFIG_FILE",
+    "METRICS_FILE",
+    "SAMPLES_DIR",
+    "SUMMARY_FILE",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "TrainingData",
+    "build_network",
+    "load_checkpoint",
+    "load_images",
+    "lr_at",
+    "train",
+]
+
+
+class NonFiniteLossError(AdvdiffError, FloatingPointError):
+    """The loss (or gradient norm) became NaN or infinite; names the step and the last good checkpoint.
+
+    Attributes
+    ----------
+    step
+        The training step (1-based) whose loss was not finite.
+    what
+        ``loss`` or ``gradient norm``.
+    checkpoint
+        Path of the last good checkpoint, or ``None`` if none was written yet.
+    checkpoint_step
+        Its step, or ``None``.
+    """
+
+    def __init__(self, step: int, what: str, value: float, checkpoint: Path | None, checkpoint_step: int | None):
+        self.step = step
+        self.what = what
+        self.value = value
+        self.checkpoint = checkpoint
+        self.checkpoint_step = checkpoint_step
+        where = (
+            f"the last good checkpoint is {checkpoint} (step {checkpoint_step})"
+            if checkpoint is not None
+            else "no checkpoint was written before it"
+        )
+        super().__init__(f"non-finite {what} ({value}) at step {step}; training stopped, {where}")
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def load_images(dataset: DatasetConfig) -> torch.Tensor:
+    """The training images of a :class:`DatasetConfig` as one float32 CPU tensor (N, C, H, W) in [0, 1].
+
+    The whole set is held in memory (N C H W x 4 bytes: 188 MB for Fashion-MNIST's 60 000 images).
+    """
+    from advdiff.data import load_dataset
+
+    data = load_dataset(dataset.name, root=dataset.root, split=dataset.split, size=dataset.size,
+                        channels=dataset.channels, limit=dataset.limit)  # fmt: skip
+    return data.tensor()
+
+
+def build_network(config: TrainConfig, in_channels: int) -> nn.Module:
+    """The U-Net of ``config.model`` (imported lazily from :mod:`advdiff.models`)."""
+    try:
+        from advdiff.models import build_model
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("advdiff.models",):
+            raise
+        raise ConfigError(
+            "model: advdiff.models is not available here; pass a network to train(..., model=...)"
+        ) from exc
+    return build_model(config.model.preset, in_channels=in_channels, **config.model.overrides)
+
+
+def lr_at(step: int, lr: float, warmup_steps: int) -> float:
+    """Learning rate of training step ``step`` (1-based): ``lr * min(1, step / warmup_steps)`` (IHDM's warm-up)."""
+    if warmup_steps <= 0:
+        return lr
+    return lr * min(1.0, step / warmup_steps)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * model`` for parameters; buffers are copied."""
+    for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+        e.lerp_(p.detach(), 1.0 - decay)
+    for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+        e.copy_(b)
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """The global RNG states (torch, CUDA, NumPy, Python) as a ``weights_only``-loadable dict."""
+    kind, key, pos, has_gauss, cached = np.random.get_state(legacy=True)  # noqa: NPY002 (the global state itself)
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+        "numpy": {
+            "kind": kind,
+            "key": torch.from_numpy(key.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: Mapping[str, Any], device: torch.device) -> None:
+    """Restore what :func:`rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and device.type == "cuda":
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    legacy = (n["kind"], n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    np.random.set_state(legacy)  # noqa: NPY002 (the global state itself)
+    random.setstate(state["python"])
+
+
+def seed_globals(seed: int) -> None:
+    """Seed torch, NumPy and Python's global RNGs from the run's ``init`` stream (fresh runs only)."""
+    value = stream_seed(seed, "init")
+    torch.manual_seed(value)
+    np.random.seed(value % 2**32)  # noqa: NPY002 (the global state itself)
+    random.seed(value)
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, mode) as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (``path.tmp`` then ``os.replace``)."""
+    _atomic_write(path, lambda fh: torch.save(state, fh))
+
+
+def load_checkpoint(path: str | PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`train` (on the CPU, ``weights_only``)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise bad_value("checkpoint", str(path), f"a checkpoint of format {CHECKPOINT_FORMAT}")
+    return state
+
+
+def _write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2) + "\n"
+    _atomic_write(path, lambda fh: fh.write(text), mode="w")
+
+
+# --------------------------------------------------------------------------- the data of a step
+
+
+class TrainingData:
+    """One step's loss for any family: the data order (eps families) or a pair source (residual families).
+
+    Parameters
+    ----------
+    loss
+        The family's objective (:func:`~advdiff.training.losses.loss_for`).
+    images
+        Training images (N, C, H, W) in [0, 1], on the CPU.
+    config
+        The run's configuration (seed, batch size, pool settings).
+    device
+        Where batches are made.
+    """
+
+    def __init__(self, loss: Loss, images: torch.Tensor, config: TrainConfig, device: torch.device) -> None:
+        self.loss = loss
+        self.images = images
+        self.device = device
+        self.batch = config.batch_size
+        self.order: DataOrder | None = None
+        self.source: OnTheFlyPairs | TrajectoryPool | None = None
+        data_seed = stream_seed(config.seed, "data")
+        if not isinstance(loss, ResidualLoss):
+            self.order = DataOrder(images.shape[0], data_seed)
+        elif config.pool_enabled():
+            self.source = TrajectoryPool(loss.corruption, images, config.pool.size, config.pool.refresh_per_step,
+                                         stream_seed(config.seed, "pool"), device=device,
+                                         chunk=config.pool.chunk)  # fmt: skip
+        else:
+            self.source = OnTheFlyPairs(loss.corruption, images, data_seed, device=device)
+        self.pool_in_checkpoint = config.pool.in_checkpoint
+
+    def __call__(self, model: nn.Module, generators: list[torch.Generator]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one step, with one generator per image."""
+        if self.source is None:
+            x0 = self.images[self.order.take(self.batch)].to(self.device)
+            return self.loss(model, x0, generators)
+        self.source.refresh()
+        prev, cur, k, _ = self.source.sample(self.batch, generators)
+        return self.loss.on_pairs(model, prev, cur, k, generators)
+
+    def stats(self) -> dict[str, Any]:
+        """The pair source's counters, or the data order's epoch."""
+        if self.source is None:
+            return {"source": "images", "images_served": self.order.position, "epoch": self.order.epoch}
+        return self.source.stats()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The data order or the pair source's state."""
+        if self.source is None:
+            return {"order": self.order.state_dict()}
+        if isinstance(self.source, TrajectoryPool):
+            return {"pairs": self.source.state_dict(tensors=self.pool_in_checkpoint)}
+        return {"pairs": self.source.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        if self.source is None:
+            self.order.load_state_dict(state["order"])
+        else:
+            self.source.load_state_dict(state["pairs"])
+
+
+# --------------------------------------------------------------------------- the run directory
+
+
+def _check_run_dir(config: TrainConfig, run_dir: Path) -> bool:
+    """Check ``run_dir``'s ``config.json`` against ``config``; return whether it must be (re)written.
+
+    Identity keys must agree (else :class:`~advdiff.errors.ConfigError` naming them); changed
+    run-control keys are logged and the file is rewritten once training starts.
+    """
+    path = run_dir / CONFIG_FILE
+    if not path.exists():
+        return True
+    stored = TrainConfig.load(path)
+    differ = stored.differences(config, keys="identity")
+    if differ:
+        listed = "; ".join(f"{key}: stored {old!r}, given {new!r}" for key, old, new in differ)
+        raise ConfigError(
+            f"run_dir {run_dir} holds run {stored.hash()} with another configuration ({listed}); "
+            "use another run_dir, or the stored config.json, to continue it"
+        )
+    control = [(key, old, new) for key, old, new in stored.differences(config, keys="control") if key != "device"]
+    if control:
+        log.info("run %s: run-control keys changed: %s", config.hash(),
+                 ", ".join(f"{key} {old!r} -> {new!r}" for key, old, new in control))  # fmt: skip
+    return bool(control)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop the metrics lines of steps after ``step`` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by a kill
+            continue
+        if int(entry.get("step", 0)) <= step:
+            kept.append(line)
+    _atomic_write(path, lambda fh: fh.write("".join(f"{line}\n" for line in kept)), mode="w")
+
+
+_sampler_missing_logged = False
+
+
+def _sample_grid(
+    ema: nn.Module,
+    corruption: Corruption,
+    images: torch.Tensor,
+    config: TrainConfig,
+    step: int,
+    run_dir: Path,
+    device: torch.device,
+) -> Path | None:
+    """Sample ``sample_count`` images with the EMA model from a fixed prior draw; save a PNG grid.
+
+    Returns ``None`` (logging it once) when :mod:`advdiff.sampling` is not there. The global RNG
+    states are forked, so the grids never change the training run.
+    """
+    global _sampler_missing_logged
+    try:
+        from advdiff.sampling import sample
+    except ModuleNotFoundError as exc:
+        if exc.name != "advdiff.sampling":
+            raise
+        if not _sampler_missing_logged:
+            log.info("advdiff.sampling is not available: sample grids are skipped")
+            _sampler_missing_logged = True
+        return None
+    from torchvision.utils import save_image
+
+    n = config.sample_count
+    prior_gens = image_generators(config.seed, 0, n, stream="sample")
+    if corruption.prior_needs_images:
+        n = min(n, images.shape[0])
+        x_K = corruption.prior(images[:n].to(device), prior_gens[:n])
+    else:
+        x_K = corruption.prior(n, prior_gens, shape=tuple(images.shape[1:]), device=device)
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        generator = image_generators(config.seed, 1, n, stream="sample")  # per image: grids do not depend on n
+        out = sample(ema, corruption, x_K, sampler=None, generator=generator, progress=False)
+    if isinstance(out, tuple | list):
+        out = out[0]
+    folder = run_dir / SAMPLES_DIR
+    folder.mkdir(exist_ok=True)
+    path = folder / f"step_{step:07d}.png"
+    save_image(out.detach().float().clamp(0.0, 1.0).cpu(), path, nrow=max(1, math.ceil(math.sqrt(n))))
+    return path
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train(
+    config: TrainConfig | Mapping[str, Any],
+    run_dir: str | PathLike[str],
+    *,
+    model: nn.Module | None = None,
+    progress: bool = True,
+    callback: Callback | None = None,
+) -> dict[str, Any]:
+    """Train (or continue training) a network for one corruption family.
+
+    Parameters
+    ----------
+    config
+        A :class:`TrainConfig` or a mapping for :meth:`TrainConfig.from_dict`.
+    run_dir
+        The run's folder (created if needed). If it holds a checkpoint of the same configuration,
+        training continues from it; a different configuration is refused.
+    model
+        The network ``model(x, k)``; ``None`` builds ``config.model`` with
+        :func:`advdiff.models.build_model`. A given model is moved to the device and trained in
+        place (its initial weights are replaced by the checkpoint's when resuming).
+    progress
+        Show a tqdm progress bar.
+    callback
+        ``callback(step, info)`` after every step (after the step's checkpoint, if any); an
+        exception it raises stops the run (as a kill would).
+
+    Returns
+    -------
+    dict
+        The summary also written to ``summary.json``: ``run``, ``family``, ``step``, ``loss`` (mean
+        over the last logging window), ``images_per_second`` (training steps, pair computation
+        included), ``seconds``, ``device``, ``parameters``, ``data`` (pair-source counters),
+        ``checkpoint``.
+
+    Raises
+    ------
+    advdiff.errors.ConfigError
+        Invalid configuration, or ``run_dir`` holds a run with other identity keys.
+    NonFiniteLossError
+        The loss or gradient norm became non-finite.
+    """
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    run_dir = Path(run_dir)
+    write_config = _check_run_dir(cfg, run_dir)  # before any work; config.json is written once training starts
+    run_id = cfg.hash()
+    device = resolve_device(cfg.device)
+    use_amp = cfg.amp and device.type == "cuda"
+    if cfg.amp and not use_amp:
+        log.info("amp=true is ignored on %s (bfloat16 autocast is used on CUDA only)", device)
+    ckpt_path = run_dir / CHECKPOINT_FILE
+    metrics_path = run_dir / METRICS_FILE
+    checkpoint = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    if checkpoint is not None and checkpoint["config_hash"] != run_id:
+        raise ConfigError(f"{ckpt_path} belongs to run {checkpoint['config_hash']}, not {run_id}")
+
+    corruption = cfg.build_corruption()
+    loss_fn = loss_for(corruption)
+    images = load_images(cfg.dataset)
+    if checkpoint is None:
+        seed_globals(cfg.seed)  # before building the model: its initialisation is part of the run
+    if model is None:
+        model = build_network(cfg, images.shape[1])
+    model.to(device)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=0.0)
+    data = TrainingData(loss_fn, images, cfg, device)
+    start = 0
+    totals = {"images": 0, "seconds": 0.0}
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        ema.load_state_dict(checkpoint["ema"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        data.load_state_dict(checkpoint["data"])
+        set_rng_state(checkpoint["rng"], device)
+        start = int(checkpoint["step"])
+        totals = {"images": int(checkpoint["totals"]["images"]), "seconds": float(checkpoint["totals"]["seconds"])}
+        log.info("run %s: resuming from %s at step %d", run_id, ckpt_path, start)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if write_config:  # only now: a run that fails while loading its data or model leaves no config behind
+        _atomic_write(run_dir / CONFIG_FILE, lambda fh: fh.write(json.dumps(cfg.to_dict(), indent=2) + "\n"), "w")
+    _truncate_metrics(metrics_path, start)
+    parameters = sum(p.numel() for p in model.parameters())
+    log.info("run %s: family %s (%s loss), %d images %s, %d parameters, device %s, steps %d..%d",
+             run_id, cfg.family, loss_fn.kind, images.shape[0], tuple(images.shape[1:]), parameters, device,
+             start + 1, cfg.steps)  # fmt: skip
+    if isinstance(data.source, TrajectoryPool):
+        log.info("trajectory pool: %d trajectories, %d refreshed per step, %.1f MB",
+                 data.source.pool_size, data.source.refresh_per_step, data.source.memory_bytes / 1e6)  # fmt: skip
+
+    def checkpoint_state(step: int) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "step": step,
+            "config": cfg.to_dict(),
+            "config_hash": run_id,
+            "model": model.state_dict(),
+            "ema": ema.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "schedule": {
+                "lr": cfg.lr,
+                "warmup_steps": cfg.warmup_steps,
+                "lr_now": lr_at(step, cfg.lr, cfg.warmup_steps),
+            },
+            "rng": rng_state(device),
+            "data": data.state_dict(),
+            "totals": dict(totals),
+            "model_info": {
+                "class": f"{type(model).__module__}.{type(model).__qualname__}",
+                "config": getattr(model, "config", None),
+            },
+            "loss": describe_loss(loss_fn),
+            "window": window.state_dict(),
+        }
+
+    last_ckpt = (ckpt_path, start) if checkpoint is not None else (None, None)
+    window = _Window()
+    if checkpoint is not None:
+        window.load_state_dict(checkpoint["window"])  # a logging window cut by the checkpoint continues
+    last_loss = None
+    amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+    params = [p for p in model.parameters() if p.requires_grad]
+    bar = tqdm(total=cfg.steps, initial=start, disable=not progress, unit="step", desc=f"train {cfg.family}")
+    metrics = open(metrics_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in finally)
+    try:
+        for step in range(start + 1, cfg.steps + 1):
+            t0 = time.perf_counter()
+            lr = lr_at(step, cfg.lr, cfg.warmup_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            model.train()
+            generators = image_generators(cfg.seed, step, cfg.batch_size)
+            with amp_ctx():
+                loss, info = data(model, generators)
+            if not math.isfinite(info["loss"]):
+                raise NonFiniteLossError(step, "loss", info["loss"], *last_ckpt)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf))
+            if not math.isfinite(grad_norm):
+                raise NonFiniteLossError(step, "gradient norm", grad_norm, *last_ckpt)
+            optimizer.step()
+            ema_update(ema, model, cfg.ema_decay)
+            seconds = time.perf_counter() - t0
+            totals["images"] += cfg.batch_size
+            totals["seconds"] += seconds
+            window.add(info, grad_norm, seconds, cfg.batch_size)
+            info = {**info, "lr": lr, "grad_norm": grad_norm}
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                entry = window.flush(step, lr, data.stats())
+                last_loss = entry["loss"]
+                metrics.write(json.dumps(entry) + "\n")
+                metrics.flush()
+                bar.set_postfix(loss=f"{entry['loss']:.4g}", img_s=f"{entry['images_per_second']:.0f}")
+                log.debug("step %d: %s", step, entry)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_checkpoint(ckpt_path, checkpoint_state(step))
+                last_ckpt = (ckpt_path, step)
+            if cfg.sample_every and step % cfg.sample_every == 0:
+                _sample_grid(ema, corruption, images, cfg, step, run_dir, device)
+            bar.update(1)
+            if callback is not None:
+                callback(step, info)
+    finally:
+        metrics.close()
+        bar.close()
+
+    if checkpoint is not None and start >= cfg.steps:
+        log.info("run %s: already trained for %d steps (asked for %d)", run_id, start, cfg.steps)
+    summary = {
+        "run": run_id,
+        "family": cfg.family,
+        "loss_kind": loss_fn.kind,
+        "step": max(start, cfg.steps),
+        "steps_this_call": max(0, cfg.steps - start),
+        "loss": last_loss if last_loss is not None else _last_logged_loss(metrics_path),
+        "images_per_second": totals["images"] / totals["seconds"] if totals["seconds"] > 0 else None,
+        "images_seen": totals["images"],
+        "seconds": totals["seconds"],
+        "batch_size": cfg.batch_size,
+        "image_shape": list(images.shape[1:]),
+        "device": str(device),
+        "amp": use_amp,
+        "parameters": parameters,
+        "data": data.stats(),
+        "checkpoint": str(ckpt_path),
+        "config": str(run_dir / CONFIG_FILE),
+    }
+    _write_json(run_dir / SUMMARY_FILE, summary)
+    log.info("run %s: step %d, loss %s, %.1f images/s", run_id, summary["step"], summary["loss"],
+             summary["images_per_second"] or 0.0)  # fmt: skip
+    return summary
+
+
+def _last_logged_loss(path: Path) -> float | None:
+    if not path.exists():
+        return None
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return float(json.loads(lines[-1])["loss"]) if lines else None
+
+
+class _Window:
+    """Running means between two metrics lines."""
+
+    KEYS = ("n", "loss", "mse", "k", "grad", "grad_max", "seconds", "images")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self.loss = self.mse = self.k = self.grad = self.seconds = 0.0
+        self.grad_max = 0.0
+        self.images = 0
+
+    def state_dict(self) -> dict[str, float | int]:
+        return {key: getattr(self, key) for key in self.KEYS}
+
+    def load_state_dict(self, state: Mapping[str, float | int]) -> None:
+        for key in self.KEYS:
+            setattr(self, key, state[key])
+
+    def add(self, info: Mapping[str, float], grad_norm: float, seconds: float, images: int) -> None:
+        self.n += 1
+        self.loss += info["loss"]
+        self.mse += info["mse"]
+        self.k += info["k_mean"]
+        self.grad += grad_norm
+        self.grad_max = max(self.grad_max, grad_norm)
+        self.seconds += seconds
+        self.images += images
+
+    def flush(self, step: int, lr: float, data_stats: Mapping[str, Any]) -> dict[str, Any]:
+        n = max(self.n, 1)
+        entry = {
+            "step": step,
+            "loss": self.loss / n,
+            "mse": self.mse / n,
+            "k_mean": self.k / n,
+            "lr": lr,
+            "grad_norm": self.grad / n,
+            "grad_norm_max": self.grad_max,
+            "images_per_second": self.images / self.seconds if self.seconds > 0 else 0.0,
+            "seconds_per_step": self.seconds / n,
+            "time": time.time(),
+        }
+        for key in ("epoch", "trajectories_computed", "pairs_served", "mean_reuse", "seconds"):
+            if key in data_stats:
+                entry[f"data_{key}"] = data_stats[key]
+        self.reset()
+        return entry

@@ -1,0 +1,79 @@
+"""TrainConfig: defaults in one place, unknown keys list the known ones, bad values name the key, a stable hash."""
+
+import json
+
+import pytest
+
+from advdiff.errors import ConfigError
+from advdiff.training import CONTROL_KEYS, TrainConfig
+
+
+def test_defaults_are_valid_and_resolved():
+    cfg = TrainConfig()
+    assert cfg.family == "heat"
+    assert cfg.family_params["K"] == 100 and cfg.family_params["noise_sigma"] == 0.01
+    assert TrainConfig(family_params={"K": 100}).hash() == cfg.hash()
+    assert cfg.pool_enabled() is False
+    assert TrainConfig(family="advdiff").pool_enabled() is True
+
+
+def test_unknown_key_lists_the_known_keys():
+    with pytest.raises(ConfigError, match="batchsize.*batch_size.*warmup_steps"):
+        TrainConfig.from_dict({"batchsize": 8})
+    with pytest.raises(ConfigError, match="dataset key='nmae'.*name, root, split, limit, size, channels"):
+        TrainConfig.from_dict({"dataset": {"nmae": "mnist"}})
+    with pytest.raises(ConfigError, match="pool key='sise'.*refresh_per_step"):
+        TrainConfig.from_dict({"pool": {"sise": 3}})
+    with pytest.raises(ConfigError, match="family_params key='sigma'.*sigma_max"):
+        TrainConfig.from_dict({"family": "heat", "family_params": {"sigma": 3}})
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"lr": -1.0}, "lr=-1.0"),
+        ({"lr": "fast"}, "lr='fast'"),
+        ({"ema_decay": 1.0}, "ema_decay=1.0"),
+        ({"warmup_steps": 1.5}, "warmup_steps=1.5"),
+        ({"amp": "yes"}, "amp='yes'"),
+        ({"seed": -1}, "seed=-1"),
+        ({"family": "dppm"}, "family='dppm'.*ddpm, heat, blur, advdiff"),
+        ({"family_params": {"K": 0}}, "family_params.K=0"),
+        ({"dataset": {"split": "val"}}, "dataset.split='val'"),
+        ({"dataset": {"size": 0}}, "dataset.size=0"),
+        ({"dataset": {"name": "folder"}}, "dataset.root=None"),
+        ({"pool": {"refresh_per_step": 300}}, "pool.refresh_per_step=300"),
+        ({"family": "ddpm", "pool": {"mode": "pool"}}, "pool.mode='pool'"),
+        ({"device": "tpu"}, "device='tpu'"),
+        ({"model": {"overrides": {"in_channels": 3}}}, "model.overrides.in_channels"),
+    ],
+)
+def test_bad_values_name_the_key(changes, key):
+    with pytest.raises(ConfigError, match=key):
+        TrainConfig.from_dict(changes)
+
+
+def test_integral_floats_from_yaml_are_accepted():
+    cfg = TrainConfig.from_dict({"steps": 1e3, "batch_size": 16.0})
+    assert cfg.steps == 1000 and isinstance(cfg.batch_size, int)
+
+
+def test_hash_ignores_device_and_run_control_keys_but_not_identity_keys():
+    base = TrainConfig(family="ddpm", family_params={"K": 50})
+    assert "device" in CONTROL_KEYS and "device" not in base.to_dict()
+    same = base.replace(device="cpu", steps=7, log_every=3, checkpoint_every=2, sample_every=0)
+    assert same.hash() == base.hash()
+    assert base.replace(lr=1e-3).hash() != base.hash()
+    assert base.replace(family_params={"K": 51}).hash() != base.hash()
+    assert [d[0] for d in base.differences(base.replace(lr=1e-3, steps=3))] == ["lr"]
+    assert [d[0] for d in base.differences(base.replace(lr=1e-3, steps=3), keys="control")] == ["steps"]
+
+
+def test_saved_config_round_trips(tmp_path):
+    cfg = TrainConfig(family="advdiff", family_params={"K": 6, "sigma_max": 3.0, "peclet": 1.0}, device="cpu")
+    cfg.save(tmp_path / "config.json")
+    stored = json.loads((tmp_path / "config.json").read_text())
+    assert "device" not in stored
+    again = TrainConfig.load(tmp_path / "config.json")
+    assert again.hash() == cfg.hash() and again.to_dict() == cfg.to_dict()

@@ -1,0 +1,216 @@
+"""The training loop: every family learns, resume is bit-identical, NaN stops the run, the run directory."""
+
+import json
+import logging
+import math
+import sys
+import types
+
+import pytest
+import torch
+
+from advdiff.errors import AdvdiffError, ConfigError
+from advdiff.training import NonFiniteLossError, TrainConfig, load_checkpoint, loss_for, train
+from advdiff.training.seeding import image_generators
+from advdiff.training.trainer import load_images, lr_at
+from tests.training.helpers import NaNAt, tiny_config, tiny_net
+
+
+class Crash(Exception):
+    """Stands for a kill."""
+
+
+def crash_at(step):
+    def callback(s, info):
+        if s == step:
+            raise Crash(f"killed at step {s}")
+
+    return callback
+
+
+def same(a, b, path="checkpoint"):
+    """Recursive exact equality of checkpoint contents (tensors with torch.equal)."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), path
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for key in a:
+            same(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list | tuple):
+        assert type(a) is type(b) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def comparable(ckpt, skip=("totals",)):
+    """Everything in a checkpoint except the wall-clock totals (and other keys in ``skip``)."""
+    return {key: value for key, value in ckpt.items() if key not in skip}
+
+
+@pytest.mark.parametrize("family", ["ddpm", "heat", "blur", "advdiff"])
+def test_each_family_learns(image_folder, tmp_path, family):
+    """A few dozen steps cut the loss on a fixed batch (fixed levels and noise) by well over a third."""
+    cfg = TrainConfig.from_dict(tiny_config(image_folder, family, steps=40, checkpoint_every=40, log_every=10))
+    net = tiny_net()
+    loss = loss_for(cfg.build_corruption())
+    x0 = load_images(cfg.dataset)[:16]
+
+    def fixed_batch_loss():
+        with torch.no_grad():
+            return sum(float(loss(net, x0, image_generators(123, s, 16))[0]) for s in range(4)) / 4
+
+    before = fixed_batch_loss()
+    summary = train(cfg, tmp_path / "run", model=net, progress=False)
+    after = fixed_batch_loss()
+    assert after < 0.6 * before, (before, after)
+    assert summary["step"] == 40 and summary["loss_kind"] == loss.kind
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [10, 20, 30, 40]
+    assert all(math.isfinite(line["loss"]) for line in lines)
+
+
+def test_run_directory_layout(image_folder, tmp_path):
+    run = tmp_path / "run"
+    cfg = TrainConfig.from_dict(tiny_config(image_folder, "advdiff", steps=6, checkpoint_every=4, log_every=2))
+    summary = train(cfg, run, model=tiny_net(), progress=False)
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "config.json", "metrics.jsonl", "summary.json"]
+    assert TrainConfig.load(run / "config.json").hash() == cfg.hash() == summary["run"]
+    assert json.loads((run / "summary.json").read_text()) == summary
+    assert summary["images_per_second"] > 0 and summary["images_seen"] == 6 * 8 and summary["device"] == "cpu"
+    assert summary["data"]["source"] == "pool" and summary["data"]["trajectories_computed"] == 6 + 2 * 6
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert ckpt["step"] == 6 and ckpt["config_hash"] == cfg.hash() and ckpt["config"] == cfg.to_dict()
+    for key in ("model", "ema", "optimizer", "schedule", "rng", "data", "model_info"):
+        assert key in ckpt
+    assert ckpt["model_info"]["config"] == tiny_net().config
+    assert ckpt["data"]["pairs"]["trajectories"].shape == (6, 7, 1, 8, 8)
+    line = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert {"step", "loss", "mse", "lr", "grad_norm", "images_per_second", "data_mean_reuse"} <= line.keys()
+    assert line["lr"] == pytest.approx(lr_at(2, cfg.lr, cfg.warmup_steps)) == pytest.approx(cfg.lr)
+    assert not list(run.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("family", "crash", "extra"),
+    [
+        ("heat", 10, {}),  # two steps after the checkpoint of step 8
+        ("heat", 11, {"log_every": 3}),  # the logging window 7..9 is cut by the checkpoint of step 8
+        ("heat", 8, {}),  # right after a checkpoint
+        ("heat", 3, {}),  # before the first checkpoint: starts again from scratch
+        ("ddpm", 7, {}),
+        ("advdiff", 6, {}),  # the trajectory pool's tensors travel in the checkpoint
+        ("advdiff", 6, {"pool": {"size": 6, "refresh_per_step": 2, "chunk": 4, "in_checkpoint": False}}),
+    ],
+)
+def test_resume_after_a_kill_is_bit_identical(image_folder, tmp_path, family, crash, extra):
+    cfg = tiny_config(image_folder, family, steps=12, checkpoint_every=4, **extra)
+    train(cfg, tmp_path / "straight", model=tiny_net(), progress=False)
+    with pytest.raises(Crash):
+        train(cfg, tmp_path / "killed", model=tiny_net(), progress=False, callback=crash_at(crash))
+    resumed = train(cfg, tmp_path / "killed", model=tiny_net(), progress=False)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    assert a["step"] == b["step"] == 12
+    same(comparable(a), comparable(b))
+    logged = {}
+    for name in ("straight", "killed"):
+        lines = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        logged[name] = [(line["step"], line["loss"], line["grad_norm"], line["lr"]) for line in lines]
+    # lines written after the checkpoint were dropped and written again; a logging window cut by the kill continues
+    assert logged["killed"] == logged["straight"]
+    assert [entry[0] for entry in logged["killed"]] == list(range(cfg["log_every"], 13, cfg["log_every"]))
+    assert resumed["images_seen"] == 12 * 8
+
+
+def test_resume_continues_the_passed_model_in_place(image_folder, tmp_path):
+    cfg = tiny_config(image_folder, "heat", steps=8, checkpoint_every=4)
+    straight = tiny_net()
+    train(cfg, tmp_path / "a", model=straight, progress=False)
+    with pytest.raises(Crash):
+        train(cfg, tmp_path / "b", model=tiny_net(), progress=False, callback=crash_at(6))
+    resumed = tiny_net(seed=5)
+    train(cfg, tmp_path / "b", model=resumed, progress=False)
+    for (name, p), q in zip(straight.named_parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(p, q), name
+
+
+@pytest.mark.parametrize("at", [6, 8])
+def test_nan_loss_stops_with_the_step_and_the_last_good_checkpoint(image_folder, tmp_path, at):
+    """NaN at step 6 or 8 (a checkpoint step): the error names it and checkpoint.pt (step 4) keeps finite weights."""
+    run = tmp_path / "run"
+    cfg = tiny_config(image_folder, "heat", steps=12, checkpoint_every=4)
+    with pytest.raises(NonFiniteLossError) as info:
+        train(cfg, run, model=NaNAt(tiny_net(), at=at), progress=False)
+    err = info.value
+    assert isinstance(err, AdvdiffError)
+    assert err.step == at and err.checkpoint == run / "checkpoint.pt" and err.checkpoint_step == 4
+    assert f"at step {at}" in str(err) and str(run / "checkpoint.pt") in str(err) and "(step 4)" in str(err)
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert ckpt["step"] == 4
+    for part in ("model", "ema"):
+        assert all(bool(torch.isfinite(t).all()) for t in ckpt[part].values())
+    assert not list(run.glob("*.tmp"))
+
+
+def test_nan_before_any_checkpoint_says_so(image_folder, tmp_path):
+    with pytest.raises(NonFiniteLossError, match="at step 2.*no checkpoint was written"):
+        train(tiny_config(image_folder, "ddpm", steps=6), tmp_path / "run", model=NaNAt(tiny_net(), at=2),
+              progress=False)  # fmt: skip
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_a_different_config_is_refused_and_run_control_keys_may_change(image_folder, tmp_path):
+    run = tmp_path / "run"
+    cfg = tiny_config(image_folder, "heat", steps=4, checkpoint_every=4)
+    train(cfg, run, model=tiny_net(), progress=False)
+    stored = (run / "config.json").read_text()
+    with pytest.raises(ConfigError, match=r"lr: stored 0\.002, given 0\.001.*seed: stored 7, given 8"):
+        train({**cfg, "lr": 1e-3, "seed": 8}, run, model=tiny_net(), progress=False)
+    with pytest.raises(ConfigError, match="family_params.K"):
+        train({**cfg, "family_params": {"K": 5, "sigma_max": 3.0}}, run, model=tiny_net(), progress=False)
+    assert (run / "config.json").read_text() == stored
+    longer = train({**cfg, "steps": 6, "log_every": 2}, run, model=tiny_net(), progress=False)
+    assert longer["step"] == 6 and longer["steps_this_call"] == 2
+    assert TrainConfig.load(run / "config.json").steps == 6
+    again = train({**cfg, "steps": 6, "log_every": 2}, run, model=tiny_net(), progress=False)
+    assert again["steps_this_call"] == 0 and load_checkpoint(run / "checkpoint.pt")["step"] == 6
+
+
+def test_amp_is_ignored_on_the_cpu_with_a_log_message(image_folder, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="advdiff.training"):
+        summary = train(tiny_config(image_folder, "heat", steps=2, amp=True), tmp_path / "run", model=tiny_net(),
+                        progress=False)  # fmt: skip
+    assert summary["amp"] is False
+    assert any("amp=true is ignored" in r.getMessage() for r in caplog.records)
+
+
+def test_sample_grids_do_not_change_the_run(image_folder, tmp_path, monkeypatch):
+    """With a sampler module present, grids are written every sample_every steps and the weights are unchanged."""
+    calls = []
+
+    def sample(model, corruption, x_K, sampler=None, generator=None, progress=False):
+        calls.append(x_K.shape)
+        torch.rand(3)  # a sampler that touches the global RNG must not disturb training
+        return model(x_K, torch.full((x_K.shape[0],), corruption.K)).sigmoid()
+
+    monkeypatch.setitem(sys.modules, "advdiff.sampling", types.SimpleNamespace(sample=sample))
+    cfg = tiny_config(image_folder, "heat", steps=8, checkpoint_every=8)
+    train(cfg, tmp_path / "plain", model=tiny_net(), progress=False)
+    train({**cfg, "sample_every": 4, "sample_count": 5}, tmp_path / "grids", model=tiny_net(), progress=False)
+    assert sorted(p.name for p in (tmp_path / "grids" / "samples").iterdir()) == ["step_0000004.png",
+                                                                                   "step_0000008.png"]  # fmt: skip
+    assert calls == [(5, 1, 8, 8)] * 2
+    skip = ("totals", "config")  # the configs differ in sample_every and sample_count
+    same(comparable(load_checkpoint(tmp_path / "plain" / "checkpoint.pt"), skip),
+         comparable(load_checkpoint(tmp_path / "grids" / "checkpoint.pt"), skip))  # fmt: skip
+
+
+def test_a_run_that_fails_before_training_leaves_no_config_behind(image_folder, tmp_path):
+    """A typo in the data folder must not pin the run directory to the wrong configuration."""
+    run = tmp_path / "run"
+    with pytest.raises(AdvdiffError):
+        train(tiny_config(tmp_path / "missing", "heat", steps=2), run, model=tiny_net(), progress=False)
+    assert not (run / "config.json").exists()
+    assert train(tiny_config(image_folder, "heat", steps=2), run, model=tiny_net(), progress=False)["step"] == 2
