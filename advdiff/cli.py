@@ -131,6 +131,42 @@ def _cmd_bench_corrupt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {"steps": args.steps, "device": args.device}
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from advdiff.runs import load_config, train_run
+
+    config = load_config(args.config, _train_overrides(args))
+    summary = train_run(config, args.run_dir, progress=not args.no_progress)
+    print(f"{summary['family']}: step {summary['step']}, loss {summary['loss']}, "
+          f"{summary['images_per_second']:.1f} images/s, run folder {summary['run_dir']}")  # fmt: skip
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from advdiff.runs import load_config, sample_run
+
+    config = load_config(args.config, {"device": args.device})
+    summary = sample_run(config, args.n, args.run_dir, sampler=args.sampler, seed=args.seed,
+                         use_ema=not args.no_ema, out=args.out, progress=not args.no_progress)  # fmt: skip
+    print(f"{summary['n']} samples ({summary['sampler']} sampler, step {summary['step']}, "
+          f"{summary['images_per_second']:.2f} images/s) -> {summary['grid']}")  # fmt: skip
+    return 0
+
+
+def _cmd_bench_train(args: argparse.Namespace) -> int:
+    from advdiff.bench.train import bench_train
+
+    r = bench_train(steps=args.steps, batch_size=args.batch_size, peclet=args.peclet, preset=args.preset)
+    print(f"heat     {r['heat_images_per_s']:.1f} images/s")
+    print(f"advdiff  {r['advdiff_images_per_s']:.1f} images/s (Pe {r['peclet']:g}, pool {r['pool']})")
+    print(f"ratio    {r['ratio']:.2f} (goal >= 0.7)")
+    _write_json(args.json, r)
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from advdiff import __version__
     from advdiff.lbm import available_backends
@@ -148,6 +184,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("info", help="version and which LBM backends can run here").set_defaults(func=_cmd_info)
+
+    tr = sub.add_parser("train", help="train (or resume) a network for one corruption family")
+    tr.add_argument("--config", required=True, help="YAML or JSON training configuration (see config/train/)")
+    tr.add_argument("--run-dir", default=None, help="run folder (default results/runs/<family>-<config hash>)")
+    tr.add_argument("--steps", type=int, default=None, help="override the number of training steps")
+    tr.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (not part of the run's identity)")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_cmd_train)
+
+    sa = sub.add_parser("sample", help="draw samples from a trained run")
+    sa.add_argument("--config", required=True, help="the run's training configuration")
+    sa.add_argument("--n", type=int, required=True, help="number of samples")
+    sa.add_argument("--run-dir", default=None, help="run folder (default results/runs/<family>-<config hash>)")
+    sa.add_argument("--sampler", default=None, help="ddpm, ddim, blur or heat (default: the family's)")
+    sa.add_argument("--seed", type=int, default=0, help="sampling seed (per-image generators)")
+    sa.add_argument("--no-ema", action="store_true", help="use the raw weights instead of the EMA")
+    sa.add_argument("--out", default=None, help="PNG grid path (a .pt file of the samples is written beside it)")
+    sa.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
+    sa.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sa.set_defaults(func=_cmd_sample)
 
     corrupt = sub.add_parser("corrupt", help="figures of corruption trajectories on real images")
     corrupt.add_argument("--family", action="append", default=None,
@@ -201,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--collision", default="central_moment", choices=["bgk", "central_moment"])
     bc.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     bc.set_defaults(func=_cmd_bench_corrupt)
+    bt = bench_sub.add_parser("train", help="training images/s of heat and advdiff (Pe > 0) and their ratio")
+    bt.add_argument("--steps", type=int, default=30, help="timed steps per family (after warm-up)")
+    bt.add_argument("--batch-size", type=int, default=128)
+    bt.add_argument("--peclet", type=float, default=0.06)
+    bt.add_argument("--preset", default="small", help="U-Net preset")
+    bt.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bt.set_defaults(func=_cmd_bench_train)
     return parser
 
 

@@ -88,3 +88,57 @@ def test_corrupt_writes_every_figure(tmp_path, capsys):
     assert adv["schedule"]["pe_over_re"] == pytest.approx(0.01)
     assert len(summary["heat_vs_advdiff_relative_l2"]) == 13
     assert "advdiff" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("family", ["heat", "advdiff", "ddpm"])
+def test_train_resume_and_sample_from_the_command_line(tmp_path, family, capsys):
+    """`advdiff train` writes the run folder, a second call resumes it, `advdiff sample` writes grid and samples."""
+    from tests.training.helpers import write_image_folder
+
+    folder = write_image_folder(tmp_path / "imgs")
+    params = {"heat": "{K: 5, sigma_max: 3}", "advdiff": "{K: 5, sigma_max: 3, peclet: 1.0, backend: cpu}",
+              "ddpm": "{K: 20}"}[family]  # fmt: skip
+    cfg = tmp_path / "train.yaml"
+    cfg.write_text(
+        f"family: {family}\nfamily_params: {params}\ndataset: {{name: folder, root: {folder}, size: 8}}\n"
+        "model: {preset: tiny}\nbatch_size: 4\nwarmup_steps: 0\nsteps: 3\ncheckpoint_every: 2\nlog_every: 1\n"
+        "sample_every: 0\npool: {size: 8, refresh_per_step: 2}\ndevice: cpu\n"
+    )
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--run-dir", str(run), "--no-progress"]) == 0
+    assert {"config.json", "checkpoint.pt", "metrics.jsonl", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert main(["train", "--config", str(cfg), "--run-dir", str(run), "--steps", "5", "--no-progress"]) == 0
+    assert json.loads((run / "summary.json").read_text())["step"] == 5
+    out = tmp_path / "grid.png"
+    assert main(["sample", "--config", str(cfg), "--run-dir", str(run), "--n", "4", "--out", str(out),
+                 "--no-progress"]) == 0  # fmt: skip
+    import torch
+
+    samples = torch.load(out.with_suffix(".pt"))
+    assert samples.shape[0] == 4 and torch.isfinite(samples).all()
+    assert out.stat().st_size > 100 and json.loads(out.with_suffix(".json").read_text())["step"] == 5
+    assert "samples" in capsys.readouterr().out
+
+
+def test_train_refuses_a_changed_config_and_unknown_keys(tmp_path, capsys):
+    """Bad configuration files end with exit status 2 and a message naming the key."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("family: heat\nlearning_rate: 0.1\n")
+    assert main(["train", "--config", str(cfg), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "learning_rate" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_train_writes_the_ratio(tmp_path):
+    """`advdiff bench train --json` writes heat and advdiff images/s and their ratio (Fashion-MNIST needed)."""
+    from advdiff.data import DataUnavailableError, load_dataset
+
+    try:
+        load_dataset("fashion_mnist", limit=1)
+    except DataUnavailableError as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "t.json"
+    assert main(["bench", "train", "--steps", "2", "--batch-size", "8", "--preset", "tiny", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["heat_images_per_s"] > 0 and data["advdiff_images_per_s"] > 0
+    assert data["ratio"] == pytest.approx(data["advdiff_images_per_s"] / data["heat_images_per_s"])

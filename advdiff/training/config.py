@@ -138,7 +138,8 @@ class PoolConfig:
 
     mode: str = "auto"  # auto (a pool for advdiff, on-the-fly pairs otherwise), pool, or on_the_fly
     size: int = 256  # P, trajectories held (memory P (K+1) C H W floats)
-    refresh_per_step: int = 16  # R, trajectories recomputed per step (each serves about batch / R pairs)
+    refresh_per_step: int = 8  # R, trajectories recomputed per step on average (each serves about batch / R pairs)
+    refresh_every: int | None = None  # E: every E steps, R*E trajectories at once; None: min(4, size // R)
     chunk: int = 64  # most trajectories simulated in one batch while filling the pool
     in_checkpoint: bool = True  # save the pool's tensors in checkpoints (else recomputed on resume)
 
@@ -147,6 +148,12 @@ class PoolConfig:
             raise bad_value("pool.mode", self.mode, f"one of {', '.join(POOL_MODES)}")
         self.size = check_int("pool.size", self.size, low=1)
         self.refresh_per_step = check_int("pool.refresh_per_step", self.refresh_per_step, low=0, high=self.size)
+        if self.refresh_every is None:  # larger LBM batches are cheaper per trajectory; stay within the pool
+            self.refresh_every = max(1, min(4, self.size // max(1, self.refresh_per_step)))
+        self.refresh_every = check_int("pool.refresh_every", self.refresh_every, low=1)
+        if self.refresh_per_step * self.refresh_every > self.size:
+            raise bad_value("pool.refresh_every", self.refresh_every,
+                            f"refresh_per_step * refresh_every <= pool.size = {self.size}")  # fmt: skip
         self.chunk = check_int("pool.chunk", self.chunk, low=1)
         self.in_checkpoint = _check_bool("pool.in_checkpoint", self.in_checkpoint)
 

@@ -255,7 +255,7 @@ class TrainingData:
         elif config.pool_enabled():
             self.source = TrajectoryPool(loss.corruption, images, config.pool.size, config.pool.refresh_per_step,
                                          stream_seed(config.seed, "pool"), device=device,
-                                         chunk=config.pool.chunk)  # fmt: skip
+                                         chunk=config.pool.chunk, refresh_every=config.pool.refresh_every)  # fmt: skip
         else:
             self.source = OnTheFlyPairs(loss.corruption, images, data_seed, device=device)
         self.pool_in_checkpoint = config.pool.in_checkpoint
@@ -474,8 +474,10 @@ def train(
              run_id, cfg.family, loss_fn.kind, images.shape[0], tuple(images.shape[1:]), parameters, device,
              start + 1, cfg.steps)  # fmt: skip
     if isinstance(data.source, TrajectoryPool):
-        log.info("trajectory pool: %d trajectories, %d refreshed per step, %.1f MB",
-                 data.source.pool_size, data.source.refresh_per_step, data.source.memory_bytes / 1e6)  # fmt: skip
+        log.info("trajectory pool: %d trajectories, %d refreshed per step (%d every %d steps), %.1f MB",
+                 data.source.pool_size, data.source.refresh_per_step,
+                 data.source.refresh_per_step * data.source.refresh_every, data.source.refresh_every,
+                 data.source.memory_bytes / 1e6)  # fmt: skip
 
     def checkpoint_state(step: int) -> dict[str, Any]:
         return {

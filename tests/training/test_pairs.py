@@ -148,3 +148,25 @@ def test_on_the_fly_pairs_follow_the_data_order():
         assert torch.equal(cur, heat.degrade(expect, k))
         assert torch.equal(prev, heat.degrade(expect, k - 1))
     assert source.stats()["pairs_served"] == 12 and source.stats()["mean_reuse"] == 1.0
+
+
+def test_batched_refresh_keeps_the_rate_and_resumes_exactly(advdiff):
+    """With refresh_every=E, every E-th refresh computes R*E trajectories (the same rate in bigger LBM batches),
+    and a pool restored mid-cycle continues exactly like the original."""
+    pool = TrajectoryPool(advdiff, images(), pool_size=6, refresh_per_step=1, generator=3, refresh_every=3)
+    pool.fill()
+    counts = []
+    for _ in range(6):
+        pool.refresh()
+        counts.append(pool.trajectories_computed)
+    assert counts == [6, 6, 9, 9, 9, 12]
+    copy = TrajectoryPool(advdiff, images(), pool_size=6, refresh_per_step=1, generator=3, refresh_every=3)
+    pool.refresh()  # call 7: mid-cycle
+    copy.load_state_dict(pool.state_dict())
+    for _ in range(3):
+        pool.refresh()
+        copy.refresh()
+    assert copy.trajectories_computed == pool.trajectories_computed == 15
+    assert torch.equal(copy.trajectories, pool.trajectories)
+    with pytest.raises(ConfigError, match="refresh_every"):
+        TrajectoryPool(advdiff, images(), pool_size=6, refresh_per_step=2, generator=3, refresh_every=4)

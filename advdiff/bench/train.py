@@ -1,0 +1,71 @@
+"""``advdiff bench train``: training images per second of ``heat`` and ``advdiff`` (Pe > 0), and their ratio.
+
+Both train the default configuration (Fashion-MNIST 28 x 28, K = 100, sigma_max = 20, the
+``small`` U-Net) through :func:`advdiff.training.train` in a temporary folder for ``2 * steps``
+steps: a first logged window of ``steps`` steps (which includes filling advdiff's trajectory
+pool), then the timed window of ``steps`` steps whose images/s the trainer logs. advdiff's
+pairs come from trajectories with fresh velocity fields (the refreshed pool), so the ratio
+is the price of fresh levels and fields.
+Goal (issue 4): advdiff >= 0.7 of heat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from advdiff.bench.machine import describe
+from advdiff.errors import bad_value
+from advdiff.training import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+
+def _images_per_second(config: TrainConfig) -> float:
+    with tempfile.TemporaryDirectory(prefix="advdiff-bench-train-") as tmp:
+        train(config, tmp, progress=False)
+        lines = (Path(tmp) / "metrics.jsonl").read_text().splitlines()
+        return float(json.loads(lines[-1])["images_per_second"])
+
+
+def bench_train(steps: int = 30, batch_size: int = 128, peclet: float = 0.06, preset: str = "small") -> dict[str, Any]:
+    """Images per second of heat and advdiff training after a warm-up window, and advdiff / heat."""
+    if steps < 1:
+        raise bad_value("steps", steps, "an integer >= 1")
+    common = {
+        "family_params": {"K": 100, "sigma_max": 20.0},
+        "dataset": {"name": "fashion_mnist"},
+        "model": {"preset": preset},
+        "batch_size": batch_size,
+        "steps": 2 * steps,
+        "log_every": steps,
+        "checkpoint_every": 10**9,
+        "sample_every": 0,
+        "warmup_steps": 0,
+    }
+    heat = TrainConfig.from_dict({**common, "family": "heat"})
+    adv = TrainConfig.from_dict(
+        {**common, "family": "advdiff", "family_params": {**common["family_params"], "peclet": peclet}}
+    )
+    log.info("bench train: heat")
+    heat_ips = _images_per_second(heat)
+    log.info("bench train: advdiff (Pe %g)", peclet)
+    adv_ips = _images_per_second(adv)
+    return {
+        "heat_images_per_s": heat_ips,
+        "advdiff_images_per_s": adv_ips,
+        "ratio": adv_ips / heat_ips,
+        "steps": steps,
+        "batch_size": batch_size,
+        "preset": preset,
+        "peclet": peclet,
+        "pool": {
+            "size": adv.pool.size,
+            "refresh_per_step": adv.pool.refresh_per_step,
+            "refresh_every": adv.pool.refresh_every,
+        },  # fmt: skip
+        "machine": describe(),
+    }
