@@ -85,3 +85,17 @@ def test_corruption_report_from_result_files(tmp_path):
     assert "| advdiff | 100 | 0.255 | 1258 | 14.3 | 4.0e-08 |" in text
     assert "| cpu | 128 × 128 RGB, K 200, σ_max 32 | 16 | 1.118 | 22× | test cpu, 2 cores | 2026-11-25 |" in text
     assert (out.parent / "figures" / "corrupt_pe2_re100_trajectory_strip.png").exists()
+
+
+def test_fresh_clone_runs_every_job_although_reports_are_committed(tmp_path):
+    """With the committed reports present but no results, the dry run still plans every job (no silent no-op)."""
+    res = _snakemake("-n", "--cores", "1", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for name in ("lbm.md", "corruptions.md"):
+        (reports / name).write_text("old report\n")
+    res = _snakemake("-n", "--cores", "1", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    for rule in ("validate_lbm", "bench_lbm", "corrupt_figures", "bench_corrupt", "report_lbm", "report_corruptions"):
+        assert rule in res.stdout, rule
