@@ -138,7 +138,7 @@ class PoolConfig:
 
     mode: str = "auto"  # auto (a pool for advdiff, on-the-fly pairs otherwise), pool, or on_the_fly
     size: int = 256  # P, trajectories held (memory P (K+1) C H W floats)
-    refresh_per_step: int = 8  # R, trajectories recomputed per step on average (each serves about batch / R pairs)
+    refresh_per_step: int | None = None  # R, trajectories recomputed per step on average; None: batch_size // 16
     refresh_every: int | None = None  # E: every E steps, R*E trajectories at once; None: min(4, size // R)
     chunk: int = 64  # most trajectories simulated in one batch while filling the pool
     in_checkpoint: bool = True  # save the pool's tensors in checkpoints (else recomputed on resume)
@@ -147,15 +147,27 @@ class PoolConfig:
         if self.mode not in POOL_MODES:
             raise bad_value("pool.mode", self.mode, f"one of {', '.join(POOL_MODES)}")
         self.size = check_int("pool.size", self.size, low=1)
+        if self.refresh_per_step is not None:
+            self.resolve(batch_size=None)
+        self.chunk = check_int("pool.chunk", self.chunk, low=1)
+        self.in_checkpoint = _check_bool("pool.in_checkpoint", self.in_checkpoint)
+
+    def resolve(self, batch_size: int | None) -> None:
+        """Fill in the defaults that depend on the batch and check R and E against the pool size.
+
+        R defaults to ``batch_size // 16`` (at least 1): each trajectory then serves about 16 pairs
+        whatever the batch, so the pool's share of a step's cost does not grow as batches shrink.
+        E defaults to ``min(4, size // R)``: larger LBM batches are cheaper per trajectory.
+        """
+        if self.refresh_per_step is None:
+            self.refresh_per_step = max(1, (batch_size or 128) // 16)
         self.refresh_per_step = check_int("pool.refresh_per_step", self.refresh_per_step, low=0, high=self.size)
-        if self.refresh_every is None:  # larger LBM batches are cheaper per trajectory; stay within the pool
+        if self.refresh_every is None:
             self.refresh_every = max(1, min(4, self.size // max(1, self.refresh_per_step)))
         self.refresh_every = check_int("pool.refresh_every", self.refresh_every, low=1)
         if self.refresh_per_step * self.refresh_every > self.size:
             raise bad_value("pool.refresh_every", self.refresh_every,
                             f"refresh_per_step * refresh_every <= pool.size = {self.size}")  # fmt: skip
-        self.chunk = check_int("pool.chunk", self.chunk, low=1)
-        self.in_checkpoint = _check_bool("pool.in_checkpoint", self.in_checkpoint)
 
 
 _SECTIONS: dict[str, type] = {"dataset": DatasetConfig, "model": ModelConfig, "pool": PoolConfig}
@@ -226,6 +238,7 @@ class TrainConfig:
         self.sample_every = check_int("sample_every", self.sample_every, low=0)
         self.sample_count = check_int("sample_count", self.sample_count, low=1)
         self.device = _check_device(self.device)
+        self.pool.resolve(self.batch_size)
         if self.pool.mode == "pool" and isinstance(corruption, GaussianCorruption):
             raise bad_value("pool.mode", "pool", f"'auto' or 'on_the_fly' for family '{self.family}' "
                             "(eps-prediction trains on single levels, not pairs)")  # fmt: skip

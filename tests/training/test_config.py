@@ -77,3 +77,17 @@ def test_saved_config_round_trips(tmp_path):
     assert "device" not in stored
     again = TrainConfig.load(tmp_path / "config.json")
     assert again.hash() == cfg.hash() and again.to_dict() == cfg.to_dict()
+
+
+def test_pool_refresh_defaults_scale_with_the_batch():
+    """By default each advdiff trajectory serves about 16 pairs whatever the batch (R = batch // 16, E <= 4)."""
+    from advdiff.training import TrainConfig
+
+    for batch, rate in ((16, 1), (64, 4), (128, 8), (256, 16)):
+        cfg = TrainConfig(family="advdiff", batch_size=batch, dataset={"name": "mnist"})
+        assert cfg.pool.refresh_per_step == rate
+        assert cfg.pool.refresh_every == 4
+    explicit = TrainConfig(family="advdiff", batch_size=64, pool={"refresh_per_step": 2, "refresh_every": 1},
+                           dataset={"name": "mnist"})  # fmt: skip
+    assert (explicit.pool.refresh_per_step, explicit.pool.refresh_every) == (2, 1)
+    assert TrainConfig.from_dict(explicit.to_dict()).hash() == explicit.hash()
