@@ -4,14 +4,18 @@ In model space ``z = 2 x - 1`` and the orthonormal DCT-II basis ``u = DCT(z)``, 
 
     u_t = alpha_t d_t ⊙ u_0 + sigma_t eps,
     d_t = (1 - d_min) exp(-lambda tau_t) + d_min,   tau_t = sigma_B(t)^2 / 2,
-    sigma_B(t) = sigma_B,max sin^2(pi t / 2),       alpha_t = cos(pi t / 2), sigma_t = sin(pi t / 2),
+    sigma_B(t) = sigma_B,max sin^2(pi t / 2),       alpha_t = cos(t theta_max), sigma_t = sin(t theta_max),
+    theta_max = arctan(exp(-logsnr_min / 2)),
 
 ``lambda_ij = (pi i / H)^2 + (pi j / W)^2`` as for heat dissipation: a heat blur of width
 ``sigma_B(t)`` (floored at ``d_min`` per frequency) under a variance-preserving cosine noise
-schedule. The noise is white, so it can equally be added in pixels (``degrade`` does). Level
-0 is clean; level K (t = 1) has ``alpha_1 = cos(pi/2)`` (about 6e-17): pure noise, equal to
-the prior ``N(0, I)``. No clipping of t is needed in the forward process, since nothing divides
-by ``alpha_t`` there; a sampler stepping from t = 1 divides by ``a_s`` at ``s < 1`` only.
+schedule. The noise is white, so it can equally be added in pixels (``degrade`` does). The
+schedule is the cosine schedule truncated at the noisy end, so that its log-SNR
+log(alpha_t^2 / sigma_t^2) ends at logsnr_min (default -10) instead of -infinity: with the
+untruncated cos(pi t / 2), alpha_1 is 6e-17 and the sampler's first reverse step divides by
+a_{t|s} ~ 1e-14, so any model error explodes (seen: samples of 4e18 after 1 200 training
+steps). Truncated, alpha_1^2 = sigmoid(-10) = 4.5e-5, close to DDPM's abar_K = 4e-5, and level
+K is pure noise to that accuracy (the prior is N(0, I)). Level 0 is exactly clean.
 Outputs are in data units ``(z + 1) / 2``. Trajectories are sample paths of the per-frequency
 Markov chain with these marginals (see :mod:`advdiff.corruptions.gaussian`).
 
@@ -44,6 +48,8 @@ class BlurringDiffusion(GaussianCorruption):
         Largest blur width ``sigma_B,max`` in pixels, reached at t = 1 (20 for 28 px).
     d_min
         Floor of the per-frequency blur factor, ``0 < d_min < 1`` (0.001).
+    logsnr_min
+        Log signal-to-noise ratio log(alpha_t^2 / sigma_t^2) at t = 1 (-10).
     sigma_min
         Accepted for the common interface and unused (None or a positive number).
     """
@@ -54,6 +60,7 @@ class BlurringDiffusion(GaussianCorruption):
         sigma_max: float = 20.0,  # sigma_B,max: blur width at t = 1, pixels
         d_min: float = 0.001,  # floor of the per-frequency blur factor d_t
         sigma_min: float | None = None,  # unused; accepted for the common interface
+        logsnr_min: float = -10.0,  # log(alpha^2 / sigma^2) at t = 1
     ) -> None:
         K = check_K(K)
         smax = check_real("sigma_max", sigma_max, low=0.0, open_low=True)
@@ -61,14 +68,16 @@ class BlurringDiffusion(GaussianCorruption):
         if dmin >= 1.0:
             raise bad_value("d_min", d_min, "a number with 0 < d_min < 1")
         smin = None if sigma_min is None else check_real("sigma_min", sigma_min, low=0.0, open_low=True)
-        super().__init__(K=K, sigma_max=smax, d_min=dmin, sigma_min=smin)
+        lo = check_real("logsnr_min", logsnr_min, high=20.0)
+        super().__init__(K=K, sigma_max=smax, d_min=dmin, sigma_min=smin, logsnr_min=lo)
         t = torch.arange(K + 1, dtype=torch.float64) / K
         self.times: torch.Tensor = t
         """t_k = k / K, float64 (K+1,)."""
-        self.alphas: torch.Tensor = torch.cos(math.pi * t / 2.0)
-        """alpha_t = cos(pi t / 2), float64 (K+1,)."""
-        self.noise_sigmas: torch.Tensor = torch.sin(math.pi * t / 2.0)
-        """sigma_t = sin(pi t / 2), float64 (K+1,): the noise standard deviation in model space."""
+        theta = t * math.atan(math.exp(-lo / 2.0))
+        self.alphas: torch.Tensor = torch.cos(theta)
+        """alpha_t = cos(t theta_max), float64 (K+1,): 1 at level 0, alpha_1^2 = sigmoid(logsnr_min)."""
+        self.noise_sigmas: torch.Tensor = torch.sin(theta)
+        """sigma_t = sin(t theta_max), float64 (K+1,): the noise standard deviation in model space."""
         self.blur_sigmas: torch.Tensor = smax * torch.sin(math.pi * t / 2.0) ** 2
         """sigma_B(t) = sigma_B,max sin^2(pi t / 2), float64 (K+1,): the blur width in pixels."""
 
@@ -87,7 +96,7 @@ class BlurringDiffusion(GaussianCorruption):
         return self.alphas.to(levels.device)[levels][..., None, None] * self.frequency_scaling(levels, H, W)
 
     def noise_std(self, levels: torch.Tensor) -> torch.Tensor:
-        """``sigma_t = sin(pi t / 2)``, float64, shape ``levels.shape``."""
+        """``sigma_t = sin(t theta_max)``, float64, shape ``levels.shape``."""
         return self.noise_sigmas.to(levels.device)[levels]
 
     def to_basis(self, z: torch.Tensor) -> torch.Tensor:

@@ -21,13 +21,24 @@ def dct(x):
     return torch.from_numpy(scipy.fft.dctn(x.numpy(), type=2, norm="ortho", axes=(-2, -1)))
 
 
+def alpha_sigma(blur, k):
+    """alpha_t, sigma_t of the cosine schedule truncated so that log(alpha_1^2 / sigma_1^2) = logsnr_min:
+    the angle runs linearly from 0 to theta_max with tan(theta_max)^2 = exp(-logsnr_min)."""
+    theta = k / blur.K * math.atan(math.sqrt(math.exp(-blur.params["logsnr_min"])))
+    return math.cos(theta), math.sin(theta)
+
+
+def sigma2(blur, k):
+    return alpha_sigma(blur, k)[1] ** 2
+
+
 def expected_signal(blur, k, H, W):
     """alpha_t d_t per frequency, written out from the formulas."""
     t = k / blur.K
     sigma_b = blur.params["sigma_max"] * math.sin(math.pi * t / 2) ** 2
     d_min = blur.params["d_min"]
     d = (1 - d_min) * torch.exp(-laplacian_eigenvalues(H, W) * sigma_b**2 / 2) + d_min
-    return math.cos(math.pi * t / 2) * d
+    return alpha_sigma(blur, k)[0] * d
 
 
 def check_moments(u, mean, var):
@@ -45,14 +56,28 @@ def test_degrade_matches_the_closed_form_in_frequency_space(k):
     torch.testing.assert_close(blur.signal_coefficient(torch.tensor(k), 8, 8), expected_signal(blur, k, 8, 8))
     u = dct(2 * blur.degrade(x0.expand(N, -1, -1, -1), k, torch.Generator().manual_seed(k)) - 1)
     mean = expected_signal(blur, k, 8, 8) * dct(2 * x0[0] - 1)
-    check_moments(u, mean, math.sin(math.pi * k / 20) ** 2)
+    check_moments(u, mean, sigma2(blur, k))
+
+
+def test_log_snr_ends_at_its_bound():
+    """Level 0 is clean (alpha 1, sigma 0), log(alpha^2 / sigma^2) decreases to logsnr_min at t = 1, and the
+    schedule stays variance preserving."""
+    blur = build("blur", K=10, sigma_max=3.0)
+    assert blur.alphas[0] == 1 and blur.noise_sigmas[0] == 0
+    logsnr = torch.log(blur.alphas[1:] ** 2 / blur.noise_sigmas[1:] ** 2)
+    assert float(logsnr[-1]) == pytest.approx(-10.0)
+    assert torch.all(logsnr[1:] < logsnr[:-1])
+    torch.testing.assert_close(blur.alphas**2 + blur.noise_sigmas**2, torch.ones(11, dtype=torch.float64))
+    assert float(torch.log(build("blur", K=4, logsnr_min=-6).alphas[-1] ** 2 / 1)) < 0
+    with pytest.raises(ConfigError, match="logsnr_min"):
+        build("blur", logsnr_min=float("nan"))
 
 
 def test_signal_vanishes_at_the_last_level():
-    """At t = 1 only noise is left: the last level is distributed as the prior N(0, I)."""
+    """At t = 1 only noise is left (alpha_1^2 = sigmoid(-10) = 4.5e-5): the last level is the prior N(0, I)."""
     blur = build("blur", K=10, sigma_max=3.0)
-    assert blur.signal_coefficient(torch.tensor(10), 8, 8).abs().max() < 1e-15
-    assert blur.noise_std(torch.tensor(10)) == 1
+    assert blur.signal_coefficient(torch.tensor(10), 8, 8).abs().max() < 7e-3
+    assert blur.noise_std(torch.tensor(10)) == pytest.approx(1, abs=3e-5)
     u = dct(2 * blur.degrade(fixed_image().expand(N, -1, -1, -1), 10, torch.Generator().manual_seed(0)) - 1)
     check_moments(u, torch.zeros(()), 1.0)
 
@@ -75,10 +100,10 @@ def test_trajectory_marginals_and_steps():
     x0 = fixed_image(1)
     u = dct(2 * blur.trajectory(x0.expand(N, -1, -1, -1), torch.Generator().manual_seed(1)) - 1)
     for k in (4, 10):
-        check_moments(u[k], expected_signal(blur, k, 8, 8) * dct(2 * x0[0] - 1), math.sin(math.pi * k / 20) ** 2)
+        check_moments(u[k], expected_signal(blur, k, 8, 8) * dct(2 * x0[0] - 1), sigma2(blur, k))
     k = 6
     ratio = expected_signal(blur, k, 8, 8) / expected_signal(blur, k - 1, 8, 8)
-    q2 = math.sin(math.pi * k / 20) ** 2 - ratio**2 * math.sin(math.pi * (k - 1) / 20) ** 2
+    q2 = sigma2(blur, k) - ratio**2 * sigma2(blur, k - 1)
     step = (u[k] - ratio * u[k - 1]) / q2.sqrt()
     check_moments(step, torch.zeros(()), 1.0)
 

@@ -51,7 +51,7 @@ def test_unknown_family_lists_the_known_ones():
 def test_names_are_case_insensitive_and_params_come_from_the_constructor():
     assert build("HEAT", K=3).name == "heat"
     assert known_params("ddpm") == ("K", "beta_min", "beta_max", "sigma_min", "sigma_max")
-    assert known_params("blur") == ("K", "sigma_max", "d_min", "sigma_min")
+    assert known_params("blur") == ("K", "sigma_max", "d_min", "sigma_min", "logsnr_min")
     with pytest.raises(ConfigError, match="parameter='sigma_blur'.*K, beta_min, beta_max, sigma_min, sigma_max"):
         build("ddpm", sigma_blur=3)
 
