@@ -131,14 +131,10 @@ def _cmd_bench_corrupt(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {"steps": args.steps, "device": args.device}
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from advdiff.runs import load_config, train_run
 
-    config = load_config(args.config, _train_overrides(args))
+    config = load_config(args.config, {"steps": args.steps, "device": args.device})
     summary = train_run(config, args.run_dir, progress=not args.no_progress)
     print(f"{summary['family']}: step {summary['step']}, loss {summary['loss']}, "
           f"{summary['images_per_second']:.1f} images/s, run folder {summary['run_dir']}")  # fmt: skip

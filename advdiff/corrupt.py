@@ -99,7 +99,7 @@ def _title(families: dict[str, Corruption]) -> str:
 
 def _difference_figure(heat: np.ndarray, adv: np.ndarray, family: Corruption, pe: float, path: Path) -> list[float]:
     """Per-level relative L2 difference of two trajectories on the interior (2-pixel rim excluded)."""
-    plt = figures._plt()
+    plt = figures.pyplot()
     inner = (slice(None), slice(None), slice(None), slice(2, -2), slice(2, -2))
     d = (adv - heat)[inner].reshape(adv.shape[0], -1)
     r = heat[inner].reshape(heat.shape[0], -1)
@@ -114,5 +114,5 @@ def _difference_figure(heat: np.ndarray, adv: np.ndarray, family: Corruption, pe
     ax.set_title(f"advdiff (Pe = {pe:g}) vs heat, per level", fontsize=10)
     ax.legend()
     fig.tight_layout()
-    figures._save(fig, path)
+    figures.save(fig, path)
     return [float(x) for x in rel]

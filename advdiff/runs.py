@@ -19,7 +19,7 @@ import yaml
 
 from advdiff.errors import ConfigError, bad_value
 from advdiff.training import TrainConfig, image_generators, load_checkpoint, train
-from advdiff.training.trainer import CHECKPOINT_FILE, load_images
+from advdiff.training.trainer import CHECKPOINT_FILE, draw_prior, load_images
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +98,7 @@ def sample_run(
     model.load_state_dict(ckpt["ema" if use_ema else "model"])
     corruption = config.build_corruption()
     images = load_images(config.dataset)
-    prior_gens = image_generators(seed, 0, n, stream="sample")
-    if corruption.prior_needs_images:
-        idx = torch.arange(n) % images.shape[0]
-        x_K = corruption.prior(images[idx].to(device), prior_gens)
-    else:
-        x_K = corruption.prior(n, prior_gens, shape=tuple(images.shape[1:]), device=device)
+    x_K = draw_prior(corruption, images, n, seed, device)
     name = sampler or default_sampler(config.family)
     t0 = time.perf_counter()
     with torch.no_grad():

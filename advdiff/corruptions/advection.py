@@ -221,26 +221,24 @@ class AdvectionDiffusion(Corruption):
 
     # -- the contract ----------------------------------------------------------------------
 
-    def _degrade(self, x0, k, generator):
-        wanted = sorted({int(v) for v in k.tolist()} - {0})
-        if not wanted:
-            return x0.clone()
-        rec = self.simulate(x0, wanted, generator)
+    def _levels(self, x0, levels, generator):
+        """One simulation recording every level in ``levels`` (ints >= 0); returns ``level(b, k)`` -> image b at k."""
+        wanted = sorted(set(levels) - {0})
+        rec = self.simulate(x0, wanted, generator) if wanted else None
         index = {level: i for i, level in enumerate(wanted)}
-        out = [x0[b] if int(k[b]) == 0 else rec[index[int(k[b])], b] for b in range(x0.shape[0])]
-        return torch.stack(out)
+        return lambda b, k: x0[b] if k == 0 else rec[index[k], b]
+
+    def _degrade(self, x0, k, generator):
+        ks = [int(v) for v in k.tolist()]
+        level = self._levels(x0, ks, generator)
+        return torch.stack([level(b, kb) for b, kb in enumerate(ks)])
 
     def _degrade_pair(self, x0, k, generator):
         """Levels k-1 and k of every image from one simulation with one velocity field per image."""
-        wanted = sorted({int(v) for v in k.tolist()} | {int(v) - 1 for v in k.tolist()} - {0})
-        rec = self.simulate(x0, wanted, generator)
-        index = {level: i for i, level in enumerate(wanted)}
-
-        def level(b: int, lv: int) -> torch.Tensor:
-            return x0[b] if lv == 0 else rec[index[lv], b]
-
-        prev = torch.stack([level(b, int(k[b]) - 1) for b in range(x0.shape[0])])
-        cur = torch.stack([level(b, int(k[b])) for b in range(x0.shape[0])])
+        ks = [int(v) for v in k.tolist()]
+        level = self._levels(x0, ks + [kb - 1 for kb in ks], generator)
+        prev = torch.stack([level(b, kb - 1) for b, kb in enumerate(ks)])
+        cur = torch.stack([level(b, kb) for b, kb in enumerate(ks)])
         return prev, cur
 
     def _trajectory(self, x0, generator):

@@ -157,11 +157,15 @@ def load_fashion_mnist(
             fetched = torchvision.datasets.FashionMNIST(str(target), train=split == "train", download=True)
         except _FETCH_ERRORS as exc:
             raise _fashion_mnist_missing(dirs, f"torchvision's download into {target} failed ({exc})") from exc
-        images = fetched.data[:limit].unsqueeze(1).to(torch.uint8)
-        labels = torch.as_tensor(fetched.targets[:limit], dtype=torch.int64)
+        images, labels = _mnist_format(fetched, limit)
     return TensorImageDataset(
         images, labels, name="fashion_mnist", split=split, size=size, channels=channels, classes=FASHION_MNIST_CLASSES
     )
+
+
+def _mnist_format(data, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images (N, 1, 28, 28) and int64 labels of a torchvision MNIST-format data set."""
+    return data.data[:limit].unsqueeze(1).to(torch.uint8), torch.as_tensor(data.targets[:limit], dtype=torch.int64)
 
 
 def _torchvision_dataset(kind: str, root: Root, split: str, download: bool, how: str):
@@ -192,8 +196,7 @@ def load_mnist(
     """MNIST through torchvision (``root/MNIST/raw``): 60 000 train / 10 000 test 28x28 grey digits."""
     limit = check_limit(limit)
     data = _torchvision_dataset("MNIST", root, split, download, "MNIST folder (MNIST/raw/*-idx?-ubyte)")
-    images = data.data[:limit].unsqueeze(1).to(torch.uint8)
-    labels = torch.as_tensor(data.targets[:limit], dtype=torch.int64)
+    images, labels = _mnist_format(data, limit)
     return TensorImageDataset(
         images, labels, name="mnist", split=split, size=size, channels=channels, classes=MNIST_CLASSES
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -61,7 +61,7 @@ def trajectory_strip(
     Families may have different K; ``levels`` are fractions of the way when given as floats in
     [0, 1], else level indices clipped to each family's K.
     """
-    plt = _plt()
+    plt = pyplot()
     names = list(trajectories)
     n_img = min(t.shape[1] for t in trajectories.values())
     rows = len(names) * n_img
@@ -80,7 +80,7 @@ def trajectory_strip(
             axes[row, 0].set_ylabel(name if i == 0 else "", fontsize=9, rotation=0, ha="right", va="center")
     fig.suptitle(title or "Corruption trajectories (level k of K)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (1.3 * rows + 0.6)))
-    return _save(fig, out)
+    return save(fig, out)
 
 
 def _levels(levels: Sequence[float | int], K: int) -> list[int]:
@@ -110,7 +110,7 @@ def animation(trajectory: np.ndarray, out: str | Path, labels: Sequence[str] | N
 
 def velocity_field(v: np.ndarray, out: str | Path, title: str = "", arrows: int = 16) -> Path:
     """Magnitude (colour, lattice units per step) with arrows of a (2, H, W) field (x then y component)."""
-    plt = _plt()
+    plt = pyplot()
     H, W = v.shape[-2:]
     mag = np.sqrt(v[0] ** 2 + v[1] ** 2)
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
@@ -124,7 +124,7 @@ def velocity_field(v: np.ndarray, out: str | Path, title: str = "", arrows: int 
     fig.colorbar(im, ax=ax, label="|v| (lattice units per step)")
     ax.set_title(title or "Velocity field", fontsize=8)
     fig.tight_layout()
-    return _save(fig, out)
+    return save(fig, out)
 
 
 def _null_formatter():
@@ -137,7 +137,7 @@ def power_spectra(
     trajectories: Mapping[str, np.ndarray], levels: Sequence[float | int], out: str | Path, title: str = ""
 ) -> Path:
     """One panel per family: radially averaged power spectrum of the corrupted images at several levels."""
-    plt = _plt()
+    plt = pyplot()
     names = list(trajectories)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), sharey=True, squeeze=False)
     cmap = plt.get_cmap("viridis")
@@ -156,10 +156,10 @@ def power_spectra(
     axes[0, 0].set_ylabel("power (intensity² per mode)")
     fig.suptitle(title or "Radially averaged power spectrum per level", fontsize=10)
     fig.tight_layout()
-    return _save(fig, out)
+    return save(fig, out)
 
 
-def _save(fig, out: str | Path) -> Path:
+def save(fig, out: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(out)

@@ -338,6 +338,16 @@ def _truncate_metrics(path: Path, step: int) -> None:
 _sampler_missing_logged = False
 
 
+def draw_prior(corruption: Corruption, images: torch.Tensor, n: int, seed: int, device: torch.device) -> torch.Tensor:
+    """``n`` draws of the family's prior with per-image generators from ``seed`` (sample ``i`` does not depend
+    on ``n``): corrupted training images ``i mod N`` for families that start from data, else noise."""
+    gens = image_generators(seed, 0, n, stream="sample")
+    if corruption.prior_needs_images:
+        index = torch.arange(n) % images.shape[0]
+        return corruption.prior(images[index].to(device), gens)
+    return corruption.prior(n, gens, shape=tuple(images.shape[1:]), device=device)
+
+
 def _sample_grid(
     ema: nn.Module,
     corruption: Corruption,
@@ -364,13 +374,8 @@ def _sample_grid(
         return None
     from torchvision.utils import save_image
 
-    n = config.sample_count
-    prior_gens = image_generators(config.seed, 0, n, stream="sample")
-    if corruption.prior_needs_images:
-        n = min(n, images.shape[0])
-        x_K = corruption.prior(images[:n].to(device), prior_gens[:n])
-    else:
-        x_K = corruption.prior(n, prior_gens, shape=tuple(images.shape[1:]), device=device)
+    n = min(config.sample_count, images.shape[0]) if corruption.prior_needs_images else config.sample_count
+    x_K = draw_prior(corruption, images, n, config.seed, device)
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         generator = image_generators(config.seed, 1, n, stream="sample")  # per image: grids do not depend on n

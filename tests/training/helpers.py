@@ -93,3 +93,13 @@ def tiny_config(folder: Path, family: str = "heat", **overrides) -> dict:
     }
     cfg.update(overrides)
     return cfg
+
+
+def clone(gens):
+    """Copies of generators at their current state."""
+    out = []
+    for g in gens:
+        c = torch.Generator()
+        c.set_state(g.get_state())
+        out.append(c)
+    return out

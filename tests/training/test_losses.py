@@ -9,20 +9,11 @@ from advdiff.errors import ConfigError
 from advdiff.training import EpsLoss, ResidualLoss, draw_levels, loss_for
 from advdiff.training.pairs import OnTheFlyPairs
 from advdiff.training.seeding import image_generators
-from tests.training.helpers import FAMILY_PARAMS, tiny_net
+from tests.training.helpers import FAMILY_PARAMS, clone, tiny_net
 
 
 def images(n=6, size=8, seed=0):
     return torch.rand((n, 1, size, size), generator=torch.Generator().manual_seed(seed))
-
-
-def clone(gens):
-    out = []
-    for g in gens:
-        c = torch.Generator()
-        c.set_state(g.get_state())
-        out.append(c)
-    return out
 
 
 def test_levels_cover_one_to_K_inclusive():

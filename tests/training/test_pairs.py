@@ -7,7 +7,7 @@ from advdiff.corruptions import build
 from advdiff.errors import ConfigError
 from advdiff.training import DataOrder, OnTheFlyPairs, TrajectoryPool, draw_levels
 from advdiff.training.seeding import derive_seed, image_generators, make_generator
-from tests.training.helpers import FAMILY_PARAMS
+from tests.training.helpers import FAMILY_PARAMS, clone
 
 P, R, B = 5, 2, 6
 
@@ -19,15 +19,6 @@ def images(n=10, size=8):
 @pytest.fixture(scope="module")
 def advdiff():
     return build("advdiff", **FAMILY_PARAMS["advdiff"])
-
-
-def clone(gens):
-    out = []
-    for g in gens:
-        c = torch.Generator()
-        c.set_state(g.get_state())
-        out.append(c)
-    return out
 
 
 def test_data_order_visits_every_image_once_per_epoch():
