@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from advdiff.errors import AdvdiffError
+from advdiff.errors import AdvdiffError, ConfigError
 
 log = logging.getLogger("advdiff")
 
@@ -131,9 +132,22 @@ def _cmd_bench_corrupt(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_threads(threads: int | None) -> None:
+    """``--threads N``: torch's intra-op threads and the compiled kernels' OpenMP threads."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ConfigError(f"--threads={threads} is not allowed: give a whole number >= 1")
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["ADVDIFF_NUM_THREADS"] = str(threads)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from advdiff.runs import load_config, train_run
 
+    _set_threads(args.threads)
     config = load_config(args.config, {"steps": args.steps, "device": args.device})
     summary = train_run(config, args.run_dir, progress=not args.no_progress)
     print(f"{summary['family']}: step {summary['step']}, loss {summary['loss']}, "
@@ -144,6 +158,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_sample(args: argparse.Namespace) -> int:
     from advdiff.runs import load_config, sample_run
 
+    _set_threads(args.threads)
     config = load_config(args.config, {"device": args.device})
     summary = sample_run(config, args.n, args.run_dir, sampler=args.sampler, seed=args.seed,
                          use_ema=not args.no_ema, out=args.out, progress=not args.no_progress)  # fmt: skip
@@ -187,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=int, default=None, help="override the number of training steps")
     tr.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (not part of the run's identity)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's and OpenMP's own)")
     tr.set_defaults(func=_cmd_train)
 
     sa = sub.add_parser("sample", help="draw samples from a trained run")
@@ -198,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--no-ema", action="store_true", help="use the raw weights instead of the EMA")
     sa.add_argument("--out", default=None, help="PNG grid path (a .pt file of the samples is written beside it)")
     sa.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
+    sa.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's and OpenMP's own)")
     sa.add_argument("--no-progress", action="store_true", help="no progress bar")
     sa.set_defaults(func=_cmd_sample)
 

@@ -198,6 +198,7 @@ class TrainConfig:
     warmup_steps: int = 5000  # linear warm-up: lr * min(1, step / warmup_steps); 0: none
     steps: int = 100_000  # training steps in all
     ema_decay: float = 0.999  # EMA of the weights: ema <- decay ema + (1 - decay) w, every step
+    ema_warmup: bool = True  # decay at step n is min(ema_decay, (1 + n) / (10 + n)): early EMA forgets the init
     grad_clip: float = 1.0  # clip the global gradient norm to this; 0: no clipping
     amp: bool = False  # bfloat16 autocast on CUDA; ignored (with a log message) on the CPU
     seed: int = 42  # seed of every random draw of the run (see advdiff.training.seeding)
@@ -230,6 +231,7 @@ class TrainConfig:
         self.ema_decay = check_real("ema_decay", self.ema_decay, low=0.0, high=1.0)
         if self.ema_decay >= 1.0:
             raise bad_value("ema_decay", self.ema_decay, "a number 0 <= ema_decay < 1")
+        self.ema_warmup = _check_bool("ema_warmup", self.ema_warmup)
         self.grad_clip = check_real("grad_clip", self.grad_clip, low=0.0)
         self.amp = _check_bool("amp", self.amp)
         self.seed = check_int("seed", self.seed, low=0)

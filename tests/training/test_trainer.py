@@ -12,7 +12,7 @@ import torch
 from advdiff.errors import AdvdiffError, ConfigError
 from advdiff.training import NonFiniteLossError, TrainConfig, load_checkpoint, loss_for, train
 from advdiff.training.seeding import image_generators
-from advdiff.training.trainer import load_images, lr_at
+from advdiff.training.trainer import ema_decay_at, ema_update, load_images, lr_at
 from tests.training.helpers import NaNAt, tiny_config, tiny_net
 
 
@@ -214,3 +214,28 @@ def test_a_run_that_fails_before_training_leaves_no_config_behind(image_folder, 
         train(tiny_config(tmp_path / "missing", "heat", steps=2), run, model=tiny_net(), progress=False)
     assert not (run / "config.json").exists()
     assert train(tiny_config(image_folder, "heat", steps=2), run, model=tiny_net(), progress=False)["step"] == 2
+
+
+def test_ema_warmup_forgets_the_initial_weights():
+    # the warm-up decay grows towards ema_decay and never exceeds it; off means the plain decay
+    decays = [ema_decay_at(n, 0.999, True) for n in range(1, 5001)]
+    assert decays[0] == pytest.approx(2 / 11)
+    assert all(a <= b for a, b in zip(decays, decays[1:], strict=False))
+    assert max(decays) < 0.999 == ema_decay_at(9000, 0.999, True) == ema_decay_at(1, 0.999, False)
+    # after 3 000 steps towards constant weights the initial weights' share is tiny with warm-up only
+    for warmup, bound in ((True, 1e-3), (False, None)):
+        ema, model = torch.nn.Linear(1, 1, bias=False), torch.nn.Linear(1, 1, bias=False)
+        torch.nn.init.constant_(ema.weight, 1.0)
+        torch.nn.init.constant_(model.weight, 0.0)
+        for n in range(1, 3001):
+            ema_update(ema, model, ema_decay_at(n, 0.999, warmup))
+        share = float(ema.weight)
+        if bound is None:
+            assert share == pytest.approx(0.999**3000, rel=1e-3)
+        else:
+            assert share < bound
+
+
+def test_ema_warmup_is_a_checked_flag():
+    with pytest.raises(ConfigError, match="ema_warmup"):
+        TrainConfig(ema_warmup="yes")
