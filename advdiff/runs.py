@@ -19,7 +19,7 @@ import yaml
 
 from advdiff.errors import ConfigError, bad_value
 from advdiff.training import TrainConfig, image_generators, load_checkpoint, train
-from advdiff.training.trainer import CHECKPOINT_FILE, draw_prior, load_images
+from advdiff.training.trainer import CHECKPOINT_FILE, data_options, draw_prior, load_images
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def sample_run(
     t0 = time.perf_counter()
     with torch.no_grad():
         x0 = sample(model, corruption, x_K, sampler=name, generator=image_generators(seed, 1, n, stream="sample"),
-                    progress=progress)  # fmt: skip
+                    progress=progress, **data_options(name, corruption, images))  # fmt: skip
     seconds = time.perf_counter() - t0
     target = Path(out) if out is not None else folder / "samples" / f"samples_step{ckpt['step']:07d}_n{n}.png"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,14 @@ its options. Conventions (model interface, data units, generators) are in
 """
 
 from advdiff.sampling.base import FITS, Sampler, samplers_for
-from advdiff.sampling.gaussian import VARIANCES, blur_ancestral, ddim, ddim_levels, ddpm_ancestral
+from advdiff.sampling.gaussian import (
+    VARIANCES,
+    blur_ancestral,
+    ddim,
+    ddim_levels,
+    ddpm_ancestral,
+    frequency_moments,
+)
 from advdiff.sampling.heat import heat_sampler
 from advdiff.sampling.registry import DEFAULT_SAMPLERS, SAMPLERS, default_sampler, sample, sampler_options
 
@@ -28,6 +35,7 @@ __all__ = [
     "ddim_levels",
     "ddpm_ancestral",
     "default_sampler",
+    "frequency_moments",
     "heat_sampler",
     "sample",
     "sampler_options",

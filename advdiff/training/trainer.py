@@ -360,6 +360,23 @@ def draw_prior(corruption: Corruption, images: torch.Tensor, n: int, seed: int, 
     return corruption.prior(n, gens, shape=tuple(images.shape[1:]), device=device)
 
 
+MOMENT_IMAGES = 10_000
+"""Training images (the first ones) that estimate the data moments of blur's sampler."""
+
+
+def data_options(sampler: str, corruption: Corruption, images: torch.Tensor) -> dict[str, Any]:
+    """Sampler options that come from the training data: ``data_moments`` for the ``blur`` sampler, else none.
+
+    Blur's sampler replaces its clean-image estimate at unresolved frequencies by the data's
+    per-frequency linear estimate (see :func:`advdiff.sampling.blur_ancestral`).
+    """
+    if sampler != "blur":
+        return {}
+    from advdiff.sampling import frequency_moments
+
+    return {"data_moments": frequency_moments(corruption, images[:MOMENT_IMAGES])}
+
+
 def _sample_grid(
     ema: nn.Module,
     corruption: Corruption,
@@ -376,7 +393,7 @@ def _sample_grid(
     """
     global _sampler_missing_logged
     try:
-        from advdiff.sampling import sample
+        from advdiff.sampling import default_sampler, sample
     except ModuleNotFoundError as exc:
         if exc.name != "advdiff.sampling":
             raise
@@ -391,7 +408,9 @@ def _sample_grid(
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         generator = image_generators(config.seed, 1, n, stream="sample")  # per image: grids do not depend on n
-        out = sample(ema, corruption, x_K, sampler=None, generator=generator, progress=False)
+        name = default_sampler(corruption.name)
+        options = data_options(name, corruption, images)
+        out = sample(ema, corruption, x_K, sampler=name, generator=generator, progress=False, **options)
     if isinstance(out, tuple | list):
         out = out[0]
     folder = run_dir / SAMPLES_DIR
