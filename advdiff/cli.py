@@ -167,6 +167,34 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from advdiff.metrics.evaluate import describe, evaluate_folders, evaluate_run
+
+    _set_threads(args.threads)
+    common = dict(feature_extractor=args.feature_extractor, weights=args.weights, cache=args.cache_dir,
+                  use_cache=not args.no_cache, download=args.download_weights, device=args.device,
+                  batch_size=args.batch_size, prdc_k=args.k, kid_subsets=args.kid_subsets,
+                  kid_subset=args.kid_subset_size, seed=args.seed, progress=not args.no_progress)  # fmt: skip
+    if args.run is not None:
+        if args.real is not None or args.fake is not None:
+            raise ConfigError("--run cannot be combined with --real/--fake: give a run folder or two image folders")
+        if args.n is None:
+            raise ConfigError("--run needs --n N: the number of generated images to score (e.g. 1000)")
+        result = evaluate_run(args.run, args.n, args.out, samples=args.samples, n_real=args.n_real,
+                              real_split=args.real_split, sampler=args.sampler, sample_seed=args.sample_seed,
+                              **common)  # fmt: skip
+        out = args.out or str(Path(args.run) / "metrics.json")
+    else:
+        if args.real is None or args.fake is None or args.out is None:
+            raise ConfigError("evaluate needs --run DIR, or --real DIR --fake DIR --out FILE")
+        result = evaluate_folders(args.real, args.fake, args.out, n_real=args.n_real, n_fake=args.n, **common)
+        out = args.out
+    for line in describe(result):
+        print(line)
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_bench_train(args: argparse.Namespace) -> int:
     from advdiff.bench.train import bench_train
 
@@ -217,6 +245,35 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's and OpenMP's own)")
     sa.add_argument("--no-progress", action="store_true", help="no progress bar")
     sa.set_defaults(func=_cmd_sample)
+
+    ev = sub.add_parser("evaluate", help="FID, KID, precision/recall/density/coverage and palette -> metrics.json")
+    ev.add_argument("--run", default=None, help="run folder of `advdiff train` (samples it, scores against its data)")
+    ev.add_argument("--real", default=None, help="folder of real images (with --fake and --out)")
+    ev.add_argument("--fake", default=None, help="folder of generated images")
+    ev.add_argument("--out", default=None, help="metrics.json path (default with --run: RUN/metrics.json)")
+    ev.add_argument("--n", type=int, default=None, help="generated images to score (--run: required; folders: first N)")
+    ev.add_argument("--n-real", type=int, default=None, help="real images (default: --n with --run, all for folders)")
+    ev.add_argument("--samples", default=None, help="--run: score this .pt tensor of samples instead of sampling")
+    ev.add_argument("--real-split", default="train", choices=["train", "test"], help="--run: split of the real images")
+    ev.add_argument("--sampler", default=None, help="--run: ddpm, ddim, blur or heat (default: the family's)")
+    ev.add_argument("--sample-seed", type=int, default=0, help="--run: sampling seed")
+    ev.add_argument("--feature-extractor", default="inception", choices=["inception", "tiny-test"],
+                    help="inception (standard FID) or tiny-test (fast plumbing tests; not FID)")  # fmt: skip
+    ev.add_argument("--weights", default=None, help="Inception weights file (torch-fidelity format)")
+    ev.add_argument("--download-weights", action="store_true",
+                    help="let torch-fidelity download the Inception weights if none are here")  # fmt: skip
+    ev.add_argument("--cache-dir", default=None, help="cache of weights and reference statistics "
+                    "(default $ADVDIFF_CACHE or ~/.cache/advdiff)")  # fmt: skip
+    ev.add_argument("--no-cache", action="store_true", help="recompute the real images' statistics")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    ev.add_argument("--batch-size", type=int, default=32, help="images per feature-extractor batch")
+    ev.add_argument("--k", type=int, default=5, help="neighbours of precision/recall/density/coverage")
+    ev.add_argument("--kid-subsets", type=int, default=100)
+    ev.add_argument("--kid-subset-size", type=int, default=1000, help="capped by the number of images")
+    ev.add_argument("--seed", type=int, default=2020, help="seed of the KID subsets")
+    ev.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's own)")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ev.set_defaults(func=_cmd_evaluate)
 
     corrupt = sub.add_parser("corrupt", help="figures of corruption trajectories on real images")
     corrupt.add_argument("--family", action="append", default=None,

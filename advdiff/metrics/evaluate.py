@@ -1,0 +1,329 @@
+"""``advdiff evaluate``: every score of generated images against real ones, into ``metrics.json``.
+
+Two ways in:
+
+* :func:`evaluate_folders` -- two folders of images (``--real DIR --fake DIR``);
+* :func:`evaluate_run` -- a run folder of ``advdiff train``: ``n`` samples drawn from its last
+  checkpoint (or read from a ``.pt`` file / an earlier evaluation's samples) against ``n_real``
+  images of the run's data set, whose statistics are cached (:mod:`advdiff.metrics.reference`).
+
+Both check everything that can be checked (folders, sizes, NaNs, counts against k and the KID
+subset) before the slow feature extraction, and write ``metrics.json`` atomically only once every
+score exists: a failed evaluation writes nothing.
+
+``metrics.json`` keys: ``fid``, ``kid`` (+ ``kid_std``), ``precision``, ``recall``, ``density``,
+``coverage`` (k = ``prdc_k``), ``palette`` (+ ``palette_per_channel``, ``intensity_shift``),
+``n_real``, ``n_fake``, ``feature_extractor``, ``feature_layer``, ``weights_sha256``,
+``weights_source``, ``fid_is_standard`` and ``seconds`` (wall time of the whole evaluation), with
+timing and provenance details. ``fid`` is the Fréchet distance on the named extractor's features:
+``fid_is_standard`` is true only for the TF-Inception pool3 features; for any other extractor a
+``note`` says that the number is not comparable with published FID.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from advdiff.errors import ConfigError, bad_value
+from advdiff.metrics.features import INCEPTION, FeatureExtractor, build_extractor
+from advdiff.metrics.images import read_folder, to_uint8
+from advdiff.metrics.reference import ReferenceStats, folder_fingerprint, reference_key, reference_stats
+from advdiff.metrics.scores import (
+    channel_histograms,
+    check_count,
+    fid_from_stats,
+    gaussian_stats,
+    kid,
+    kid_subset_size,
+    palette_scores,
+    prdc,
+)
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+
+
+def check_counts(n_real: int, n_fake: int, *, prdc_k: int = 5, kid_subset: int = 1000) -> None:
+    """Raise before any work if the set sizes cannot give every score."""
+    if isinstance(prdc_k, bool) or not isinstance(prdc_k, int) or prdc_k < 1:
+        raise bad_value("prdc_k", prdc_k, "an integer >= 1 (the paper's k is 5)")
+    if isinstance(kid_subset, bool) or not isinstance(kid_subset, int) or kid_subset < 2:
+        raise bad_value("kid_subset_size", kid_subset, "an integer >= 2")
+    for side, n in (("real", n_real), ("generated", n_fake)):
+        check_count("FID", side, n, 2, "a covariance needs 2 images or more; use more images")
+        check_count(f"precision/recall/density/coverage with k={prdc_k}", side, n, prdc_k + 1,
+                    "k-nearest neighbours need more than k images: use more images or a smaller prdc_k")  # fmt: skip
+    kid_subset_size(n_real, n_fake, kid_subset)
+
+
+def score(
+    reference: ReferenceStats,
+    fake: torch.Tensor,
+    extractor: FeatureExtractor,
+    *,
+    prdc_k: int = 5,
+    kid_subsets: int = 100,
+    kid_subset: int = 1000,
+    seed: int = 2020,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Every score of uint8 generated images ``fake`` (N, C, H, W) against ``reference``."""
+    check_counts(reference.n, fake.shape[0], prdc_k=prdc_k, kid_subset=kid_subset)
+    t0 = time.perf_counter()
+    features = extractor.features(fake, batch_size=batch_size, progress=progress, desc="generated images")
+    seconds_fake = time.perf_counter() - t0
+    if not torch.isfinite(features).all():
+        raise ConfigError(f"the {extractor.name} features of the generated images hold NaN or infinite values; "
+                          "the feature extractor's weights are broken: check or delete the weights file")  # fmt: skip
+    result: dict[str, Any] = {"fid": fid_from_stats(reference.fid_stats(), gaussian_stats(features))}
+    result["kid"], result["kid_std"] = kid(reference.features, features, subsets=kid_subsets,
+                                           subset_size=kid_subset, seed=seed)  # fmt: skip
+    result.update(prdc(reference.features, features, k=prdc_k))
+    result.update(palette_scores(reference.histograms, channel_histograms(fake)))
+    result.update(
+        n_real=reference.n,
+        n_fake=int(fake.shape[0]),
+        feature_extractor=extractor.name,
+        feature_layer=extractor.layer,
+        weights_sha256=extractor.weights_sha256,
+        weights_source=extractor.weights_source,
+        fid_is_standard=extractor.is_standard,
+        prdc_k=prdc_k,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size(reference.n, int(fake.shape[0]), kid_subset),
+        image_size_real=list(reference.image_size),
+        image_size_fake=[int(fake.shape[2]), int(fake.shape[3])],
+        device=str(extractor.device),
+        reference_from_cache=reference.from_cache,
+        seconds_features_fake=seconds_fake,
+        seconds_per_image=seconds_fake / fake.shape[0],
+    )
+    if not reference.from_cache:
+        result["seconds_features_real"] = reference.seconds
+    if not extractor.is_standard and extractor.name == INCEPTION:
+        result["note"] = ("Inception features, but the weights file's checksum is not a known TF-Inception one: "
+                          "not comparable with published FID unless it is the standard network")  # fmt: skip
+    elif not extractor.is_standard:
+        result["note"] = (f"fid, kid and precision/recall/density/coverage are computed on {extractor.name} "
+                          "features, not on TF-Inception pool3: not comparable with published FID")  # fmt: skip
+    return result
+
+
+def write_metrics(path: str | PathLike[str], result: dict[str, Any]) -> Path:
+    """Write ``result`` as JSON atomically (temporary file, then rename); NaN is refused."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote %s", target)
+    return target
+
+
+def _check_out(out: str | PathLike[str] | None) -> Path | None:
+    if out is None:
+        return None
+    target = Path(out)
+    if target.is_dir():
+        raise bad_value("out", str(target), f"a file path (e.g. {target / METRICS_FILE}), not a folder")
+    return target
+
+
+def evaluate_folders(
+    real: str | PathLike[str],
+    fake: str | PathLike[str],
+    out: str | PathLike[str] | None = None,
+    *,
+    feature_extractor: str = "inception",
+    n_real: int | None = None,
+    n_fake: int | None = None,
+    weights: str | PathLike[str] | None = None,
+    cache: str | PathLike[str] | None = None,
+    use_cache: bool = True,
+    download: bool = False,
+    device: str = "auto",
+    batch_size: int = 32,
+    prdc_k: int = 5,
+    kid_subsets: int = 100,
+    kid_subset: int = 1000,
+    seed: int = 2020,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score the images of folder ``fake`` against those of folder ``real``; write ``out`` if given.
+
+    ``n_real`` / ``n_fake`` keep the first images of each folder (sorted paths). The real folder's
+    statistics are cached, keyed by its path, its files and the extractor.
+    """
+    t0 = time.perf_counter()
+    target = _check_out(out)
+    real_path, fake_path = Path(real).resolve(), Path(fake).resolve()
+    fake_images = read_folder(fake_path, "fake", limit=n_fake)
+    if not real_path.is_dir():
+        raise bad_value("real", str(real), "an existing folder of images")
+    real_count = len(read_folder_listing(real_path, n_real))
+    if real_count == 0:
+        read_folder(real_path, "real", limit=n_real)  # raises the empty-folder error
+    check_counts(real_count, fake_images.shape[0], prdc_k=prdc_k, kid_subset=kid_subset)
+    extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
+    key = reference_key(extractor, dataset="folder", root=str(real_path), n=real_count,
+                        files=folder_fingerprint(real_path, n_real))  # fmt: skip
+    reference = reference_stats(key, lambda: read_folder(real_path, "real", limit=n_real), extractor, cache=cache,
+                                use_cache=use_cache, batch_size=batch_size, progress=progress)  # fmt: skip
+    result = score(reference, fake_images, extractor, prdc_k=prdc_k, kid_subsets=kid_subsets, kid_subset=kid_subset,
+                   seed=seed, batch_size=batch_size, progress=progress)  # fmt: skip
+    result.update(real=str(real_path), fake=str(fake_path), seconds=time.perf_counter() - t0)
+    if target is not None:
+        write_metrics(target, result)
+    return result
+
+
+def read_folder_listing(folder: Path, limit: int | None) -> list[Path]:
+    """The image files that :func:`~advdiff.metrics.images.read_folder` would read."""
+    from advdiff.data.folder import list_images
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise bad_value("n_real", limit, "None or an integer >= 1")
+    return list_images(folder)[:limit]
+
+
+def _load_samples(path: Path) -> torch.Tensor:
+    try:
+        samples = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
+        raise bad_value("samples", str(path), f"a readable .pt file of an image tensor ({exc})") from exc
+    if not isinstance(samples, torch.Tensor):
+        raise bad_value("samples", str(path), "a .pt file holding one image tensor (N, C, H, W)")
+    return samples
+
+
+def evaluate_run(
+    run_dir: str | PathLike[str],
+    n: int,
+    out: str | PathLike[str] | None = None,
+    *,
+    samples: str | PathLike[str] | None = None,
+    n_real: int | None = None,
+    real_split: str = "train",
+    sampler: str | None = None,
+    sample_seed: int = 0,
+    feature_extractor: str = "inception",
+    weights: str | PathLike[str] | None = None,
+    cache: str | PathLike[str] | None = None,
+    use_cache: bool = True,
+    download: bool = False,
+    device: str = "auto",
+    batch_size: int = 32,
+    prdc_k: int = 5,
+    kid_subsets: int = 100,
+    kid_subset: int = 1000,
+    seed: int = 2020,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score a trained run: ``n`` generated images against ``n_real`` (default ``n``) real ones.
+
+    Generated images: the first ``n`` of ``samples`` (a ``.pt`` tensor) if given; else the run's
+    earlier evaluation samples for this step, sampler, seed and ``n`` when they exist; else drawn now
+    with :func:`advdiff.runs.sample_run` (kept in ``<run>/samples/eval_*.pt``). Real images: the run's
+    data set (same root, size and channels) on ``real_split``. Writes ``out`` (default
+    ``<run>/metrics.json``).
+    """
+    from advdiff.data import load_dataset
+    from advdiff.data.base import check_split
+    from advdiff.runs import sample_run
+    from advdiff.sampling import default_sampler
+    from advdiff.training import TrainConfig, load_checkpoint
+    from advdiff.training.trainer import CHECKPOINT_FILE, CONFIG_FILE
+
+    t0 = time.perf_counter()
+    folder = Path(run_dir)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise bad_value("n", n, "an integer >= 1 (the number of generated images to score)")
+    n_real = n if n_real is None else n_real
+    if isinstance(n_real, bool) or not isinstance(n_real, int) or n_real < 1:
+        raise bad_value("n_real", n_real, "None or an integer >= 1")
+    real_split = check_split(real_split)
+    if not (folder / CONFIG_FILE).is_file():
+        raise bad_value("run", str(folder), f"a run folder of `advdiff train` (with {CONFIG_FILE})")
+    config = TrainConfig.load(folder / CONFIG_FILE)
+    target = _check_out(out if out is not None else folder / METRICS_FILE)
+    ds = config.dataset
+    data = load_dataset(ds.name, root=ds.root, split=real_split, size=ds.size, channels=ds.channels, limit=n_real)
+    real_count = len(data)
+    if real_count < n_real:
+        log.warning("data set %s (%s) has only %d images; scoring against all of them", ds.name, real_split,
+                    real_count)  # fmt: skip
+    check_counts(real_count, n, prdc_k=prdc_k, kid_subset=kid_subset)
+    info: dict[str, Any] = {"run_dir": str(folder), "real_split": real_split}
+    if samples is not None:
+        images = _load_samples(Path(samples))
+        if images.dim() != 4 or images.shape[0] < n:
+            raise bad_value("samples", str(samples), f"a tensor (N, C, H, W) with at least n={n} images, "
+                            f"got shape {tuple(images.shape)}")  # fmt: skip
+        images = images[:n]
+        info["samples"] = str(samples)
+    else:
+        if not (folder / CHECKPOINT_FILE).is_file():
+            raise bad_value("run", str(folder), f"a trained run folder with {CHECKPOINT_FILE}; train it first")
+        step = int(load_checkpoint(folder / CHECKPOINT_FILE)["step"])
+        name = sampler or default_sampler(config.family)
+        grid = folder / "samples" / f"eval_step{step:07d}_{name}_seed{sample_seed}_n{n}.png"
+        if grid.with_suffix(".pt").is_file():
+            log.info("reusing samples %s", grid.with_suffix(".pt"))
+            images = _load_samples(grid.with_suffix(".pt"))
+        else:
+            summary = sample_run(config, n, folder, sampler=name, seed=sample_seed, out=grid, progress=progress)
+            images = _load_samples(Path(summary["samples"]))
+            info["seconds_sampling"] = summary["seconds"]
+        info.update(step=step, sampler=name, sample_seed=sample_seed, samples=str(grid.with_suffix(".pt")))
+    fake = to_uint8(images, "generated images")
+    extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
+    root = str(Path(ds.root).resolve()) if ds.root is not None else None
+    identity = dict(dataset=ds.name, root=root, split=real_split, size=ds.size, channels=ds.channels, n=real_count)
+    if ds.name == "folder":
+        identity["files"] = folder_fingerprint(Path(ds.root), None)
+
+    def load_real() -> torch.Tensor:
+        return to_uint8(data.tensor(real_count), "real images")
+
+    reference = reference_stats(reference_key(extractor, **identity), load_real, extractor,
+                                cache=cache, use_cache=use_cache, batch_size=batch_size,
+                                progress=progress)  # fmt: skip
+    result = score(reference, fake, extractor, prdc_k=prdc_k, kid_subsets=kid_subsets, kid_subset=kid_subset,
+                   seed=seed, batch_size=batch_size, progress=progress)  # fmt: skip
+    result.update(info)
+    result["dataset"] = {("name" if k == "dataset" else k): v for k, v in identity.items() if k != "files"}
+    result["seconds"] = time.perf_counter() - t0
+    if target is not None:
+        write_metrics(target, result)
+    return result
+
+
+def describe(result: dict[str, Any]) -> list[str]:
+    """Short human-readable lines of a result (for the command line)."""
+    fid_name = "FID" if result["fid_is_standard"] else f"FID-like distance on {result['feature_extractor']} features"
+    lines = [
+        f"{fid_name}: {result['fid']:.4g}   KID: {result['kid']:.4g} ± {result['kid_std']:.2g}",
+        f"precision {result['precision']:.3f}  recall {result['recall']:.3f}  density {result['density']:.3f}  "
+        f"coverage {result['coverage']:.3f}  (k = {result['prdc_k']})",
+        f"palette {result['palette']:.4g} (intensity shift per channel: "
+        + ", ".join(f"{v:+.4f}" for v in result["intensity_shift"])
+        + ")",
+        f"{result['n_fake']} generated vs {result['n_real']} real images, {result['feature_extractor']} "
+        f"(weights sha256 {result['weights_sha256'][:12]}…), {result['seconds']:.1f} s",
+    ]
+    if not result["fid_is_standard"]:
+        lines.append("note: " + result["note"])
+    return lines

@@ -1,0 +1,126 @@
+"""Image sets (folders, tensors, bad input) and the cache of reference statistics."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from advdiff.data import DataError
+from advdiff.errors import ConfigError
+from advdiff.metrics import read_folder, reference_key, reference_stats, to_uint8
+from tests.metrics.conftest import write_pngs
+
+
+def test_to_uint8_rounds_clips_and_keeps_uint8():
+    x = torch.tensor([0.0, 0.5, 1.0, 1.2, -0.3, 0.499 / 255]).reshape(1, 1, 2, 3)
+    assert to_uint8(x).flatten().tolist() == [0, 128, 255, 255, 0, 0]
+    u = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    assert torch.equal(to_uint8(u), u)
+
+
+def test_nan_in_a_sample_batch_is_named():
+    x = torch.rand(6, 1, 4, 4)
+    x[2, 0, 1, 1] = float("nan")
+    x[4, 0, 0, 0] = float("inf")
+    with pytest.raises(ConfigError, match=r"generated images hold 2 NaN or infinite values in 2 of 6 images.*first: "
+                       r"image 2.*sampler diverged"):  # fmt: skip
+        to_uint8(x, "generated images")
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [
+        ((4, 4), torch.float32),
+        ((1, 2, 4, 4), torch.float32),
+        ((0, 1, 4, 4), torch.float32),
+        ((1, 1, 4, 4), torch.int64),
+    ],  # fmt: skip
+)
+def test_bad_tensors_are_refused(shape, dtype):
+    with pytest.raises(ConfigError, match="images"):
+        to_uint8(torch.zeros(shape, dtype=dtype))
+
+
+def test_read_folder_keeps_grey_grey_and_rgb_rgb(tmp_path):
+    grey = write_pngs(tmp_path / "grey", torch.rand(3, 1, 5, 5))
+    rgb = write_pngs(tmp_path / "rgb", torch.rand(3, 3, 5, 5))
+    assert read_folder(grey).shape == (3, 1, 5, 5)
+    assert read_folder(rgb).shape == (3, 3, 5, 5) and read_folder(rgb, limit=2).shape[0] == 2
+
+
+def test_read_folder_round_trips_8_bit_images(tmp_path):
+    x = torch.rand(4, 3, 6, 6)
+    assert torch.equal(read_folder(write_pngs(tmp_path / "x", x)), to_uint8(x))
+
+
+def test_empty_folder_is_an_error_with_the_fix(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images")
+    with pytest.raises(DataError, match=r"holds no images.*write the images there first"):
+        read_folder(tmp_path / "empty", "fake")
+
+
+def test_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"fake=.*nowhere.*existing folder"):
+        read_folder(tmp_path / "nowhere", "fake")
+
+
+def test_mixed_sizes_are_an_error_naming_both(tmp_path):
+    folder = write_pngs(tmp_path / "mixed", torch.rand(2, 1, 8, 8))
+    Image.new("L", (10, 12)).save(folder / "0002.png")
+    with pytest.raises(DataError, match=r"mixes image sizes: 0000.png is 8x8 but 0002.png is 10x12.*resize"):
+        read_folder(folder, "real")
+
+
+# --------------------------------------------------------------------------- reference cache
+
+
+class Loader:
+    """Counts calls: the cache must not load (or extract) anything on a hit."""
+
+    def __init__(self, images):
+        self.images, self.calls = images, 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.images
+
+
+def test_reference_statistics_are_computed_once_and_reused(fmnist, tiny, tmp_path):
+    images = to_uint8(fmnist[:50])
+    key = reference_key(tiny, dataset="fashion_mnist", split="test", size=None, channels=None, n=50)
+    load = Loader(images)
+    first = reference_stats(key, load, tiny, cache=tmp_path)
+    second = reference_stats(key, load, tiny, cache=tmp_path)
+    assert load.calls == 1
+    assert not first.from_cache and second.from_cache
+    assert second.path.parent == tmp_path / "reference" and second.path.name.startswith("fashion_mnist-test-n50-")
+    assert torch.equal(first.features, second.features) and torch.equal(first.sigma, second.sigma)
+    assert torch.equal(first.histograms, second.histograms) and second.image_size == (28, 28)
+
+
+def test_reference_cache_key_separates_sizes_splits_and_extractors(fmnist, tiny, tmp_path):
+    load = Loader(to_uint8(fmnist[:20]))
+    base = dict(dataset="fashion_mnist", split="test", size=None, channels=None, n=20)
+    for change in ({}, {"n": 21}, {"split": "train"}, {"size": 32}):
+        reference_stats(reference_key(tiny, **{**base, **change}), load, tiny, cache=tmp_path)
+    assert load.calls == 4
+    other = {**reference_key(tiny, **base), "weights_sha256": "0" * 64}
+    reference_stats(other, load, tiny, cache=tmp_path)
+    assert load.calls == 5
+
+
+def test_a_damaged_cache_file_is_recomputed(fmnist, tiny, tmp_path, caplog):
+    key = reference_key(tiny, dataset="x", n=10)
+    load = Loader(to_uint8(fmnist[:10]))
+    ref = reference_stats(key, load, tiny, cache=tmp_path)
+    ref.path.write_bytes(b"not a torch file")
+    again = reference_stats(key, load, tiny, cache=tmp_path)
+    assert load.calls == 2 and not again.from_cache and "unreadable" in caplog.text
+
+
+def test_no_cache_means_no_file(fmnist, tiny, tmp_path):
+    load = Loader(to_uint8(fmnist[:10]))
+    reference_stats(reference_key(tiny, dataset="x", n=10), load, tiny, cache=tmp_path, use_cache=False)
+    assert not (tmp_path / "reference").exists()
