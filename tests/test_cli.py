@@ -90,14 +90,14 @@ def test_corrupt_writes_every_figure(tmp_path, capsys):
     assert "advdiff" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("family", ["heat", "advdiff", "ddpm"])
+@pytest.mark.parametrize("family", ["heat", "advdiff", "ddpm", "blur"])
 def test_train_resume_and_sample_from_the_command_line(tmp_path, family, capsys):
     """`advdiff train` writes the run folder, a second call resumes it, `advdiff sample` writes grid and samples."""
     from tests.training.helpers import write_image_folder
 
     folder = write_image_folder(tmp_path / "imgs")
     params = {"heat": "{K: 5, sigma_max: 3}", "advdiff": "{K: 5, sigma_max: 3, peclet: 1.0, backend: cpu}",
-              "ddpm": "{K: 20}"}[family]  # fmt: skip
+              "ddpm": "{K: 20}", "blur": "{K: 20, sigma_max: 3}"}[family]  # fmt: skip
     cfg = tmp_path / "train.yaml"
     cfg.write_text(
         f"family: {family}\nfamily_params: {params}\ndataset: {{name: folder, root: {folder}, size: 8}}\n"

@@ -190,18 +190,19 @@ def test_sample_grids_do_not_change_the_run(image_folder, tmp_path, monkeypatch)
     """With a sampler module present, grids are written every sample_every steps and the weights are unchanged."""
     calls = []
 
-    def sample(model, corruption, x_K, sampler=None, generator=None, progress=False):
-        calls.append(x_K.shape)
+    def sample(model, corruption, x_K, sampler=None, generator=None, progress=False, **options):
+        calls.append((sampler, x_K.shape, sorted(options)))
         torch.rand(3)  # a sampler that touches the global RNG must not disturb training
         return model(x_K, torch.full((x_K.shape[0],), corruption.K)).sigmoid()
 
-    monkeypatch.setitem(sys.modules, "advdiff.sampling", types.SimpleNamespace(sample=sample))
+    fake = types.SimpleNamespace(sample=sample, default_sampler=lambda family: "heat")
+    monkeypatch.setitem(sys.modules, "advdiff.sampling", fake)
     cfg = tiny_config(image_folder, "heat", steps=8, checkpoint_every=8)
     train(cfg, tmp_path / "plain", model=tiny_net(), progress=False)
     train({**cfg, "sample_every": 4, "sample_count": 5}, tmp_path / "grids", model=tiny_net(), progress=False)
     assert sorted(p.name for p in (tmp_path / "grids" / "samples").iterdir()) == ["step_0000004.png",
                                                                                    "step_0000008.png"]  # fmt: skip
-    assert calls == [(5, 1, 8, 8)] * 2
+    assert calls == [("heat", (5, 1, 8, 8), [])] * 2
     skip = ("totals", "config")  # the configs differ in sample_every and sample_count
     same(comparable(load_checkpoint(tmp_path / "plain" / "checkpoint.pt"), skip),
          comparable(load_checkpoint(tmp_path / "grids" / "checkpoint.pt"), skip))  # fmt: skip
@@ -239,3 +240,15 @@ def test_ema_warmup_forgets_the_initial_weights():
 def test_ema_warmup_is_a_checked_flag():
     with pytest.raises(ConfigError, match="ema_warmup"):
         TrainConfig(ema_warmup="yes")
+
+
+def test_data_options_give_blur_the_training_data_moments():
+    from advdiff.corruptions import build
+    from advdiff.training.trainer import data_options
+
+    images = torch.rand((6, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    blur = build("blur", K=10, sigma_max=3.0)
+    mean, var = data_options("blur", blur, images)["data_moments"]
+    assert mean.shape == var.shape == (1, 8, 8) and float(var.sum()) > 0
+    assert data_options("heat", build("heat", K=10, sigma_max=3.0), images) == {}
+    assert data_options("ddpm", build("ddpm", K=10), images) == {}
