@@ -15,11 +15,10 @@ log(alpha_t^2 / sigma_t^2) ends at logsnr_min (default -10) instead of -infinity
 untruncated cos(pi t / 2), alpha_1 is 6e-17 and the sampler's first reverse step divides by
 a_{t|s} ~ 1e-14, so any model error explodes (seen: samples of 4e18 after 1 200 training
 steps). Truncated, alpha_1^2 = sigmoid(-10) = 4.5e-5, close to DDPM's abar_K = 4e-5, and level
-K is pure noise to that accuracy (the prior is N(0, I)). Level 0 is exactly clean. Open problem:
-sampling that same briefly trained model still diverges (to about 2.6e3 unclipped), growing
-between k = 200 and 50 where high frequencies leave the d_min floor: over those steps the chain
-amplifies high-frequency eps errors by up to d_s/d_t ~ 1000 (per step at most ~1.3), and the
-model's eps error there is large (MSE 0.34 at k = 50). See the README.
+K is pure noise to that accuracy (the prior is N(0, I)). Level 0 is exactly clean. Sampling
+needs care at the frequencies on the d_min floor, where the clean-image estimate multiplies the
+model's eps error by sigma_t / (alpha_t d_min): see :func:`advdiff.sampling.blur_ancestral`'s
+``data_moments``.
 Outputs are in data units ``(z + 1) / 2``. Trajectories are sample paths of the per-frequency
 Markov chain with these marginals (see :mod:`advdiff.corruptions.gaussian`).
 
