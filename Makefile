@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CORES ?= all
+MEM_MB ?= 7000
+MLFLOW_PORT ?= 5000
 
 .PHONY: run test test-all lint format data env bench mlflow-ui clean
 
@@ -16,10 +18,17 @@ $(STAMP): pyproject.toml setup.py advdiff/lbm/kernels/d2q9_cpu.c advdiff/lbm/ker
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## run: set up, fetch the default data, run the default workflow end to end
+## run: set up, fetch the default data, run the default workflow end to end (sweep included).
+## A run that was killed continues: finished jobs are kept, an interrupted training resumes its checkpoint.
 run: $(STAMP) data
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES) --snakefile Snakefile \
-		--configfile config/config.yaml
+		--configfile config/config.yaml --rerun-incomplete --resources mem_mb=$(MEM_MB)
+
+## mlflow-ui: browse the sweep's runs (the workflow's default SQLite store) at http://127.0.0.1:$(MLFLOW_PORT)
+mlflow-ui: $(STAMP)
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) \
+		--backend-store-uri sqlite:///$(CURDIR)/results/mlflow/mlflow.db \
+		--default-artifact-root $(CURDIR)/results/mlflow/artifacts
 
 ## data: install the default dataset (Debian's dataset-fashion-mnist) where possible
 data:
@@ -38,10 +47,12 @@ test-all: $(STAMP) lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check advdiff tests workflow/scripts setup.py
 	$(VENV)/bin/ruff format --check advdiff tests workflow/scripts setup.py
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format advdiff tests workflow/scripts setup.py
 	$(VENV)/bin/ruff check --fix advdiff tests workflow/scripts setup.py
+	$(VENV)/bin/snakefmt Snakefile workflow/rules
 
 ## bench: the LBM benchmark on this machine's CPU (record the result in BENCHMARKS.md)
 bench: $(STAMP)

@@ -1,6 +1,7 @@
 # Shared set-up: validate the config against the schema (defaults filled in, unknown keys rejected).
-from snakemake.utils import validate
+import re
 
+from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -27,3 +28,30 @@ def _check_settings():
 
 
 _check_settings()
+
+
+# The benchmark sweep: expanded and checked once here (families' parameters, the LBM schedule at the
+# data's image size, training settings), so an invalid value stops the workflow before any job runs.
+from advdiff.sweep import build_sweep
+
+SWEEP = build_sweep(config["sweep"])
+POINTS = SWEEP.points
+RES = config["resources"]
+TRACKING = config["tracking"]
+EXPERIMENT = TRACKING["experiment"] or f"advdiff-{SWEEP.name}"
+SWEEP_DIR = f"results/sweep/{SWEEP.name}"
+RUNS_DIR = "results/sweep/runs"  # training runs, named by config hash (shared by configs with equal points)
+SWEEP_LOGS = f"results/logs/sweep/{SWEEP.name}"
+
+
+wildcard_constraints:
+    point="|".join(re.escape(p) for p in POINTS),
+
+
+def point_config(wildcards):
+    """The resolved training configuration of a point (a param: changing it reruns the point's jobs)."""
+    return POINTS[wildcards.point].config.to_dict(include_device=True)
+
+
+def run_dir(wildcards):
+    return f"{RUNS_DIR}/{wildcards.point}"

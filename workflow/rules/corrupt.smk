@@ -6,6 +6,13 @@ rule corrupt_figures:
         strip="results/corrupt/{setting}/trajectory_strip.png",
         spectra="results/corrupt/{setting}/power_spectra.png",
         summary="results/corrupt/{setting}/corrupt.json",
+    log:
+        "results/logs/corrupt_{setting}.log",
+    conda:
+        "../envs/advdiff.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=3000,
     params:
         families=lambda wc: " ".join(f"--family {f}" for f in CORRUPT["families"]),
         peclet=lambda wc: CORRUPT_SETTINGS[wc.setting]["peclet"],
@@ -20,13 +27,6 @@ rule corrupt_figures:
         ),
         n=CORRUPT["n_images"],
         collision=CORRUPT["collision"],
-    log:
-        "results/logs/corrupt_{setting}.log",
-    threads: workflow.cores
-    resources:
-        mem_mb=3000,
-    conda:
-        "../envs/advdiff.yaml"
     shell:
         "advdiff -v corrupt {params.families} {params.data} --n {params.n} --peclet {params.peclet} "
         "{params.reynolds} --collision {params.collision} --out results/corrupt/{wildcards.setting} > {log} 2>&1"
@@ -37,10 +37,30 @@ rule bench_corrupt:
         "results/bench/corrupt_{backend}.json",
     log:
         "results/logs/bench_corrupt_{backend}.log",
+    conda:
+        "../envs/advdiff.yaml"
     threads: workflow.cores
     resources:
         mem_mb=4000,
-    conda:
-        "../envs/advdiff.yaml"
     shell:
         "advdiff -v bench corrupt --backend {wildcards.backend} --json {output} > {log} 2>&1"
+
+
+rule point_figures:
+    input:
+        rules.check_data.output,
+    output:
+        strip=f"{SWEEP_DIR}/{{point}}/figures/trajectory_strip.png",
+        summary=f"{SWEEP_DIR}/{{point}}/figures/corrupt.json",
+    log:
+        f"{SWEEP_LOGS}/figures/{{point}}.log",
+    conda:
+        "../envs/advdiff.yaml"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    params:
+        config=point_config,
+        n_images=SWEEP.figures["n_images"],
+    script:
+        "../scripts/sweep_point_figures.py"

@@ -7,16 +7,16 @@ rule validate_lbm:
         heat="results/validation/lbm/heat_vs_lbm.png",
         heat_levels="results/validation/lbm/heat_error_by_level.png",
         convergence="results/validation/lbm/gaussian_convergence.png",
-    params:
-        backend=LBM["backend"],
-        collisions=" ".join(LBM["collisions"]),
     log:
         "results/logs/validate_lbm.log",
+    conda:
+        "../envs/advdiff.yaml"
     threads: workflow.cores
     resources:
         mem_mb=2000,
-    conda:
-        "../envs/advdiff.yaml"
+    params:
+        backend=LBM["backend"],
+        collisions=" ".join(LBM["collisions"]),
     shell:
         "advdiff -v validate lbm --backend {params.backend} --collision {params.collisions} "
         "--out results/validation/lbm > {log} 2>&1"
@@ -25,6 +25,13 @@ rule validate_lbm:
 rule bench_lbm:
     output:
         "results/bench/lbm_{backend}.json",
+    log:
+        "results/logs/bench_lbm_{backend}.log",
+    conda:
+        "../envs/advdiff.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
     params:
         batch=BENCH["batch"],
         channels=BENCH["channels"],
@@ -32,13 +39,6 @@ rule bench_lbm:
         steps=BENCH["steps"],
         collision=BENCH["collision"],
         boundary=BENCH["boundary"],
-    log:
-        "results/logs/bench_lbm_{backend}.log",
-    threads: workflow.cores
-    resources:
-        mem_mb=4000,
-    conda:
-        "../envs/advdiff.yaml"
     shell:
         "advdiff -v bench lbm --backend {wildcards.backend} --batch {params.batch} "
         "--channels {params.channels} --size {params.size} --steps {params.steps} "

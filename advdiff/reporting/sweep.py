@@ -1,0 +1,377 @@
+"""The sweep's tables and figures, from the point records of the workflow (never from MLflow).
+
+:func:`write_sweep_report` reads the ``record.json`` of every sweep point
+(:func:`advdiff.sweep.build_record`) and writes
+
+* ``tables/sweep_<name>.md``, ``.tex`` and ``.csv``: the paper's table shape, one row per
+  (data set, family, Pe, Re), mean ± std over seeds of FID, KID, precision, recall, density,
+  coverage, palette score, training and sampling images/s, and CPU- or GPU-hours; with the number
+  of generated/real images and the feature extractor of every row, and the paper's FFHQ-128
+  numbers beside the rows whose setting matches (when the sweep asks for them);
+* ``tables/sweep_<name>_points.csv``: one row per point (seeds apart);
+* ``figures/sweep_<name>_fid_vs_pe.png`` (FID against Pe, one line per Re, the other families as
+  horizontal references) and ``figures/sweep_<name>_samples.png`` (a sample grid per row);
+* copies of each row's trajectory strip and velocity field;
+* ``sweep_<name>.md``: the page that shows all of these.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+PAPER_FFHQ128: dict[float, dict[str, float]] = {
+    0.0: {"fid": 55.87, "precision": 0.798, "recall": 0.109, "density": 0.762, "coverage": 0.482},
+    0.02: {"fid": 56.57, "precision": 0.797, "recall": 0.102, "density": 0.806, "coverage": 0.491},
+    0.04: {"fid": 51.44, "precision": 0.815, "recall": 0.115, "density": 0.921, "coverage": 0.539},
+    0.06: {"fid": 36.64, "precision": 0.826, "recall": 0.243, "density": 1.040, "coverage": 0.665},
+    0.08: {"fid": 37.41, "precision": 0.817, "recall": 0.247, "density": 1.043, "coverage": 0.662},
+    0.10: {"fid": 42.88, "precision": 0.764, "recall": 0.187, "density": 0.854, "coverage": 0.556},
+    0.12: {"fid": 48.62, "precision": 0.688, "recall": 0.183, "density": 0.683, "coverage": 0.510},
+}
+"""Beyond Blur (Gruszczynski et al. 2025), FFHQ 128x128, advdiff with every mode (Re = ∞); SPEC §8."""
+PAPER_SETTING = "FFHQ-128, advdiff, Re = ∞, TF-Inception FID on 50 000 samples (Gruszczynski et al. 2025)"
+
+SCORES = ("fid", "kid", "precision", "recall", "density", "coverage", "palette")
+COLUMNS = {  # key -> (header, digits)
+    "fid": ("FID", 2),
+    "kid": ("KID", 4),
+    "precision": ("P", 3),
+    "recall": ("R", 3),
+    "density": ("D", 3),
+    "coverage": ("C", 3),
+    "palette": ("palette", 4),
+    "train_ips": ("train img/s", 1),
+    "sample_ips": ("sample img/s", 2),
+    "hours": ("hours", 3),
+}
+
+
+def load_records(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Read point records (``record.json``)."""
+    return [json.loads(Path(p).read_text(encoding="utf-8")) for p in paths]
+
+
+def _re_label(record: Mapping[str, Any]) -> str:
+    if record["family"] != "advdiff":
+        return "–"
+    return "∞" if record["reynolds"] is None else format(record["reynolds"], "g")
+
+
+def _pe_label(record: Mapping[str, Any]) -> str:
+    return "–" if record["peclet"] is None else format(record["peclet"], "g")
+
+
+def _values(record: Mapping[str, Any]) -> dict[str, float | None]:
+    s = record["scores"]
+    out: dict[str, float | None] = {k: s.get(k) for k in SCORES}
+    out["train_ips"] = record["train"].get("images_per_second")
+    out["sample_ips"] = record["sample"].get("images_per_second")
+    out["hours"] = record["compute"]["hours"]
+    return out
+
+
+def paper_row(record: Mapping[str, Any]) -> dict[str, float] | None:
+    """The paper's numbers for a record whose setting matches (advdiff, Re = ∞, a Pe of the paper's table)."""
+    if record["family"] != "advdiff" or record["reynolds"] is not None or record["peclet"] is None:
+        return None
+    for pe, row in PAPER_FFHQ128.items():
+        if math.isclose(pe, record["peclet"], abs_tol=1e-9):
+            return row
+    return None
+
+
+def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
+    xs = [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    if not xs:
+        return None, None
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else None)
+
+
+def aggregate(records: Sequence[Mapping[str, Any]], compare_paper: bool = False) -> list[dict[str, Any]]:
+    """One row per (data set, family, Pe, Re): mean and std over seeds of every column."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for rec in records:
+        key = (rec["dataset"], rec["family"], rec["peclet"], rec["reynolds"])
+        groups.setdefault(key, []).append(rec)
+    order = {"ddpm": 0, "heat": 1, "blur": 2, "advdiff": 3}
+
+    def sort_key(key: tuple) -> tuple:
+        ds, fam, pe, re = key
+        return (ds, order.get(fam, 9), fam, -1.0 if pe is None else pe, math.inf if re is None else re)
+
+    rows = []
+    for key in sorted(groups, key=sort_key):
+        recs = sorted(groups[key], key=lambda r: r["seed"])
+        first = recs[0]
+        vals = [_values(r) for r in recs]
+        row: dict[str, Any] = {
+            "dataset": first["dataset"],
+            "family": first["family"],
+            "peclet": first["peclet"],
+            "reynolds": first["reynolds"],
+            "pe": _pe_label(first),
+            "re": _re_label(first),
+            "seeds": [r["seed"] for r in recs],
+            "points": [r["point"] for r in recs],
+            "n_fake": sorted({int(r["scores"]["n_fake"]) for r in recs}),
+            "n_real": sorted({int(r["scores"]["n_real"]) for r in recs}),
+            "feature_extractor": sorted({str(r["scores"]["feature_extractor"]) for r in recs}),
+            "fid_is_standard": all(bool(r["scores"].get("fid_is_standard")) for r in recs),
+            "compute": sorted({r["compute"]["kind"] for r in recs}),
+            "steps": sorted({int(r["train"]["step"]) for r in recs}),
+            "fourier_max": (first.get("schedule") or {}).get("fourier_max"),
+            "displacement_px": (first.get("schedule") or {}).get("displacement_px"),
+        }
+        for col in COLUMNS:
+            row[col], row[f"{col}_std"] = _mean_std([v[col] for v in vals])
+        row["paper"] = paper_row(first) if compare_paper else None
+        rows.append(row)
+    return rows
+
+
+def _fmt(mean: float | None, std: float | None, digits: int, pm: str = " ± ") -> str:
+    if mean is None:
+        return "–"
+    text = f"{mean:.{digits}f}"
+    return text + (f"{pm}{std:.{digits}f}" if std is not None else "")
+
+
+def _count(row: Mapping[str, Any]) -> str:
+    return f"{'/'.join(map(str, row['n_fake']))} / {'/'.join(map(str, row['n_real']))}"
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The Markdown table (one line per row, paper numbers in their own columns when present)."""
+    paper = any(r["paper"] for r in rows)
+    head = ["data", "family", "Pe", "Re", "Fo_max", "disp. px", *(COLUMNS[c][0] for c in COLUMNS),
+            "seeds", "gen / real images", "features"]  # fmt: skip
+    head[head.index("hours")] = "CPU/GPU-h"
+    if paper:
+        head += ["paper FID", "paper P", "paper R", "paper D", "paper C"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["dataset"], r["family"], r["pe"], r["re"],
+                 "–" if r["fourier_max"] is None else f"{r['fourier_max']:.3g}",
+                 "–" if r["displacement_px"] is None else f"{r['displacement_px']:.3g}"]  # fmt: skip
+        cells += [_fmt(r[c], r[f"{c}_std"], COLUMNS[c][1]) for c in COLUMNS]
+        cells[-1] += f" {'/'.join(r['compute'])}"
+        cells += [str(len(r["seeds"])), _count(r), ", ".join(r["feature_extractor"])]
+        if paper:
+            p = r["paper"]
+            cells += (
+                [f"{p[k]:.2f}" if k == "fid" else f"{p[k]:.3f}" for k in SCORES[:1] + SCORES[2:6]] if p else ["–"] * 5
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
+                 ("∞", r"$\infty$"), ("–", "--"), ("±", r"$\pm$")):  # fmt: skip
+        text = text.replace(a, b)
+    return text
+
+
+def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
+    """A booktabs LaTeX table of the same rows."""
+    paper = any(r["paper"] for r in rows)
+    cols = ["family", "Pe", "Re", "FID", "KID", "P", "R", "D", "C", "palette", "img/s", "h"]
+    if paper:
+        cols += ["FID (paper)"]
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{" + "l" * 3 + "r" * (len(cols) - 3) + "}",
+             r"\toprule", " & ".join(cols) + r" \\", r"\midrule"]  # fmt: skip
+    dataset = None
+    for r in rows:
+        if r["dataset"] != dataset:
+            dataset = r["dataset"]
+            lines.append(rf"\multicolumn{{{len(cols)}}}{{l}}{{\emph{{{_tex(dataset)}}}}} \\")
+        cells = [r["family"], r["pe"], r["re"]]
+        cells += [_fmt(r[c], r[f"{c}_std"], COLUMNS[c][1], pm=" ± ") for c in SCORES]
+        cells += [_fmt(r["train_ips"], r["train_ips_std"], 1), _fmt(r["hours"], r["hours_std"], 3)]
+        if paper:
+            cells.append(f"{r['paper']['fid']:.2f}" if r["paper"] else "–")
+        lines.append(" & ".join(_tex(c) for c in cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(caption) + "}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """Group rows as CSV: every column's mean and std, counts, extractor and the paper's numbers."""
+    fields = ["dataset", "family", "peclet", "reynolds", "fourier_max", "displacement_px", "n_seeds", "seeds"]
+    for col in COLUMNS:
+        fields += [col, f"{col}_std"]
+    fields += ["n_fake", "n_real", "feature_extractor", "fid_is_standard", "compute", "steps"]
+    fields += [f"paper_{k}" for k in ("fid", "precision", "recall", "density", "coverage")]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for r in rows:
+            out = {k: r.get(k) for k in fields if k in r}
+            out.update(n_seeds=len(r["seeds"]), seeds=" ".join(map(str, r["seeds"])),
+                       reynolds="" if r["family"] != "advdiff" else ("inf" if r["reynolds"] is None else r["reynolds"]),
+                       n_fake=" ".join(map(str, r["n_fake"])), n_real=" ".join(map(str, r["n_real"])),
+                       feature_extractor=" ".join(r["feature_extractor"]), compute=" ".join(r["compute"]),
+                       steps=" ".join(map(str, r["steps"])))  # fmt: skip
+            for k in ("fid", "precision", "recall", "density", "coverage"):
+                out[f"paper_{k}"] = r["paper"][k] if r["paper"] else ""
+            writer.writerow(out)
+
+
+def write_points_csv(records: Sequence[Mapping[str, Any]], path: str | Path) -> None:
+    """One row per point (seeds apart)."""
+    fields = ["point", "dataset", "family", "peclet", "reynolds", "seed", "config_hash", "steps", *SCORES,
+              "train_ips", "sample_ips", "hours", "compute", "n_fake", "n_real", "feature_extractor"]  # fmt: skip
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for rec in records:
+            v = _values(rec)
+            writer.writerow({"point": rec["point"], "dataset": rec["dataset"], "family": rec["family"],
+                             "peclet": rec["peclet"], "reynolds": _re_label(rec).replace("–", "").replace("∞", "inf"),
+                             "seed": rec["seed"], "config_hash": rec["config_hash"], "steps": rec["train"]["step"],
+                             **v, "compute": rec["compute"]["kind"], "n_fake": rec["scores"]["n_fake"],
+                             "n_real": rec["scores"]["n_real"],
+                             "feature_extractor": rec["scores"]["feature_extractor"]})  # fmt: skip
+
+
+def fid_vs_pe_figure(rows: Sequence[Mapping[str, Any]], out: str | Path, title: str) -> Path:
+    """FID against Pe, one line per Re (advdiff), other families as horizontal lines."""
+    from advdiff.reporting.figures import pyplot, save
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    adv = [r for r in rows if r["family"] == "advdiff" and r["fid"] is not None]
+    for re in sorted({r["re"] for r in adv}, key=lambda s: math.inf if s == "∞" else float(s)):
+        # Pe = 0 does not depend on Re: it starts every line.
+        pts = sorted((r for r in adv if r["re"] == re or r["peclet"] == 0), key=lambda r: r["peclet"])
+        ax.errorbar([r["peclet"] for r in pts], [r["fid"] for r in pts], yerr=[r["fid_std"] or 0 for r in pts],
+                    marker="o", capsize=3, label=f"advdiff, Re = {re}")  # fmt: skip
+    for i, r in enumerate(x for x in rows if x["family"] != "advdiff" and x["fid"] is not None):
+        ax.axhline(r["fid"], linestyle="--", color=f"C{(i + 4) % 10}", label=r["family"])
+    paper = [(pe, v["fid"]) for pe, v in PAPER_FFHQ128.items()] if any(r["paper"] for r in rows) else []
+    if paper:
+        ax.plot(*zip(*paper, strict=True), "k:", marker="s", label="paper (FFHQ-128)")
+    extractor = ", ".join(sorted({e for r in rows for e in r["feature_extractor"]}))
+    counts = ", ".join(sorted({str(n) for r in rows for n in r["n_fake"]}))
+    standard = all(r["fid_is_standard"] for r in rows)
+    ax.set_xlabel("Péclet number Pe")
+    ax.set_ylabel("FID" if standard else f"FID-like distance ({extractor}; not FID)")
+    ax.set_title(f"{title}\n{counts} generated images, {extractor} features", fontsize=9)
+    ax.legend(fontsize=8)
+    return save(fig, out)
+
+
+def samples_figure(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]], out: str | Path,
+                   grid: int = 36) -> Path:  # fmt: skip
+    """First ``grid`` samples of each row's first seed, one panel per row."""
+    import torch
+    from torchvision.utils import make_grid
+
+    from advdiff.reporting.figures import pyplot, save
+
+    plt = pyplot()
+    n = len(rows)
+    cols = min(4, n)
+    nrows = math.ceil(n / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3 * cols, 3.3 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows, strict=False):
+        rec = records[row["points"][0]]
+        samples = torch.load(rec["sample"]["samples"], map_location="cpu", weights_only=True)[:grid]
+        img = make_grid(samples.float().clamp(0, 1), nrow=max(1, int(math.sqrt(len(samples)))), padding=1)
+        ax.imshow(img.permute(1, 2, 0).numpy(), interpolation="nearest")
+        label = row["family"] + (f" Pe {row['pe']} Re {row['re']}" if row["family"] == "advdiff" else "")
+        ax.set_title(label, fontsize=9)
+    return save(fig, out)
+
+
+def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *, name: str,
+                       compare_paper: bool = False) -> dict[str, Path]:  # fmt: skip
+    """Write the sweep's page, tables and figures next to ``out_md`` (see the module docstring)."""
+    records = load_records(record_paths)
+    if not records:
+        raise ValueError("write_sweep_report needs at least one point record")
+    out = Path(out_md)
+    tables = out.parent / "tables"
+    figs = out.parent / "figures"
+    tables.mkdir(parents=True, exist_ok=True)
+    figs.mkdir(parents=True, exist_ok=True)
+    rows = aggregate(records, compare_paper)
+    by_point = {r["point"]: r for r in records}
+    first = records[0]
+    settings = first["settings"]
+    cfg = first["config"]
+    extractor = ", ".join(sorted({str(r["scores"]["feature_extractor"]) for r in records}))
+    standard = all(bool(r["scores"].get("fid_is_standard")) for r in records)
+    caption = (f"{first['dataset']}: {len(records)} runs, {settings['evaluate']['n']} generated images scored "
+               f"against {first['scores']['n_real']} real ones on {extractor} features"
+               + ("" if standard else " (not comparable with published FID)")
+               + "; mean ± std over seeds.")  # fmt: skip
+    paths = {
+        "md_table": tables / f"sweep_{name}.md",
+        "tex": tables / f"sweep_{name}.tex",
+        "csv": tables / f"sweep_{name}.csv",
+        "points_csv": tables / f"sweep_{name}_points.csv",
+        "fid_vs_pe": figs / f"sweep_{name}_fid_vs_pe.png",
+        "samples": figs / f"sweep_{name}_samples.png",
+    }
+    table = markdown_table(rows)
+    paths["md_table"].write_text(f"{caption}\n\n{table}", encoding="utf-8")
+    paths["tex"].write_text(latex_table(rows, caption), encoding="utf-8")
+    write_csv(rows, paths["csv"])
+    write_points_csv(records, paths["points_csv"])
+    fid_vs_pe_figure(rows, paths["fid_vs_pe"], f"{first['dataset']}, sweep '{name}'")
+    samples_figure(rows, by_point, paths["samples"], grid=int(settings["sample"].get("grid", 36)))
+    strips = []
+    for row in rows:
+        rec = by_point[row["points"][0]]
+        for kind in ("trajectory_strip", "velocity_field"):
+            src = rec["files"].get(kind)
+            if src and Path(src).is_file():
+                dst = figs / f"sweep_{name}_{row['points'][0]}_{kind}.png"
+                shutil.copyfile(src, dst)
+                strips.append((row, kind, dst))
+    steps = ", ".join(sorted({str(r["train"]["step"]) for r in records}))
+    lines = [
+        f"# Benchmark sweep `{name}`",
+        "",
+        "Rebuilt by the workflow from the result files of every sweep point (`results/sweep/`), not from MLflow.",
+        f"Networks: U-Net preset `{cfg['model']['preset']}`, {steps} training steps, batch {cfg['batch_size']}; "
+        f"{settings['evaluate']['n']} generated images per run scored against {first['scores']['n_real']} real "
+        f"images ({settings['evaluate']['real_split']} split) on **{extractor}** features.",
+        "",
+    ]
+    if not standard:
+        lines += ["**The FID/KID/P/R/D/C columns are computed on non-standard features: they are not FID and "
+                  "cannot be compared with published numbers.**", ""]  # fmt: skip
+    lines += ["## Table", "", caption, "", table,
+              "Columns: Fo_max = σ_max²/(2L²); disp. = mean advective displacement Pe σ_max²/(2L) in pixels; "
+              "palette = mean 1-Wasserstein distance of per-channel intensity histograms (lower is better); "
+              "train img/s = training images per second; hours = wall time of training, sampling and scoring "
+              "on the named device.", ""]  # fmt: skip
+    if any(r["paper"] for r in rows):
+        lines += [f"Paper columns: {PAPER_SETTING}.", ""]
+    lines += [f"Also as LaTeX ([{paths['tex'].name}](tables/{paths['tex'].name})) and CSV "
+              f"([{paths['csv'].name}](tables/{paths['csv'].name}), per point: "
+              f"[{paths['points_csv'].name}](tables/{paths['points_csv'].name})).", ""]  # fmt: skip
+    lines += ["## Figures", "", f"![FID against Pe](figures/{paths['fid_vs_pe'].name})", "",
+              f"![Samples](figures/{paths['samples'].name})", ""]  # fmt: skip
+    for row, kind, dst in strips:
+        label = row["family"] + (f", Pe {row['pe']}, Re {row['re']}" if row["family"] == "advdiff" else "")
+        lines += [f"![{kind.replace('_', ' ')}: {label}](figures/{dst.name})", ""]
+    lines += ["## Runs", "", "| point | seed | steps | device | MLflow tag `advdiff.point` |", "|---|---|---|---|---|"]
+    for rec in sorted(records, key=lambda r: r["point"]):
+        lines.append(f"| {rec['point']} | {rec['seed']} | {rec['train']['step']} | {rec['compute']['device']} | "
+                     f"`{rec['point']}` |")  # fmt: skip
+    lines += ["", "Browse every run, its loss curve and artifacts: `make mlflow-ui` (http://127.0.0.1:5000).", ""]
+    out.write_text("\n".join(lines), encoding="utf-8")
+    paths["md"] = out
+    return paths

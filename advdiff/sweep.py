@@ -1,0 +1,512 @@
+"""A benchmark sweep: corruption families x Péclet x Reynolds x seeds, each point one training run.
+
+The workflow (``workflow/rules/*.smk``) validates its ``sweep`` section with :func:`build_sweep`
+once, before any job starts, and then trains, samples, scores, records and tracks every
+:class:`SweepPoint`. The same functions serve the workflow scripts and Python users::
+
+    from advdiff.sweep import build_sweep
+    sweep = build_sweep(config["sweep"])          # raises ConfigError naming the key
+    for point in sweep.points.values():
+        print(point.point_id, point.config.hash())
+
+A point's identity is the hash of its resolved :class:`~advdiff.training.TrainConfig`
+(:meth:`~advdiff.training.TrainConfig.hash`), which is part of its folder name: changing any
+parameter that changes the weights makes a new point, and an unchanged point keeps its folder.
+
+``advdiff`` points take every (Pe, Re) pair of the sweep, except that Pe = 0 (no velocity, the
+lattice version of heat dissipation) does not depend on Re and is one point with Re = None.
+The other families take no Pe or Re.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advdiff.errors import AdvdiffError, ConfigError, bad_value
+
+log = logging.getLogger(__name__)
+
+NATIVE_SIZES = {"fashion_mnist": 28, "mnist": 28, "cifar10": 32}
+"""Image side of the built-in data sets (a ``folder`` data set needs ``dataset.size``)."""
+
+FEATURE_EXTRACTORS = ("inception", "tiny-test")
+
+SECTION_KEYS = (
+    "name",
+    "dataset",
+    "dataset_label",
+    "families",
+    "peclet",
+    "reynolds",
+    "seeds",
+    "family_params",
+    "model",
+    "train",
+    "sample",
+    "evaluate",
+    "figures",
+    "compare_paper",
+)
+TRAIN_KEYS = (
+    "batch_size",
+    "steps",
+    "lr",
+    "warmup_steps",
+    "ema_decay",
+    "grad_clip",
+    "amp",
+    "checkpoint_every",
+    "log_every",
+    "device",
+    "pool",
+)
+SAMPLE_KEYS = ("n", "seed", "sampler", "grid")
+EVALUATE_KEYS = ("n", "n_real", "real_split", "feature_extractor", "batch_size", "kid_subset_size", "device")
+FIGURE_KEYS = ("n_images",)
+SWEPT_PARAMS = ("peclet", "reynolds")
+
+
+class DataMissingError(AdvdiffError, FileNotFoundError):
+    """The sweep's images are not where the configuration says; the message says where to put them."""
+
+
+def _where(key: str, exc: ConfigError) -> ConfigError:
+    """Prefix a library error with the sweep key it came from."""
+    return ConfigError(f"{key}: {exc}")
+
+
+def _mapping(key: str, value: Any, known: Sequence[str]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise bad_value(key, value, f"a mapping of {', '.join(known)}")
+    unknown = [k for k in value if k not in known]
+    if unknown:
+        raise bad_value(f"{key}.{unknown[0]}", value[unknown[0]], f"a known key: one of {', '.join(known)}")
+    return dict(value)
+
+
+def _number_list(key: str, value: Any, *, allow_none: bool = False) -> list[float | None]:
+    if not isinstance(value, list) or not value:
+        raise bad_value(key, value, "a non-empty list of numbers")
+    out: list[float | None] = []
+    for i, item in enumerate(value):
+        if item is None and allow_none:
+            out.append(None)
+            continue
+        if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            raise bad_value(f"{key}[{i}]", item, "a finite number" + (" or null" if allow_none else ""))
+        out.append(float(item))
+    if len(set(out)) != len(out):
+        raise bad_value(key, value, "a list without repeated values")
+    return out
+
+
+def _label(value: float | None) -> str:
+    return "inf" if value is None else format(value, "g")
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One training run of the sweep: its family, dimensionless numbers, seed and resolved config."""
+
+    point_id: str  # folder name: <family>[-pe<Pe>-re<Re>]-s<seed>-<first 10 hex digits of the config hash>
+    family: str  # corruption family
+    peclet: float | None  # advdiff only
+    reynolds: float | None  # advdiff only; None keeps every mode
+    seed: int  # training seed
+    config: Any  # advdiff.training.TrainConfig (resolved; device included)
+
+    def labels(self) -> dict[str, Any]:
+        """The point's coordinates as plain JSON values."""
+        return {
+            "point": self.point_id,
+            "family": self.family,
+            "peclet": self.peclet,
+            "reynolds": self.reynolds,
+            "seed": self.seed,
+            "config_hash": self.config.hash(),
+        }
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: its points and the settings of sampling, scoring and figures."""
+
+    name: str  # names the MLflow experiment and the report files
+    dataset_label: str  # how tables name the data set, e.g. "Fashion-MNIST 28x28"
+    image_size: int  # image side in pixels (Pe and Fo use it as the length L)
+    points: dict[str, SweepPoint]
+    sample: dict[str, Any] = field(default_factory=dict)  # n, seed, sampler, grid
+    evaluate: dict[str, Any] = field(default_factory=dict)  # n, n_real, real_split, feature_extractor, ...
+    figures: dict[str, Any] = field(default_factory=dict)  # n_images
+    compare_paper: bool = False  # put the paper's FFHQ-128 numbers beside matching rows
+    dataset: dict[str, Any] = field(default_factory=dict)  # the TrainConfig dataset section
+
+    def settings(self) -> dict[str, Any]:
+        """The sweep-level settings every point shares (logged as ``sweep.*`` parameters)."""
+        return {
+            "name": self.name,
+            "dataset_label": self.dataset_label,
+            "image_size": self.image_size,
+            "sample": dict(self.sample),
+            "evaluate": dict(self.evaluate),
+        }
+
+
+def _check_preset(model: Any) -> None:
+    from advdiff.models.presets import PRESETS
+
+    preset = model.get("preset", "small") if isinstance(model, Mapping) else None
+    if preset not in PRESETS:
+        raise bad_value("sweep.model.preset", preset, f"one of {', '.join(PRESETS)}")
+
+
+def _check_schedule(family_params: Mapping[str, Any], length: int, key: str) -> None:
+    """Build the advdiff schedule at the sweep's image size: tau <= 1/2 and the Mach limit fail here."""
+    from advdiff.lbm import units
+
+    p = dict(family_params)
+    try:
+        units.build_schedule(int(p["K"]), p["sigma_max"], sigma_min=p["sigma_min"], peclet=p["peclet"],
+                             length=p.get("length") or length, alpha_max=p["alpha_max"])  # fmt: skip
+    except ConfigError as exc:
+        raise _where(key, exc) from None
+
+
+def build_sweep(section: Mapping[str, Any]) -> Sweep:
+    """Validate a ``sweep`` configuration section and expand it into points.
+
+    Every check happens here, before any work: unknown keys (listing the known ones), unknown
+    families, family parameters (each family is built), the advdiff schedule at the data's image
+    size (τ ≤ 1/2, negative Pe, velocities beyond the Mach limit), training settings (each
+    point's :class:`~advdiff.training.TrainConfig`), and sample/score counts. Errors are
+    :class:`~advdiff.errors.ConfigError` whose message starts with the ``sweep.…`` key.
+    """
+    from advdiff.corruptions import families
+    from advdiff.training import TrainConfig
+
+    s = _mapping("sweep", section, SECTION_KEYS)
+    name = s.get("name", "default")
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise bad_value("sweep.name", name, "a non-empty name of letters, digits, '-' and '_'")
+    dataset = dict(s.get("dataset") or {"name": "fashion_mnist"})
+    known_families = families()
+    fams = s.get("families", list(known_families))
+    if not isinstance(fams, list) or not fams:
+        raise bad_value("sweep.families", fams, f"a non-empty list of {', '.join(known_families)}")
+    for i, fam in enumerate(fams):
+        if fam not in known_families:
+            raise bad_value(f"sweep.families[{i}]", fam, f"one of {', '.join(known_families)}")
+    if len(set(fams)) != len(fams):
+        raise bad_value("sweep.families", fams, "a list without repeated families")
+    peclets = _number_list("sweep.peclet", s.get("peclet", [0.0]))
+    for i, pe in enumerate(peclets):
+        if pe is not None and pe < 0:
+            raise bad_value(f"sweep.peclet[{i}]", pe, "a Péclet number >= 0")
+    reynolds = _number_list("sweep.reynolds", s.get("reynolds", [None]), allow_none=True)
+    for i, re in enumerate(reynolds):
+        if re is not None and re <= 0:
+            raise bad_value(f"sweep.reynolds[{i}]", re, "a Reynolds number > 0, or null for every mode")
+    seeds = s.get("seeds", [42])
+    if not isinstance(seeds, list) or not seeds:
+        raise bad_value("sweep.seeds", seeds, "a non-empty list of integers >= 0")
+    for i, seed in enumerate(seeds):
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise bad_value(f"sweep.seeds[{i}]", seed, "an integer >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise bad_value("sweep.seeds", seeds, "a list without repeated seeds")
+
+    per_family = s.get("family_params") or {}
+    if not isinstance(per_family, Mapping):
+        raise bad_value("sweep.family_params", per_family, "a mapping from family name to its parameters")
+    for fam, params in per_family.items():
+        if fam not in known_families:
+            raise bad_value(f"sweep.family_params.{fam}", params, f"parameters of a known family: "
+                            f"one of {', '.join(known_families)}")  # fmt: skip
+        if params is not None and not isinstance(params, Mapping):
+            raise bad_value(f"sweep.family_params.{fam}", params, "a mapping of the family's parameters")
+        for key in SWEPT_PARAMS:
+            if params and key in params:
+                raise bad_value(f"sweep.family_params.{fam}.{key}", params[key],
+                                f"no value here: sweep.{key} sets it for every advdiff point")  # fmt: skip
+
+    train = _mapping("sweep.train", s.get("train"), TRAIN_KEYS)
+    model = s.get("model") or {"preset": "small"}
+    _check_preset(model)
+    sample = _mapping("sweep.sample", s.get("sample"), SAMPLE_KEYS)
+    sample = {"n": 256, "seed": 0, "sampler": None, "grid": 36, **sample}
+    evaluate = _mapping("sweep.evaluate", s.get("evaluate"), EVALUATE_KEYS)
+    evaluate = {"n": sample["n"], "n_real": None, "real_split": "train", "feature_extractor": "inception",
+                "batch_size": 32, "kid_subset_size": 1000, "device": "auto", **evaluate}  # fmt: skip
+    for key in ("n", "seed", "grid"):
+        value = sample[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
+            raise bad_value(f"sweep.sample.{key}", value, "an integer >= " + ("0" if key == "seed" else "1"))
+    n_eval = evaluate["n"]
+    if isinstance(n_eval, bool) or not isinstance(n_eval, int) or not 2 <= n_eval <= sample["n"]:
+        raise bad_value("sweep.evaluate.n", n_eval, f"an integer from 2 to sweep.sample.n = {sample['n']} "
+                        "(the scored images are the first n samples)")  # fmt: skip
+    n_real = evaluate["n_real"]
+    if n_real is not None and (isinstance(n_real, bool) or not isinstance(n_real, int) or n_real < 2):
+        raise bad_value("sweep.evaluate.n_real", evaluate["n_real"], "null (same as n) or an integer >= 2")
+    if evaluate["feature_extractor"] not in FEATURE_EXTRACTORS:
+        raise bad_value("sweep.evaluate.feature_extractor", evaluate["feature_extractor"],
+                        f"one of {', '.join(FEATURE_EXTRACTORS)}")  # fmt: skip
+    figures = {"n_images": 4, **_mapping("sweep.figures", s.get("figures"), FIGURE_KEYS)}
+    compare = s.get("compare_paper", False)
+    if not isinstance(compare, bool):
+        raise bad_value("sweep.compare_paper", compare, "true or false")
+
+    points: dict[str, SweepPoint] = {}
+    size: int | None = None
+    for fam in fams:
+        base = dict(per_family.get(fam) or {})
+        if fam == "advdiff":
+            pairs = []
+            for pe in peclets:
+                for re in [None] if pe == 0 else reynolds:
+                    pairs.append((pe, re))
+            pairs = list(dict.fromkeys(pairs))
+        else:
+            pairs = [(None, None)]
+        for pe, re in pairs:
+            params = dict(base, peclet=pe, reynolds=re) if fam == "advdiff" else base
+            for seed in seeds:
+                data = {"family": fam, "family_params": params, "dataset": dataset, "model": model,
+                        "seed": seed, "sample_every": 0, **train}  # fmt: skip
+                where = f"sweep (family {fam}" + (f", Pe {pe:g}, Re {_label(re)}" if fam == "advdiff" else "") + ")"
+                try:
+                    config = TrainConfig.from_dict(data)
+                except ConfigError as exc:
+                    key = str(exc).split("=", 1)[0]
+                    section = "sweep.train" if key.split(".")[0] in TRAIN_KEYS else "sweep"
+                    if key.startswith("family_params"):
+                        section = f"sweep.family_params.{fam}"
+                        exc = ConfigError(str(exc).removeprefix("family_params."))
+                    raise ConfigError(f"{section}.{exc} [{where}]") from None
+                if size is None:
+                    size = config.dataset.size or NATIVE_SIZES.get(config.dataset.name)
+                    if size is None:
+                        need = f"the image side in pixels (required for dataset {config.dataset.name!r})"
+                        raise bad_value("sweep.dataset.size", config.dataset.size, need)
+                if fam == "advdiff":
+                    _check_schedule(config.family_params, size, f"sweep.family_params.advdiff [{where}]")
+                h = config.hash()
+                coords = f"-pe{pe:g}-re{_label(re)}" if fam == "advdiff" else ""
+                pid = f"{fam}{coords}-s{seed}-{h[:10]}"
+                points[pid] = SweepPoint(pid, fam, pe if fam == "advdiff" else None, re, seed, config)
+    label = s.get("dataset_label") or _dataset_label(dataset, int(size or 0))
+    return Sweep(name=name, dataset_label=str(label), image_size=size, points=points, sample=sample,
+                 evaluate=evaluate, figures=figures, compare_paper=compare,
+                 dataset=next(iter(points.values())).config.to_dict()["dataset"])  # fmt: skip
+
+
+def _dataset_label(dataset: Mapping[str, Any], size: int) -> str:
+    names = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+    name = names.get(dataset.get("name", "fashion_mnist"), dataset.get("root") or "folder")
+    return f"{name} {size}x{size}"
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+_GPU_LOCK: Any = None  # the open lock file of the GPU this process claimed (held until it exits)
+
+
+def claim_gpu(lock_dir: str | os.PathLike[str] = Path("results") / ".gpu_locks") -> int | None:
+    """Pin this job to one free GPU of a multi-GPU machine (``CUDA_VISIBLE_DEVICES``), before CUDA starts.
+
+    Snakemake's ``gpu`` resource bounds how many jobs run at once; this picks *which* GPU each
+    one uses by holding an ``fcntl`` lock on ``<lock_dir>/gpu<i>.lock`` until the process exits.
+    Does nothing when ``CUDA_VISIBLE_DEVICES`` is already set (SLURM sets it) or with fewer than 2 GPUs.
+    """
+    import fcntl
+
+    global _GPU_LOCK
+    if os.environ.get("CUDA_VISIBLE_DEVICES") is not None or _GPU_LOCK is not None:
+        return None
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    count = sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU "))
+    if count < 2:
+        return None
+    folder = Path(lock_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        fh = open(folder / f"gpu{index}.lock", "a+")  # noqa: SIM115 (kept open: the lock lives with the process)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            continue
+        _GPU_LOCK = fh
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
+        log.info("using GPU %d of %d", index, count)
+        return index
+    log.warning("all %d GPUs are claimed by other jobs; sharing them (raise no more gpu resources than GPUs)",
+                count)  # fmt: skip
+    return None
+
+
+def configure_job(threads: int | None = None, log_file: str | None = None, gpus: int = 0) -> None:
+    """Set up a workflow job: logging into its log file, its GPU (``gpus`` > 0), and the CPU threads."""
+    if log_file:
+        logging.basicConfig(filename=log_file, level=logging.INFO, force=True,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    if gpus:
+        claim_gpu()
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+        os.environ["ADVDIFF_NUM_THREADS"] = str(int(threads))
+
+
+def check_data(dataset: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check that the sweep's images exist (loading one); write a short JSON note.
+
+    Raises :class:`DataMissingError` saying where to put the images when they are not there.
+    """
+    from advdiff.data import DataError, load_dataset
+
+    ds = dict(dataset)
+    try:
+        data = load_dataset(ds["name"], root=ds.get("root"), split=ds.get("split", "train"), size=ds.get("size"),
+                            channels=ds.get("channels"), limit=ds.get("limit"))  # fmt: skip
+        n = len(data)
+        if n < 1:
+            raise DataError(f"no images in data set {ds['name']!r}")
+        first = data[0][0]
+    except (DataError, ConfigError, OSError) as exc:
+        if ds["name"] == "folder":
+            root = Path(ds.get("root") or "data/images").resolve()
+            where = (f"Put the images (PNG or JPEG files, e.g. FFHQ at 128x128) in {root}"
+                     + (f"/{ds.get('split')}" if ds.get("split") else "")
+                     + " (or in that folder directly), or set sweep.dataset.root to where they are.")  # fmt: skip
+        else:
+            where = (f"Install data set {ds['name']!r} (Fashion-MNIST: `make data`, Debian package "
+                     "dataset-fashion-mnist) or set sweep.dataset.root to its folder.")  # fmt: skip
+        raise DataMissingError(f"sweep.dataset: the images are not here ({exc}). {where}") from None
+    info = {"dataset": ds, "images": n, "shape": list(first.shape)}
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def git_commit(path: str | os.PathLike[str] | None = None) -> str:
+    """The git commit of the code (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    where = Path(path) if path is not None else Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=10)  # fmt: skip
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_curve(metrics_jsonl: str | os.PathLike[str]) -> dict[str, list[tuple[int, float]]]:
+    """The training curves of ``metrics.jsonl``: name -> [(step, value), ...] for every numeric key."""
+    curves: dict[str, list[tuple[int, float]]] = {}
+    path = Path(metrics_jsonl)
+    if not path.is_file():
+        return curves
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        step = int(entry.get("step", 0))
+        for key, value in entry.items():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if key != "step" and number and math.isfinite(value):
+                curves.setdefault(key, []).append((step, float(value)))
+    return curves
+
+
+def build_record(
+    sweep: Sweep,
+    point: SweepPoint,
+    run_dir: str | os.PathLike[str],
+    sample_json: str | os.PathLike[str],
+    metrics_json: str | os.PathLike[str],
+    figures_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Everything known about one finished point, from its result files (the reports read these records)."""
+    from advdiff.training.trainer import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
+
+    run = Path(run_dir)
+    train = _read_json(run / SUMMARY_FILE)
+    sample = _read_json(sample_json)
+    scores = _read_json(metrics_json)
+    config = _read_json(run / CONFIG_FILE)
+    curves = read_curve(run / METRICS_FILE)
+    schedule = None
+    if point.family == "advdiff":
+        from advdiff.lbm import units
+
+        p = point.config.family_params
+        sched = units.build_schedule(int(p["K"]), p["sigma_max"], sigma_min=p["sigma_min"], peclet=p["peclet"],
+                                     length=p.get("length") or sweep.image_size, alpha_max=p["alpha_max"])  # fmt: skip
+        schedule = sched.summary()
+        if point.reynolds is not None:
+            schedule["pe_over_re"] = point.peclet / point.reynolds
+    device = str(train.get("device", "cpu"))
+    seconds = {"train": float(train.get("seconds") or 0.0), "sample": float(sample.get("seconds") or 0.0),
+               "evaluate": float(scores.get("seconds") or 0.0)}  # fmt: skip
+    files = {"config": str(run / CONFIG_FILE), "train_summary": str(run / SUMMARY_FILE),
+             "train_metrics": str(run / METRICS_FILE), "sample_grid": str(sample.get("grid", "")),
+             "sample_summary": str(sample_json), "scores": str(metrics_json)}  # fmt: skip
+    if figures_dir is not None:
+        for name in ("trajectory_strip.png", "velocity_field.png", "power_spectra.png"):
+            f = Path(figures_dir) / name
+            if f.is_file():
+                files[name.removesuffix(".png")] = str(f)
+    return {
+        **point.labels(),
+        "sweep": sweep.name,
+        "dataset": sweep.dataset_label,
+        "image_size": sweep.image_size,
+        "config": config,
+        "settings": sweep.settings(),
+        "train": train,
+        "curves": curves,
+        "sample": sample,
+        "scores": scores,
+        "schedule": schedule,
+        "compute": {
+            "device": device,
+            "seconds": seconds,
+            "hours": sum(seconds.values()) / 3600.0,
+            "kind": "GPU" if device.startswith("cuda") else "CPU",
+        },  # fmt: skip
+        "git_commit": git_commit(),
+        "files": files,
+    }
+
+
+def write_record(record: Mapping[str, Any], out: str | os.PathLike[str]) -> Path:
+    """Write a point record as JSON (atomically)."""
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(target)
+    return target

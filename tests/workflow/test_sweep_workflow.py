@@ -1,0 +1,248 @@
+"""The benchmark sweep through Snakemake: dry runs, profiles, lint, invalid configs and a smoke run."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent))
+SNAKEFMT = shutil.which("snakefmt", path=str(Path(sys.executable).parent))
+SMOKE = Path(__file__).with_name("smoke.yaml")
+
+
+def _env(tmp: Path) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "ADVDIFF_NUM_THREADS": "1",
+           "ADVDIFF_CACHE": str(tmp / "cache")}  # fmt: skip
+    env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def snakemake(*args, cwd: Path):
+    if SNAKEMAKE is None:
+        pytest.skip("snakemake is not installed next to this Python")
+    return subprocess.run([SNAKEMAKE, *args, "--snakefile", str(ROOT / "Snakefile"), "--cores", "1"], cwd=cwd,
+                          capture_output=True, text=True, env=_env(cwd), timeout=600)  # fmt: skip
+
+
+def _jobs(stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> count."""
+    lines = stdout.split("Job stats:", 1)[1].splitlines()[3:]
+    out = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        out[parts[0]] = int(parts[1])
+    return out
+
+
+def test_dry_run_default_config_plans_the_sweep(tmp_path):
+    res = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    jobs = _jobs(res.stdout)
+    # 4 families; advdiff at Pe 0 (once) and Pe 0.06, 1.0 x Re 100, inf: 8 points, 1 seed
+    for rule in ("train", "sample", "evaluate", "record", "track", "point_figures"):
+        assert jobs[rule] == 8, (rule, jobs)
+    assert jobs["report_sweep"] == 1 and jobs["check_data"] == 1 and jobs["validate_lbm"] == 1
+
+
+@pytest.mark.parametrize("profile", [None, "slurm", "local-gpu"])
+def test_dry_run_paper_config_without_ffhq(tmp_path, profile):
+    """The paper's sweep plans 7 Pe x 2 seeds on a machine without FFHQ, also through both profiles."""
+    args = ["sweep", "-n", "--configfile", str(ROOT / "config" / "paper.yaml")]
+    if profile:
+        args += ["--profile", str(ROOT / "workflow" / "profiles" / profile)]
+    res = snakemake(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    jobs = _jobs(res.stdout)
+    assert jobs["train"] == 14 and jobs["evaluate"] == 14 and jobs["track"] == 14
+    assert "gpu=1" in res.stdout and "mem_mb=64000" in res.stdout
+    if profile == "slurm":
+        assert "slurm_partition=gpu" in res.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_data_rule_says_where_to_put_the_images(tmp_path):
+    res = snakemake("results/sweep/paper/data.json", "--configfile", str(ROOT / "config" / "paper.yaml"), cwd=tmp_path)
+    assert res.returncode != 0
+    log = (tmp_path / "results" / "logs" / "sweep" / "paper" / "check_data.log").read_text()
+    text = res.stdout + res.stderr + log
+    assert "Put the images" in text and str((tmp_path / "data" / "ffhq128").resolve()) in text
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("sweep:\n  families: [heat, smoke]\n", "families"),
+        ("sweep:\n  peclet: [0.0, -0.5]\n", "peclet"),
+        ("sweep:\n  family_params:\n    advdiff: { alpha_max: 0.0 }\n", "alpha_max"),  # tau_max = 1/2
+        ("sweep:\n  train: { stepz: 3 }\n", "stepz"),
+    ],
+)
+def test_invalid_config_fails_before_any_job_naming_the_key(tmp_path, section, key):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(section)
+    res = snakemake("--configfile", str(cfg), cwd=tmp_path)  # a real run, not a dry run: nothing may start
+    assert res.returncode != 0
+    assert key in res.stdout + res.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_lint_and_snakefmt_are_clean(tmp_path):
+    res = snakemake("--lint", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
+    assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout + res.stderr
+    if SNAKEFMT is None:
+        pytest.skip("snakefmt is not installed next to this Python")
+    fmt = subprocess.run([SNAKEFMT, "--check", "Snakefile", "workflow/rules"], cwd=ROOT, capture_output=True,
+                         text=True)  # fmt: skip
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+# --------------------------------------------------------------------------- smoke run
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """The tiny sweep end to end (train, sample, evaluate, record, track, report), run once per module."""
+    pytest.importorskip("mlflow")
+    from advdiff.data import find_fashion_mnist
+
+    try:
+        find_fashion_mnist()
+    except Exception as exc:  # noqa: BLE001 - any reason the data is missing skips the smoke run
+        pytest.skip(f"Fashion-MNIST is not installed ({exc}); run `make data`")
+    work = tmp_path_factory.mktemp("smoke")
+    res = snakemake("sweep", "--configfile", str(SMOKE), cwd=work)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return work
+
+
+def _points(work: Path) -> list[str]:
+    return sorted(p.parent.name for p in (work / "results" / "sweep" / "smoke").glob("*/record.json"))
+
+
+def _mlflow_runs(work: Path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{work / 'results' / 'mlflow' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("advdiff-smoke")
+    return client, client.search_runs([exp.experiment_id])
+
+
+def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
+    points = _points(smoke)
+    assert len(points) == 3  # heat, advdiff Pe 0, advdiff Pe 1 Re 100
+    client, runs = _mlflow_runs(smoke)
+    assert sorted(r.data.tags["advdiff.point"] for r in runs) == points
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        tags = run.data.tags
+        for tag in ("family", "peclet", "reynolds", "backend", "device", "git_commit", "feature_extractor"):
+            assert tag in tags, tag
+        scores = ("eval.fid", "eval.kid", "eval.precision", "eval.recall", "eval.density", "eval.coverage")
+        for metric in (*scores, "eval.palette", "train.images_per_second_mean", "sample.images_per_second",
+                       "compute.hours"):  # fmt: skip
+            assert metric in run.data.metrics, metric
+        assert len(client.get_metric_history(run.info.run_id, "train.loss")) == 4  # log_every 1, 4 steps
+        assert run.data.params["model.preset"] == "tiny" and run.data.params["steps"] == "4"
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"config.json", "samples.png", "scores.json", "trajectory_strip.png", "record.json"} <= artifacts
+        if tags["peclet"] == "1":
+            assert "velocity_field.png" in artifacts
+
+
+def test_smoke_tables_hold_every_point(smoke):
+    points = _points(smoke)
+    tables = smoke / "reports" / "tables"
+    rows = list(csv.DictReader((tables / "sweep_smoke_points.csv").open()))
+    assert sorted(r["point"] for r in rows) == points
+    assert {r["feature_extractor"] for r in rows} == {"advdiff-tiny-test"} and {r["n_fake"] for r in rows} == {"8"}
+    grouped = list(csv.DictReader((tables / "sweep_smoke.csv").open()))
+    assert sorted((r["family"], r["peclet"], r["reynolds"]) for r in grouped) == [
+        ("advdiff", "0.0", "inf"), ("advdiff", "1.0", "100.0"), ("heat", "", "")]  # fmt: skip
+    md = (tables / "sweep_smoke.md").read_text()
+    assert md.count("| Fashion-MNIST 16x16 |") == 3 and "8 / 8" in md and "advdiff-tiny-test" in md
+    assert "\\begin{tabular}" in (tables / "sweep_smoke.tex").read_text()
+    page = (smoke / "reports" / "sweep_smoke.md").read_text()
+    assert "not FID" in page
+    for fig in ("sweep_smoke_fid_vs_pe.png", "sweep_smoke_samples.png"):
+        assert (smoke / "reports" / "figures" / fig).stat().st_size > 1000
+
+
+def test_smoke_rerun_does_nothing_and_adds_no_runs(smoke):
+    _, before = _mlflow_runs(smoke)
+    res = snakemake("sweep", "--configfile", str(SMOKE), cwd=smoke)
+    assert res.returncode == 0, res.stderr
+    assert "Nothing to be done" in res.stdout + res.stderr
+    _, after = _mlflow_runs(smoke)
+    assert sorted(r.info.run_id for r in after) == sorted(r.info.run_id for r in before)
+    # forcing the tracking jobs again (e.g. a lost marker file) still adds no run
+    for marker in (smoke / "results" / "sweep" / "smoke").glob("*/tracking.json"):
+        marker.unlink()
+    res = snakemake("sweep", "--configfile", str(SMOKE), cwd=smoke)
+    assert res.returncode == 0, res.stderr
+    _, again = _mlflow_runs(smoke)
+    assert sorted(r.info.run_id for r in again) == sorted(r.info.run_id for r in before)
+    record = json.loads(next((smoke / "results" / "sweep" / "smoke").glob("*/tracking.json")).read_text())
+    assert record["created"] is False
+
+
+@pytest.mark.slow
+def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_path):
+    """Kill the workflow during a training job, run it again: finished jobs stay, training resumes, one run each.
+
+    After a hard kill Snakemake's lock stays: `snakemake --unlock`, then the same command with
+    `--rerun-incomplete` (`make run` passes it) continues.
+    """
+    import signal
+    import time
+
+    import yaml
+
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["sweep"]["families"] = ["heat", "advdiff"]
+    cfg["sweep"]["train"].update(steps=400, checkpoint_every=20, log_every=20)
+    path = tmp_path / "kill.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    if SNAKEMAKE is None:
+        pytest.skip("snakemake is not installed next to this Python")
+    cmd = [SNAKEMAKE, "sweep", "--snakefile", str(ROOT / "Snakefile"), "--cores", "1", "--configfile", str(path)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    runs = tmp_path / "results" / "sweep" / "runs"
+    deadline = time.time() + 300
+    # wait until one point has finished training and another has a checkpoint but no summary yet
+    while time.time() < deadline:
+        done = list(runs.glob("*/summary.json"))
+        partial = [c for c in runs.glob("*/checkpoint.pt") if not (c.parent / "summary.json").exists()]
+        if done and partial:
+            break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("training never reached the state to interrupt")
+    os.killpg(proc.pid, signal.SIGKILL)  # the hardest kill: Snakemake and its training job at once
+    proc.wait(timeout=120)
+    assert snakemake("--unlock", "--configfile", str(path), cwd=tmp_path).returncode == 0  # its lock stays behind
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("*/summary.json")}
+    res = subprocess.run([*cmd, "--rerun-incomplete"], cwd=tmp_path, env=_env(tmp_path), capture_output=True,
+                         text=True, timeout=600)  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    for name, mtime in finished.items():  # finished training was not redone
+        assert (runs / name / "summary.json").stat().st_mtime_ns == mtime
+    for ckpt in partial:  # the interrupted training continued from its checkpoint
+        info = json.loads((ckpt.parent / "summary.json").read_text())
+        assert info["step"] == 400 and 0 < info["steps_this_call"] < 400, info
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("advdiff-smoke")
+    points = sorted(r.data.tags["advdiff.point"] for r in client.search_runs([exp.experiment_id]))
+    assert points == sorted(p.parent.name for p in runs.glob("*/summary.json")) and len(points) == 3

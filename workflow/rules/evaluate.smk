@@ -1,0 +1,23 @@
+# Scores of each point's samples against its data set (advdiff.metrics.evaluate_run).
+
+
+rule evaluate:
+    input:
+        train=rules.train.output,
+        samples=rules.sample.output.samples,
+    output:
+        f"{SWEEP_DIR}/{{point}}/scores.json",
+    log:
+        f"{SWEEP_LOGS}/evaluate/{{point}}.log",
+    conda:
+        "../envs/advdiff.yaml"
+    threads: RES["threads"]
+    resources:
+        mem_mb=RES["mem_mb"]["evaluate"],
+        runtime=RES["runtime"]["evaluate"],
+        gpu=RES["gpu"],
+    params:
+        run_dir=run_dir,
+        evaluate=SWEEP.evaluate,
+    script:
+        "../scripts/sweep_evaluate.py"

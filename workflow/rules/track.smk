@@ -1,0 +1,38 @@
+# Each point's result files -> one record (what the reports read) -> one MLflow run.
+
+
+rule record:
+    input:
+        train=rules.train.output[0],
+        samples=rules.sample.output.summary,
+        scores=rules.evaluate.output[0],
+        strip=rules.point_figures.output.strip,
+    output:
+        f"{SWEEP_DIR}/{{point}}/record.json",
+    log:
+        f"{SWEEP_LOGS}/record/{{point}}.log",
+    localrule: True
+    conda:
+        "../envs/advdiff.yaml"
+    params:
+        run_dir=run_dir,
+        figures=lambda wc: f"{SWEEP_DIR}/{wc.point}/figures",
+    script:
+        "../scripts/sweep_record.py"
+
+
+rule track:
+    input:
+        rules.record.output,
+    output:
+        f"{SWEEP_DIR}/{{point}}/tracking.json",
+    log:
+        f"{SWEEP_LOGS}/track/{{point}}.log",
+    localrule: True
+    conda:
+        "../envs/advdiff.yaml"
+    params:
+        experiment=EXPERIMENT,
+        uri=TRACKING["uri"],
+    script:
+        "../scripts/sweep_track.py"

@@ -1,0 +1,23 @@
+# One training run per sweep point, in results/sweep/runs/<point> (its name ends with the config hash).
+# Only summary.json is declared: a job killed mid-way keeps its checkpoint, and the rerun resumes it.
+
+
+rule train:
+    input:
+        rules.check_data.output,
+    output:
+        f"{RUNS_DIR}/{{point}}/summary.json",
+    log:
+        f"{SWEEP_LOGS}/train/{{point}}.log",
+    conda:
+        "../envs/advdiff.yaml"
+    threads: RES["threads"]
+    resources:
+        mem_mb=RES["mem_mb"]["train"],
+        runtime=RES["runtime"]["train"],
+        gpu=RES["gpu"],
+    params:
+        config=point_config,
+        run_dir=run_dir,
+    script:
+        "../scripts/sweep_train.py"
