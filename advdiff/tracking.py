@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from advdiff.errors import bad_value
+from advdiff.mapping import flatten
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +102,6 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (empty mappings are kept as ``{}``)."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
 
 
 def record_digest(record: Mapping[str, Any]) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import torch
 from advdiff.data.folder import list_images
 from advdiff.metrics.features import FeatureExtractor
 from advdiff.metrics.scores import channel_histograms, gaussian_stats
-from advdiff.metrics.weights import cache_dir
+from advdiff.metrics.weights import atomic_save, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +123,7 @@ def _save(ref: ReferenceStats, path: Path) -> None:
         "image_size": torch.tensor(ref.image_size),
         "seconds": torch.tensor(ref.seconds),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_save(payload, path)
 
 
 def _load(path: Path, key: dict[str, Any]) -> ReferenceStats | None:

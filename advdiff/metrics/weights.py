@@ -190,7 +190,8 @@ def convert_state_dict(scripted: Mapping[str, torch.Tensor]) -> dict[str, torch.
     return out
 
 
-def _atomic_save(obj: object, path: Path) -> None:
+def atomic_save(obj: object, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -228,7 +229,7 @@ def convert_fid_helper(target: str | PathLike[str], source: str | PathLike[str] 
             "the conversion does not reproduce the tested network, so it is not used"
         )
     out = Path(target)
-    _atomic_save(state, out)
+    atomic_save(state, out)
     log.info("wrote converted Inception weights %s (sha256 of tensors %s)", out, digest)
     return out
 

@@ -21,7 +21,7 @@ def pyplot():
     return plt
 
 
-def _show(ax, img: np.ndarray) -> None:
+def show_image(ax, img: np.ndarray) -> None:
     """Draw a (C, H, W) image in [0, 1] (grey or RGB) without ticks."""
     img = np.clip(img, 0.0, 1.0)
     if img.shape[0] == 1:
@@ -74,7 +74,7 @@ def trajectory_strip(
             row = r_name * n_img + i
             for j, k in enumerate(ks):
                 ax = axes[row, j]
-                _show(ax, traj[k, i])
+                show_image(ax, traj[k, i])
                 if row == 0 or (i == 0 and r_name > 0):
                     ax.set_title(f"k = {k}/{K}", fontsize=7)
             axes[row, 0].set_ylabel(name if i == 0 else "", fontsize=9, rotation=0, ha="right", va="center")

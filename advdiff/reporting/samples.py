@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from advdiff.errors import bad_value
-from advdiff.reporting.figures import pyplot, save
+from advdiff.reporting.figures import pyplot, save, show_image
 
 _SAMPLES = re.compile(r"samples_step(\d+)_n(\d+)\.pt$")
 
@@ -86,13 +86,7 @@ def sample_panel(run_dirs: Sequence[str | Path], out: str | Path, title: str = "
     fig, axes = plt.subplots(1, len(infos), figsize=(4.2 * len(infos), 4.9), squeeze=False)
     for ax, info in zip(axes[0], infos, strict=True):
         images = torch.load(info["samples"], map_location="cpu").float().numpy()
-        grid = grid_image(images)
-        if grid.shape[0] == 1:
-            ax.imshow(grid[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        else:
-            ax.imshow(grid.transpose(1, 2, 0), interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        show_image(ax, grid_image(images))
         p = info["params"]
         extra = f", Pe = {p.get('peclet', 0):g}" if info["family"] == "advdiff" else ""
         ax.set_title(f"{info['family']}{extra} (K = {p.get('K', '?')})\n{info['step']} training steps "

@@ -38,6 +38,7 @@ from advdiff.corruptions.gaussian import GaussianCorruption
 from advdiff.data.base import check_channels, check_limit, check_size, check_split
 from advdiff.data.registry import available_datasets
 from advdiff.errors import ConfigError, bad_value
+from advdiff.mapping import flatten
 
 CONTROL_KEYS: tuple[str, ...] = (
     "steps",
@@ -276,7 +277,7 @@ class TrainConfig:
 
     def identity(self) -> dict[str, Any]:
         """The identity keys only (everything except :data:`CONTROL_KEYS`)."""
-        flat = _flatten(self.to_dict(include_device=True))
+        flat = flatten(self.to_dict(include_device=True))
         return {key: value for key, value in flat.items() if key not in CONTROL_KEYS}
 
     def hash(self) -> str:
@@ -291,8 +292,8 @@ class TrainConfig:
         """
         if keys not in ("identity", "control", "all"):
             raise bad_value("keys", keys, "identity, control or all")
-        mine = _flatten(self.to_dict(include_device=True))
-        theirs = _flatten(other.to_dict(include_device=True))
+        mine = flatten(self.to_dict(include_device=True))
+        theirs = flatten(other.to_dict(include_device=True))
         out = []
         for key in sorted(set(mine) | set(theirs)):
             control = key in CONTROL_KEYS
@@ -316,18 +317,6 @@ class TrainConfig:
 
 
 _MISSING = object()
-
-
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"pool": {"size": 4}}`` -> ``{"pool.size": 4}``; the free-form dicts (family_params, overrides) too."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
 
 
 def _check_device(device: Any) -> str:
