@@ -176,6 +176,14 @@ def test_smoke_tables_hold_every_point(smoke):
         assert (smoke / "reports" / "figures" / fig).stat().st_size > 1000
 
 
+def test_smoke_snakemake_html_report(smoke):
+    """`snakemake --report` packs the finished sweep into one HTML file."""
+    out = smoke / "reports" / "workflow.html"
+    res = snakemake("sweep", "--configfile", str(SMOKE), "--report", str(out), cwd=smoke)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert out.stat().st_size > 10_000 and "<html" in out.read_text(errors="replace")[:5000].lower()
+
+
 def test_smoke_rerun_does_nothing_and_adds_no_runs(smoke):
     _, before = _mlflow_runs(smoke)
     res = snakemake("sweep", "--configfile", str(SMOKE), cwd=smoke)
