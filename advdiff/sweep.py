@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from advdiff.errors import AdvdiffError, ConfigError, bad_value
+from advdiff.files import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -504,9 +505,4 @@ def build_record(
 
 def write_record(record: Mapping[str, Any], out: str | os.PathLike[str]) -> Path:
     """Write a point record as JSON (atomically)."""
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return atomic_write_text(out, json.dumps(record, indent=2, default=str) + "\n")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from os import PathLike
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import torch
 
 from advdiff.errors import ConfigError, bad_value
+from advdiff.files import atomic_write_text
 from advdiff.metrics.features import INCEPTION, FeatureExtractor, build_extractor
 from advdiff.metrics.images import read_folder, to_uint8
 from advdiff.metrics.reference import ReferenceStats, folder_fingerprint, reference_key, reference_stats
@@ -121,14 +121,7 @@ def score(
 
 def write_metrics(path: str | PathLike[str], result: dict[str, Any]) -> Path:
     """Write ``result`` as JSON atomically (temporary file, then rename); NaN is refused."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(result, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    target = atomic_write_text(path, json.dumps(result, indent=2, allow_nan=False) + "\n")
     log.info("wrote %s", target)
     return target
 

@@ -272,9 +272,9 @@ def samples_figure(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapp
                    grid: int = 36) -> Path:  # fmt: skip
     """First ``grid`` samples of each row's first seed, one panel per row."""
     import torch
-    from torchvision.utils import make_grid
 
-    from advdiff.reporting.figures import pyplot, save
+    from advdiff.reporting.figures import pyplot, save, show_image
+    from advdiff.reporting.samples import grid_image
 
     plt = pyplot()
     n = len(rows)
@@ -286,8 +286,7 @@ def samples_figure(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapp
     for ax, row in zip(axes.flat, rows, strict=False):
         rec = records[row["points"][0]]
         samples = torch.load(rec["sample"]["samples"], map_location="cpu", weights_only=True)[:grid]
-        img = make_grid(samples.float().clamp(0, 1), nrow=max(1, int(math.sqrt(len(samples)))), padding=1)
-        ax.imshow(img.permute(1, 2, 0).numpy(), interpolation="nearest")
+        show_image(ax, grid_image(samples.float().numpy(), columns=max(1, int(math.sqrt(len(samples))))))
         label = row["family"] + (f" Pe {row['pe']} Re {row['re']}" if row["family"] == "advdiff" else "")
         ax.set_title(label, fontsize=9)
     return save(fig, out)
