@@ -183,6 +183,32 @@ def _check_schedule(family_params: Mapping[str, Any], length: int, key: str) -> 
         raise _where(key, exc) from None
 
 
+def _check_reynolds(reynolds: Sequence[float | None], size: int) -> None:
+    """Refuse Reynolds lists whose values give the same velocity field at this image size.
+
+    The roll-off removes nothing once ``Re >= reynolds_without_cutoff``: such a value equals
+    ``null`` there, so two of them (or one and ``null``) would train the same point twice. A single
+    such value is allowed (it is just ``null`` under another name) but is logged.
+    """
+    from advdiff.fields import reynolds_without_cutoff
+
+    limit = reynolds_without_cutoff((size, size))
+    inert = [i for i, re in enumerate(reynolds) if re is None or re >= limit]
+    shown = ["null" if re is None else f"{re:g}" for re in reynolds]
+    named = ", ".join(f"sweep.reynolds[{i}] = {shown[i]}" for i in inert)
+    if len(inert) > 1:
+        raise ConfigError(
+            f"sweep.reynolds = [{', '.join(shown)}]: {named} all keep every velocity mode at "
+            f"{size} x {size} px (the roll-off removes modes only for Re < {limit:.3g} there), so their "
+            f"advdiff points would be identical runs; keep one of them and use Re values below {limit:.3g}"
+        )
+    for i in inert:
+        if reynolds[i] is not None:
+            log.warning("sweep.reynolds[%d] = %g keeps every velocity mode at %d x %d px (the roll-off "
+                        "acts only for Re < %.3g there): it is Re = null in effect", i, reynolds[i], size,
+                        size, limit)  # fmt: skip
+
+
 def build_sweep(section: Mapping[str, Any]) -> Sweep:
     """Validate a ``sweep`` configuration section and expand it into points.
 
@@ -305,6 +331,8 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
                 coords = f"-pe{pe:g}-re{_label(re)}" if fam == "advdiff" else ""
                 pid = f"{fam}{coords}-s{seed}-{h[:10]}"
                 points[pid] = SweepPoint(pid, fam, pe if fam == "advdiff" else None, re, seed, config)
+    if "advdiff" in fams and any(pe for pe in peclets):
+        _check_reynolds(reynolds, int(size or 0))
     label = s.get("dataset_label") or _dataset_label(dataset, int(size or 0))
     return Sweep(name=name, dataset_label=str(label), image_size=size, points=points, sample=sample,
                  evaluate=evaluate, figures=figures, compare_paper=compare,

@@ -164,6 +164,20 @@ def amplitude(k: np.ndarray, law: str, k0: float, k_eta: float) -> np.ndarray:
     return a / top if top > 0 else a
 
 
+def reynolds_without_cutoff(shape: tuple[int, int], k0: float | None = None) -> float:
+    """Smallest Reynolds number whose roll-off changes no mode of a grid.
+
+    The roll-off acts on wavenumbers above ``k_eta = k0·Re^(3/4)``; once ``k_eta`` reaches the
+    grid's largest wavenumber magnitude ``k_top`` every mode keeps its amplitude, so any
+    ``Re >= (k_top/k0)^(4/3)`` gives exactly the field of ``Re = None``. At 28 × 28 with the
+    default ``k0 = 2π`` this is about 53.6; at 128 × 128 about 406.
+    """
+    kx, ky = wavenumbers(shape)
+    k_top = float(np.hypot(kx, ky).max())
+    k0 = 2.0 * math.pi if k0 is None else float(k0)
+    return (k_top / k0) ** (4.0 / 3.0)
+
+
 class SpectralTurbulence:
     """Batched spectral stochastic velocity field with rotating phases (SPEC §4).
 

@@ -474,3 +474,19 @@ def test_compiled_field_passes_match_the_numpy_reference(kwargs, rms):
         a, b = fast.field(n, rms), ref.field(n, rms)
         assert a.dtype == b.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * float(np.abs(b).max()))
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (32, 24)])
+def test_reynolds_without_cutoff_is_where_the_roll_off_stops_acting(shape):
+    """At and above the returned Re the field equals Re = None's; just below it a corner mode changes."""
+    from advdiff.fields import reynolds_without_cutoff
+
+    limit = reynolds_without_cutoff(shape)
+
+    def field(re):
+        return SpectralTurbulence(shape, 2, reynolds=re, limiter=None, seed=3).field(4, 1e-3)
+
+    every_mode = field(None)
+    np.testing.assert_array_equal(field(limit * 1.0001), every_mode)
+    assert np.abs(field(limit * 0.98) - every_mode).max() > 0
+    assert reynolds_without_cutoff((28, 28)) == pytest.approx((14 * math.sqrt(2)) ** (4 / 3))

@@ -12,7 +12,7 @@ BASE = {
     "dataset": {"name": "fashion_mnist"},
     "families": ["ddpm", "heat", "blur", "advdiff"],
     "peclet": [0.0, 0.06, 1.0],
-    "reynolds": [100, None],
+    "reynolds": [10, None],
     "seeds": [1],
     "family_params": {"advdiff": {"K": 20, "sigma_max": 10}},
     "model": {"preset": "tiny"},
@@ -31,7 +31,7 @@ def _sweep(**changes):
 def test_points_cover_families_and_pe_re_pairs_with_pe0_once():
     sweep = _sweep()
     adv = [p for p in sweep.points.values() if p.family == "advdiff"]
-    assert sorted((p.peclet, p.reynolds or 0) for p in adv) == [(0.0, 0), (0.06, 0), (0.06, 100), (1.0, 0), (1.0, 100)]
+    assert sorted((p.peclet, p.reynolds or 0) for p in adv) == [(0.0, 0), (0.06, 0), (0.06, 10), (1.0, 0), (1.0, 10)]
     assert {p.family for p in sweep.points.values()} == {"ddpm", "heat", "blur", "advdiff"}
     assert len(sweep.points) == 8
     assert sweep.image_size == 28
@@ -81,3 +81,23 @@ def test_invalid_values_name_their_key(changes, key):
 def test_tau_at_most_one_half_is_refused_with_its_reason():
     with pytest.raises(ConfigError, match=r"alpha_max.*tau_max = 3\*alpha_max \+ 1/2 > 1/2"):
         _sweep(family_params={"advdiff": {"alpha_max": -0.01}})
+
+
+def test_reynolds_values_that_remove_no_mode_at_this_size_are_not_swept_twice(caplog):
+    """At 28 px the roll-off acts only below Re ~ 53.6: Re 100 and null would be the same runs."""
+    with pytest.raises(ConfigError) as err:
+        _sweep(reynolds=[100, None])
+    message = str(err.value)
+    assert message.startswith("sweep.reynolds") and "sweep.reynolds[0] = 100" in message and "53.6" in message
+    with pytest.raises(ConfigError, match="identical runs"):
+        _sweep(reynolds=[60, 1000])
+    with caplog.at_level("WARNING", logger="advdiff.sweep"):
+        alone = _sweep(reynolds=[100])
+    assert "sweep.reynolds[0] = 100 keeps every velocity mode at 28 x 28 px" in caplog.text
+    assert len(alone.points) == 6
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="advdiff.sweep"):
+        _sweep(reynolds=[10, 50, None])
+    assert "keeps every velocity mode" not in caplog.text
+    # without a moving advdiff point Re plays no part
+    assert len(_sweep(peclet=[0.0], reynolds=[100, None]).points) == 4

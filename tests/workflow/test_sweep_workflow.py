@@ -47,7 +47,7 @@ def test_dry_run_default_config_plans_the_sweep(tmp_path):
     res = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     jobs = _jobs(res.stdout)
-    # 4 families; advdiff at Pe 0 (once) and Pe 0.06, 1.0 x Re 100, inf: 8 points, 1 seed
+    # 4 families; advdiff at Pe 0 (once) and Pe 0.06, 1.0 x Re 10, inf: 8 points, 1 seed
     for rule in ("train", "sample", "evaluate", "record", "track", "point_figures"):
         assert jobs[rule] == 8, (rule, jobs)
     assert jobs["report_sweep"] == 1 and jobs["check_data"] == 1 and jobs["validate_lbm"] == 1
@@ -138,7 +138,7 @@ def _mlflow_runs(work: Path):
 
 def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
     points = _points(smoke)
-    assert len(points) == 3  # heat, advdiff Pe 0, advdiff Pe 1 Re 100
+    assert len(points) == 3  # heat, advdiff Pe 0, advdiff Pe 1 Re 10
     client, runs = _mlflow_runs(smoke)
     assert sorted(r.data.tags["advdiff.point"] for r in runs) == points
     for run in runs:
@@ -166,7 +166,7 @@ def test_smoke_tables_hold_every_point(smoke):
     assert {r["feature_extractor"] for r in rows} == {"advdiff-tiny-test"} and {r["n_fake"] for r in rows} == {"8"}
     grouped = list(csv.DictReader((tables / "sweep_smoke.csv").open()))
     assert sorted((r["family"], r["peclet"], r["reynolds"]) for r in grouped) == [
-        ("advdiff", "0.0", "inf"), ("advdiff", "1.0", "100.0"), ("heat", "", "")]  # fmt: skip
+        ("advdiff", "0.0", "inf"), ("advdiff", "1.0", "10.0"), ("heat", "", "")]  # fmt: skip
     md = (tables / "sweep_smoke.md").read_text()
     assert md.count("| Fashion-MNIST 16x16 |") == 3 and "8 / 8" in md and "advdiff-tiny-test" in md
     assert "\\begin{tabular}" in (tables / "sweep_smoke.tex").read_text()
