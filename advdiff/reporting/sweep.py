@@ -332,7 +332,7 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
     strips = []
     for row in rows:
         rec = by_point[row["points"][0]]
-        for kind in ("trajectory_strip", "velocity_field"):
+        for kind in ("trajectory_strip", "velocity_field", "power_spectra"):
             src = rec["files"].get(kind)
             if src and Path(src).is_file():
                 dst = figs / f"sweep_{name}_{row['points'][0]}_{kind}.png"

@@ -174,6 +174,13 @@ def test_smoke_tables_hold_every_point(smoke):
     assert "not FID" in page
     for fig in ("sweep_smoke_fid_vs_pe.png", "sweep_smoke_samples.png"):
         assert (smoke / "reports" / "figures" / fig).stat().st_size > 1000
+    # every row shows its trajectory strip and power spectra; the moving advdiff row its velocity field
+    for point in points:
+        kinds = ["trajectory_strip", "power_spectra"] + (["velocity_field"] if "-pe1-" in point else [])
+        for kind in kinds:
+            name = f"sweep_smoke_{point}_{kind}.png"
+            assert f"(figures/{name})" in page, name
+            assert (smoke / "reports" / "figures" / name).stat().st_size > 1000
 
 
 def test_smoke_snakemake_html_report(smoke):
