@@ -8,4 +8,12 @@
 from advdiff.fields.spectrum import energy_spectrum, wavenumbers
 from advdiff.fields.turbulence import LAWS, SpectralTurbulence, amplitude, reynolds_without_cutoff, velocity_callable
 
-__all__ = ["LAWS", "SpectralTurbulence", "amplitude", "energy_spectrum", "reynolds_without_cutoff", "velocity_callable", "wavenumbers"]
+__all__ = [
+    "LAWS",
+    "SpectralTurbulence",
+    "amplitude",
+    "energy_spectrum",
+    "reynolds_without_cutoff",
+    "velocity_callable",
+    "wavenumbers",
+]

@@ -209,9 +209,10 @@ def test_smoke_rerun_does_nothing_and_adds_no_runs(smoke):
     assert record["created"] is False
 
 
-@pytest.mark.slow
 def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_path):
     """Kill the workflow during a training job, run it again: finished jobs stay, training resumes, one run each.
+
+    About two minutes; in the default suite because the issue's proof names it.
 
     After a hard kill Snakemake's lock stays: `snakemake --unlock`, then the same command with
     `--rerun-incomplete` (`make run` passes it) continues.
