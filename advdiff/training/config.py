@@ -9,7 +9,8 @@ family's parameters are resolved (defaults filled in) by building the family, so
 Two kinds of keys:
 
 * identity keys (everything that changes the weights a run produces): the hash of these,
-  :meth:`TrainConfig.hash`, names the run; resuming a run directory with a different value is refused;
+  :meth:`TrainConfig.hash`, names the run; resuming a run directory with a different value is refused.
+  The ``pool.*`` keys count only for a run that uses the trajectory pool (:meth:`TrainConfig.pool_enabled`);
 * run-control keys (:data:`CONTROL_KEYS`: ``steps``, ``checkpoint_every``, ``log_every``,
   ``sample_every``, ``sample_count``, ``pool.in_checkpoint``, ``device``): they may change between
   calls on one run directory (e.g. to train longer; the warm-up schedule does not depend on
@@ -275,10 +276,22 @@ class TrainConfig:
             out.pop("device")
         return json.loads(json.dumps(out))
 
+    def _is_identity_key(self, key: str, other: TrainConfig | None = None) -> bool:
+        """Whether ``key`` changes the weights: not a run-control key, and ``pool.*`` only where a pool is used.
+
+        The pool's settings do nothing in a run that draws its pairs on the fly (ddpm, heat, blur by
+        default), so they neither name such a run nor stop it from being resumed.
+        """
+        if key in CONTROL_KEYS:
+            return False
+        if key.startswith("pool."):
+            return self.pool_enabled() or (other is not None and other.pool_enabled())
+        return True
+
     def identity(self) -> dict[str, Any]:
-        """The identity keys only (everything except :data:`CONTROL_KEYS`)."""
+        """The identity keys only: everything except :data:`CONTROL_KEYS`, and the pool's keys without a pool."""
         flat = flatten(self.to_dict(include_device=True))
-        return {key: value for key, value in flat.items() if key not in CONTROL_KEYS}
+        return {key: value for key, value in flat.items() if self._is_identity_key(key)}
 
     def hash(self) -> str:
         """SHA-256 (first 16 hex digits) of the canonical JSON of :meth:`identity`: the run's name."""
@@ -296,7 +309,7 @@ class TrainConfig:
         theirs = flatten(other.to_dict(include_device=True))
         out = []
         for key in sorted(set(mine) | set(theirs)):
-            control = key in CONTROL_KEYS
+            control = not self._is_identity_key(key, other)
             if (keys == "identity" and control) or (keys == "control" and not control):
                 continue
             if mine.get(key, _MISSING) != theirs.get(key, _MISSING):

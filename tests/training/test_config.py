@@ -91,3 +91,22 @@ def test_pool_refresh_defaults_scale_with_the_batch():
                            dataset={"name": "mnist"})  # fmt: skip
     assert (explicit.pool.refresh_per_step, explicit.pool.refresh_every) == (2, 1)
     assert TrainConfig.from_dict(explicit.to_dict()).hash() == explicit.hash()
+
+
+def test_pool_settings_name_only_runs_that_use_the_pool():
+    """Without a trajectory pool (ddpm, heat, blur; advdiff on the fly) pool.* changes nothing and names nothing."""
+    for family in ("ddpm", "heat", "blur"):
+        base = TrainConfig(family=family, family_params={"K": 20})
+        other = base.replace(pool={"size": 64, "refresh_per_step": 2, "chunk": 8, "mode": "on_the_fly"})
+        assert other.hash() == base.hash(), family
+        assert base.differences(other) == [] and {d[0] for d in base.differences(other, keys="control")} >= {
+            "pool.size", "pool.chunk"}  # fmt: skip
+    adv = TrainConfig(family="advdiff", family_params={"K": 6, "sigma_max": 3.0})
+    assert adv.pool_enabled() and adv.replace(pool={"size": 64}).hash() != adv.hash()
+    assert [d[0] for d in adv.differences(adv.replace(pool={"size": 64}))] == ["pool.size"]
+    fly = adv.replace(pool={"mode": "on_the_fly"})
+    assert fly.hash() != adv.hash()  # switching the pool off changes the pairs
+    assert [d[0] for d in fly.differences(adv)] == ["pool.mode"] and [d[0] for d in adv.differences(fly)] == ["pool.mode"]
+    assert fly.replace(pool={"mode": "on_the_fly", "size": 64}).hash() == fly.hash()
+    heat = TrainConfig(family="heat", family_params={"K": 20})
+    assert heat.replace(pool={"mode": "pool"}).hash() != heat.hash()  # heat from a pool is another run

@@ -50,6 +50,10 @@ def test_identity_follows_the_resolved_config():
     # steps are run control, not identity: the folders stay (the workflow reruns them through params)
     assert list(_sweep(train={"steps": 5, "batch_size": 4}).points) == list(a.points)
     assert len(_sweep(seeds=[1, 2]).points) == 16
+    # the trajectory pool feeds advdiff only: its settings rerun exactly the advdiff points
+    c = _sweep(train={"steps": 3, "batch_size": 4, "pool": {"size": 32}})
+    changed = set(a.points) ^ set(c.points)
+    assert len(changed) == 2 * 5 and all(pid.startswith("advdiff") for pid in changed)
 
 
 @pytest.mark.parametrize(
