@@ -11,7 +11,8 @@
 * ``tables/sweep_<name>_points.csv``: one row per point (seeds apart);
 * ``figures/sweep_<name>_fid_vs_pe.png`` (FID against Pe, one line per Re, the other families as
   horizontal references) and ``figures/sweep_<name>_samples.png`` (a sample grid per row);
-* copies of each row's trajectory strip and velocity field;
+* copies of each row's trajectory strip, velocity field and power spectra (copies left by points
+  that are no longer in the sweep are removed, so ``figures/`` shows the current sweep only);
 * ``sweep_<name>.md``: the page that shows all of these.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 import statistics
 from collections.abc import Mapping, Sequence
@@ -248,11 +250,11 @@ def fid_vs_pe_figure(rows: Sequence[Mapping[str, Any]], out: str | Path, title: 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     adv = [r for r in rows if r["family"] == "advdiff" and r["fid"] is not None]
-    for re in sorted({r["re"] for r in adv}, key=lambda s: math.inf if s == "∞" else float(s)):
+    for reynolds in sorted({r["re"] for r in adv}, key=lambda s: math.inf if s == "∞" else float(s)):
         # Pe = 0 does not depend on Re: it starts every line.
-        pts = sorted((r for r in adv if r["re"] == re or r["peclet"] == 0), key=lambda r: r["peclet"])
+        pts = sorted((r for r in adv if r["re"] == reynolds or r["peclet"] == 0), key=lambda r: r["peclet"])
         ax.errorbar([r["peclet"] for r in pts], [r["fid"] for r in pts], yerr=[r["fid_std"] or 0 for r in pts],
-                    marker="o", capsize=3, label=f"advdiff, Re = {re}")  # fmt: skip
+                    marker="o", capsize=3, label=f"advdiff, Re = {reynolds}")  # fmt: skip
     for i, r in enumerate(x for x in rows if x["family"] != "advdiff" and x["fid"] is not None):
         ax.axhline(r["fid"], linestyle="--", color=f"C{(i + 4) % 10}", label=r["family"])
     paper = [(pe, v["fid"]) for pe, v in PAPER_FFHQ128.items()] if any(r["paper"] for r in rows) else []
@@ -290,6 +292,28 @@ def samples_figure(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapp
         label = row["family"] + (f" Pe {row['pe']} Re {row['re']}" if row["family"] == "advdiff" else "")
         ax.set_title(label, fontsize=9)
     return save(fig, out)
+
+
+POINT_FIGURES = ("trajectory_strip", "velocity_field", "power_spectra")
+"""The per-point figures copied into the report, as ``figures/sweep_<name>_<point>_<kind>.png``."""
+
+
+def _remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> list[Path]:
+    """Delete this sweep's per-point figure copies that are not in ``keep`` (points that left the sweep).
+
+    Only names of the exact form ``sweep_<name>_<point>_<kind>.png`` with a sweep point id
+    (``<family>[-pe…-re…]-s<seed>-<10 hex digits>``) are touched: other sweeps' files stay.
+    """
+    from advdiff.corruptions import families
+
+    point = rf"(?:{'|'.join(map(re.escape, families()))})(?:-pe[^_/]+?-re[^_/]+?)?-s\d+-[0-9a-f]{{10}}"
+    pattern = re.compile(rf"sweep_{re.escape(name)}_{point}_(?:{'|'.join(POINT_FIGURES)})\.png")
+    removed = []
+    for path in sorted(figs.glob(f"sweep_{name}_*.png")):
+        if path not in keep and pattern.fullmatch(path.name):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *, name: str,
@@ -332,12 +356,13 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
     strips = []
     for row in rows:
         rec = by_point[row["points"][0]]
-        for kind in ("trajectory_strip", "velocity_field", "power_spectra"):
+        for kind in POINT_FIGURES:
             src = rec["files"].get(kind)
             if src and Path(src).is_file():
                 dst = figs / f"sweep_{name}_{row['points'][0]}_{kind}.png"
                 shutil.copyfile(src, dst)
                 strips.append((row, kind, dst))
+    _remove_stale_point_figures(figs, name, {dst for _, _, dst in strips})
     steps = ", ".join(sorted({str(r["train"]["step"]) for r in records}))
     lines = [
         f"# Benchmark sweep `{name}`",

@@ -44,3 +44,27 @@ def test_tables_average_seeds_and_show_the_paper_beside_matching_rows(tmp_path):
     assert r"36.64" in out["tex"].read_text() and out["fid_vs_pe"].stat().st_size > 1000
     page = out["md"].read_text()
     assert "Paper columns: FFHQ-128" in page and "not FID" not in page
+
+
+def test_figures_of_points_that_left_the_sweep_are_removed(tmp_path):
+    """A point whose id changed leaves no old figure copy behind; other sweeps' files and other files stay."""
+    figs = tmp_path / "reports" / "figures"
+    figs.mkdir(parents=True)
+    stale = [figs / "sweep_t_heat-s1-0123456789_trajectory_strip.png",
+             figs / "sweep_t_advdiff-pe0.06-re10-s1-abcdef0123_velocity_field.png"]  # fmt: skip
+    kept = [figs / "sweep_t_x_heat-s1-0123456789_trajectory_strip.png",  # sweep "t_x"
+            figs / "sweep_tt_heat-s1-0123456789_trajectory_strip.png",  # sweep "tt"
+            figs / "sweep_t_heat-s1-0123456789_notes.png", figs / "lbm.png"]  # fmt: skip
+    for path in stale + kept:
+        path.write_bytes(b"png")
+    point = "heat-s1-9999999999"
+    path = _record(tmp_path, point, "heat", None, None, 1, 50.0)
+    rec = json.loads(path.read_text())
+    strip = tmp_path / point / "trajectory_strip.png"
+    strip.write_bytes(b"new strip")
+    rec["files"] = {"trajectory_strip": str(strip)}
+    path.write_text(json.dumps(rec))
+    out = write_sweep_report([path], tmp_path / "reports" / "sweep_t.md", name="t")
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+    copy = figs / f"sweep_t_{point}_trajectory_strip.png"
+    assert copy.read_bytes() == b"new strip" and f"(figures/{copy.name})" in out["md"].read_text()
