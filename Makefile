@@ -8,7 +8,7 @@ CORES ?= all
 MEM_MB ?= 7000
 MLFLOW_PORT ?= 5000
 
-.PHONY: run test test-all lint format data env bench mlflow-ui clean
+.PHONY: run test test-all lint format data env bench mlflow-ui report clean
 
 env: $(STAMP)
 
@@ -29,6 +29,11 @@ mlflow-ui: $(STAMP)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow ui --host 127.0.0.1 --port $(MLFLOW_PORT) \
 		--backend-store-uri sqlite:///$(CURDIR)/results/mlflow/mlflow.db \
 		--default-artifact-root $(CURDIR)/results/mlflow/artifacts
+
+## report: Snakemake's self-contained HTML report of the last `make run` (figures, captions, run times)
+report: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --snakefile Snakefile \
+		--configfile config/config.yaml --report reports/workflow.html
 
 ## data: install the default dataset (Debian's dataset-fashion-mnist) where possible
 data:
