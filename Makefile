@@ -32,7 +32,7 @@ mlflow-ui: $(STAMP)
 
 ## report: Snakemake's self-contained HTML report of the last `make run` (figures, captions, run times)
 report: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --snakefile Snakefile \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES) --snakefile Snakefile \
 		--configfile config/config.yaml --report reports/workflow.html
 
 ## data: install the default dataset (Debian's dataset-fashion-mnist) where possible
