@@ -97,7 +97,7 @@ def sample_run(
     model = UNet.from_config(model_config).to(device).eval()
     model.load_state_dict(ckpt["ema" if use_ema else "model"])
     corruption = config.build_corruption()
-    images = load_images(config.dataset)
+    images = load_images(config.dataset, compact=True)
     x_K = draw_prior(corruption, images, n, seed, device)
     name = sampler or default_sampler(config.family)
     t0 = time.perf_counter()

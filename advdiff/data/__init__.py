@@ -22,6 +22,8 @@ from advdiff.data.base import (
     DataUnavailableError,
     ImageDataset,
     TensorImageDataset,
+    pack_uint8,
+    unit_float,
 )
 from advdiff.data.builtin import (
     FASHION_MNIST_DEBIAN_DIR,
@@ -56,6 +58,8 @@ __all__ = [
     "load_dataset",
     "load_fashion_mnist",
     "load_mnist",
+    "pack_uint8",
     "read_idx",
     "read_image",
+    "unit_float",
 ]

@@ -3,11 +3,14 @@
 Every loader returns an :class:`ImageDataset`: a ``torch.utils.data.Dataset`` whose items are
 ``(image, label)`` with ``image`` a float32 tensor of shape (C, H, W) in [0, 1] and ``label`` an
 int (-1 where the data set has no labels), plus :meth:`ImageDataset.tensor` and
-:meth:`ImageDataset.labels` to get the first N items as one batch.
+:meth:`ImageDataset.labels` to get the first N items as one batch, and
+:meth:`ImageDataset.compact_tensor` for the same batch held as uint8 where that is exact
+(:func:`unit_float` turns it, or any part of it, back into the float32 images bit for bit).
 """
 
 from __future__ import annotations
 
+import logging
 import operator
 
 import torch
@@ -21,7 +24,9 @@ CHANNELS = (1, 3)
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, the weights PIL uses for RGB -> L
 UNLABELLED = -1
 
-_CHUNK = 4096  # images converted at a time by tensor()
+_CHUNK_BYTES = 64 * 2**20  # float32 images converted at a time by tensor() and compact_tensor()
+
+log = logging.getLogger(__name__)
 
 
 class DataError(AdvdiffError, RuntimeError):
@@ -112,6 +117,22 @@ def resize_square(images: torch.Tensor, size: int | None) -> torch.Tensor:
     return out.clamp_(0.0, 1.0)
 
 
+def unit_float(images: torch.Tensor) -> torch.Tensor:
+    """Images as float32 in [0, 1]: uint8 values divided by 255 (the loaders' own conversion), floats as given."""
+    if images.dtype == torch.uint8:
+        return images.to(torch.float32).div_(255.0)
+    return images
+
+
+def pack_uint8(images: torch.Tensor) -> torch.Tensor | None:
+    """A uint8 copy of float images that :func:`unit_float` turns back into them bit for bit, else ``None``.
+
+    8-bit sources at their native size and channels pack; resized or luma-converted images do not.
+    """
+    packed = images.mul(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
+    return packed if torch.equal(unit_float(packed), images) else None
+
+
 # --------------------------------------------------------------------------- datasets
 
 
@@ -150,12 +171,46 @@ class ImageDataset(Dataset):
         limit = check_limit(limit)
         return len(self) if limit is None else min(limit, len(self))
 
+    def _batch(self, start: int, stop: int) -> torch.Tensor:
+        """Images ``start..stop-1`` as one float32 tensor (loaders with the data in memory do this faster)."""
+        return torch.stack([self[i][0] for i in range(start, stop)])
+
+    def _chunk(self) -> int:
+        """Images per converted batch: about 64 MB of float32, so that temporaries stay small."""
+        c, h, w = self.shape
+        return max(1, _CHUNK_BYTES // (4 * c * h * w))
+
     def tensor(self, limit: int | None = None) -> torch.Tensor:
         """The first ``limit`` images (all by default) as one float32 tensor (N, C, H, W) in [0, 1]."""
-        count = self._count(limit)
+        count, chunk = self._count(limit), self._chunk()
         out = torch.empty((count, *self.shape), dtype=torch.float32)
-        for i in range(count):
-            out[i] = self[i][0]
+        for start in range(0, count, chunk):
+            stop = min(start + chunk, count)
+            out[start:stop] = self._batch(start, stop)
+        return out
+
+    def compact_tensor(self, limit: int | None = None) -> torch.Tensor:
+        """Like :meth:`tensor`, but uint8 (a quarter of the memory) when every image is exactly k/255.
+
+        Pass batches of the result through :func:`unit_float`: they are then equal, bit for bit, to
+        the same rows of :meth:`tensor`. When some image is not 8-bit exact (resized or converted to
+        grey), the result is the float32 tensor, built without reading any image twice.
+        """
+        count, chunk = self._count(limit), self._chunk()
+        out = torch.empty((count, *self.shape), dtype=torch.uint8)
+        for start in range(0, count, chunk):
+            stop = min(start + chunk, count)
+            batch = self._batch(start, stop)
+            packed = pack_uint8(batch)
+            if packed is None:
+                log.info("%s: images are not 8-bit exact after conversion; holding them as float32", self.name)
+                full = torch.empty((count, *self.shape), dtype=torch.float32)
+                full[:start] = unit_float(out[:start])
+                full[start:stop] = batch
+                for rest in range(stop, count, chunk):
+                    full[rest : min(rest + chunk, count)] = self._batch(rest, min(rest + chunk, count))
+                return full
+            out[start:stop] = packed
         return out
 
     def labels(self, limit: int | None = None) -> torch.Tensor:
@@ -215,13 +270,8 @@ class TensorImageDataset(ImageDataset):
         label = UNLABELLED if self._labels is None else int(self._labels[index])
         return image, label
 
-    def tensor(self, limit: int | None = None) -> torch.Tensor:
-        count = self._count(limit)
-        out = torch.empty((count, *self.shape), dtype=torch.float32)
-        for start in range(0, count, _CHUNK):
-            stop = min(start + _CHUNK, count)
-            out[start:stop] = self._convert(self.images[start:stop])
-        return out
+    def _batch(self, start: int, stop: int) -> torch.Tensor:
+        return self._convert(self.images[start:stop])
 
     def labels(self, limit: int | None = None) -> torch.Tensor:
         if self._labels is None:

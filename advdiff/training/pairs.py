@@ -59,6 +59,7 @@ from advdiff.corruptions.base import (
     check_images,
     check_int,
 )
+from advdiff.data.base import unit_float
 from advdiff.errors import bad_value
 from advdiff.training.losses import draw_levels
 from advdiff.training.seeding import derive_seed, make_generator, seed_from
@@ -163,8 +164,12 @@ class PairSource(Protocol):
 
 
 def _check_source_images(images: Any) -> torch.Tensor:
-    images = check_images(images, key="images")
-    return images
+    """Training images: a float tensor (N, C, H, W) in [0, 1], or uint8 (N, C, H, W) read through ``unit_float``."""
+    if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+        if images.dim() != 4 or images.numel() == 0:
+            raise bad_value("images", f"uint8 tensor of shape {tuple(images.shape)}", "a non-empty (N, C, H, W) tensor")
+        return images
+    return check_images(images, key="images")
 
 
 # --------------------------------------------------------------------------- on the fly
@@ -178,7 +183,7 @@ class OnTheFlyPairs:
     corruption
         A family with ``degrade_pair``.
     images
-        Training images (N, C, H, W) in [0, 1] (kept where they are; batches move to ``device``).
+        Training images (N, C, H, W): float in [0, 1] or uint8 (k/255); kept where they are, batches move to ``device``.
     generator
         Seed of the data order: an int, or a ``torch.Generator`` to draw one from (None: torch's global RNG).
     device
@@ -215,7 +220,7 @@ class OnTheFlyPairs:
         batch = check_int("batch", batch, low=1)
         gens = check_generator(generator, batch)
         t0 = time.perf_counter()
-        x0 = self.images[self.order.take(batch)].to(self.device)
+        x0 = unit_float(self.images[self.order.take(batch)].to(self.device))
         k = draw_levels(self.corruption.K, batch, gens, self.device)
         prev, cur = self.corruption.degrade_pair(x0, k, gens)
         self.pairs_served += batch
@@ -258,7 +263,7 @@ class TrajectoryPool:
     corruption
         Any family (the pool is meant for ``advdiff``, whose trajectory costs one simulation).
     images
-        Training images (N, C, H, W) in [0, 1].
+        Training images (N, C, H, W): float in [0, 1] or uint8 (k/255).
     pool_size
         ``P``, trajectories held at a time (>= 1).
     refresh_per_step
@@ -348,7 +353,7 @@ class TrajectoryPool:
             self.trajectories = torch.empty(self.shape, dtype=torch.float32, device=self.device)
         t0 = time.perf_counter()
         index = self.order.at(ids)
-        x0 = self.images[index].to(self.device, torch.float32)
+        x0 = unit_float(self.images[index].to(self.device)).to(torch.float32)
         gens = [make_generator(derive_seed(self.seed, 1, t)) for t in ids]
         traj = self.corruption.trajectory(x0, gens)  # (K+1, b, C, H, W)
         slots = torch.tensor([t % self.pool_size for t in ids], dtype=torch.int64)

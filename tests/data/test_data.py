@@ -368,3 +368,56 @@ def test_install_script_is_a_no_op_when_data_present(tmp_path):
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "already present" in done.stdout
+
+
+# --------------------------------------------------------------------------- compact (uint8) batches
+
+
+@needs_fashion_mnist
+def test_compact_tensor_is_uint8_where_exact_and_gives_the_float_images_back():
+    from advdiff.data import unit_float
+
+    data = load_dataset(limit=3000)
+    packed, floats = data.compact_tensor(), data.tensor()
+    assert packed.dtype == torch.uint8 and packed.shape == floats.shape
+    assert torch.equal(unit_float(packed), floats)  # bit for bit
+    resized = load_dataset(size=32, limit=50)  # bicubic resize: not 8-bit exact, stays float32
+    assert resized.compact_tensor().dtype == torch.float32 and torch.equal(resized.compact_tensor(), resized.tensor())
+
+
+def test_compact_tensor_of_a_folder_is_uint8_and_exact(image_folder):
+    from advdiff.data import unit_float
+
+    data = ImageFolderDataset(image_folder, size=16, channels=3)
+    packed = data.compact_tensor()
+    assert packed.dtype == torch.uint8 and torch.equal(unit_float(packed), data.tensor())
+
+
+def test_compact_tensor_falls_back_to_float_when_a_later_image_is_not_exact(monkeypatch):
+    """Exact images first, then one that is not: the result is the float32 tensor, each image read once."""
+    from advdiff.data import base, pack_uint8, unit_float
+
+    monkeypatch.setattr(base, "_CHUNK_BYTES", 2 * 4 * 16)  # two 1x4x4 float32 images per batch
+    exact = torch.randint(0, 256, (5, 1, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    values = unit_float(exact)
+    values[3, 0, 1, 1] = 0.5  # not k/255
+    reads = []
+
+    class Five(base.ImageDataset):
+        name = "five"
+
+        def __len__(self):
+            return 5
+
+        @property
+        def shape(self):
+            return (1, 4, 4)
+
+        def __getitem__(self, index):
+            reads.append(index)
+            return values[index], base.UNLABELLED
+
+    out = Five().compact_tensor()
+    assert out.dtype == torch.float32 and torch.equal(out, values) and sorted(reads) == list(range(5))
+    assert pack_uint8(values[:3]) is not None and pack_uint8(values) is None
+    assert torch.equal(unit_float(values), values)  # floats pass through

@@ -161,3 +161,22 @@ def test_batched_refresh_keeps_the_rate_and_resumes_exactly(advdiff):
     assert torch.equal(copy.trajectories, pool.trajectories)
     with pytest.raises(ConfigError, match="refresh_every"):
         TrajectoryPool(advdiff, images(), pool_size=6, refresh_per_step=2, generator=3, refresh_every=4)
+
+
+def test_uint8_images_give_the_same_pairs_as_their_float_images(advdiff):
+    """Training images held as uint8 (load_images on 8-bit data) feed both pair sources bit for bit like floats."""
+    from advdiff.data import unit_float
+
+    packed = torch.randint(0, 256, (10, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    x = unit_float(packed)
+    heat = build("heat", **FAMILY_PARAMS["heat"])
+    sources = [lambda imgs: OnTheFlyPairs(heat, imgs, generator=5),
+               lambda imgs: TrajectoryPool(advdiff, imgs, P, R, generator=0)]  # fmt: skip
+    for make in sources:
+        a, b = make(packed), make(x)
+        for _ in range(2):
+            gens = image_generators(0, 1, 4)
+            for got, want in zip(a.sample(4, clone(gens)), b.sample(4, clone(gens)), strict=True):
+                assert got.dtype == want.dtype and torch.equal(got, want)
+    with pytest.raises(ConfigError, match="images"):
+        OnTheFlyPairs(heat, packed[0], generator=5)
