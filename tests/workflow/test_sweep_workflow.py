@@ -191,6 +191,32 @@ def test_smoke_snakemake_html_report(smoke):
     assert out.stat().st_size > 10_000 and "<html" in out.read_text(errors="replace")[:5000].lower()
 
 
+def test_smoke_changed_parameter_plans_exactly_the_points_that_depend_on_it(smoke):
+    """After the finished smoke sweep: a changed advdiff parameter plans the advdiff points again, not heat;
+    a longer training (run control, not identity) continues every point."""
+    import yaml
+
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["sweep"]["family_params"]["advdiff"]["sigma_max"] = 5
+    changed = smoke / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    res = snakemake("sweep", "-n", "--configfile", str(changed), cwd=smoke)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = _jobs(res.stdout)
+    assert jobs["train"] == 2 and jobs["sample"] == 2 and jobs["evaluate"] == 2, jobs  # advdiff Pe 0 and Pe 1
+    planned = {line.split("point=", 1)[1] for line in res.stdout.splitlines() if "wildcards: point=" in line}
+    assert len(planned) == 2 and all(p.startswith("advdiff-") for p in planned) and not planned & set(_points(smoke))
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg["sweep"]["train"]["steps"] = 6
+    longer = smoke / "longer.yaml"
+    longer.write_text(yaml.safe_dump(cfg))
+    res = snakemake("sweep", "-n", "--configfile", str(longer), cwd=smoke)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _jobs(res.stdout)["train"] == 3  # every point trains on from its checkpoint, in its own folder
+    planned = {line.split("point=", 1)[1] for line in res.stdout.splitlines() if "wildcards: point=" in line}
+    assert planned == set(_points(smoke))
+
+
 def test_smoke_rerun_does_nothing_and_adds_no_runs(smoke):
     _, before = _mlflow_runs(smoke)
     res = snakemake("sweep", "--configfile", str(SMOKE), cwd=smoke)
