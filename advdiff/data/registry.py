@@ -13,10 +13,10 @@ from advdiff.errors import bad_value
 DEFAULT_DATASET = "fashion_mnist"
 
 
-def _load_folder(root, split, *, size, channels, limit, download) -> ImageDataset:
+def _load_folder(root, split, *, size, channels, limit, download, verify=True) -> ImageDataset:
     if root is None:
         raise bad_value("root", root, "the folder of images to load (required by dataset 'folder')")
-    return ImageFolderDataset(root, size, channels, split=split, limit=limit)
+    return ImageFolderDataset(root, size, channels, split=split, limit=limit, verify=verify)
 
 
 # name -> (loader, default of `download`)
@@ -42,6 +42,7 @@ def load_dataset(
     channels: int | None = None,
     limit: int | None = None,
     download: bool | None = None,
+    verify: bool = True,
 ) -> ImageDataset:
     """Load a data set by name as an :class:`~advdiff.data.base.ImageDataset`.
 
@@ -64,6 +65,9 @@ def load_dataset(
     download
         Whether torchvision may download a data set that is not found locally; None means the
         data set's default (yes for ``fashion_mnist``, no for ``mnist`` and ``cifar10``).
+    verify
+        ``folder`` only: decode every file now, so that a bad one is named at once (default). Turn it
+        off when every image is about to be read anyway (the read names a bad file the same way).
 
     Returns
     -------
@@ -88,6 +92,8 @@ def load_dataset(
     limit = check_limit(limit)
     if download is not None and not isinstance(download, bool):
         raise bad_value("download", download, "None, True or False")
+    if not isinstance(verify, bool):
+        raise bad_value("verify", verify, "True or False")
     loader, download_default = DATASETS[key]
     return loader(
         root,
@@ -96,4 +102,5 @@ def load_dataset(
         channels=channels,
         limit=limit,
         download=download_default if download is None else download,
+        **({"verify": verify} if key == "folder" else {}),
     )

@@ -277,6 +277,15 @@ def test_folder_truncated_file_is_named(image_folder, name):
     buffer.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match=str(buffer)):
         load_dataset("folder", root=image_folder, size=16)
+    # without the up-front check (the trainer reads every image anyway) the read names the file
+    lazy = load_dataset("folder", root=image_folder, size=16, verify=False)
+    with pytest.raises(DataError, match=str(buffer)):
+        lazy.compact_tensor()
+    from advdiff.training.config import DatasetConfig
+    from advdiff.training.trainer import load_images
+
+    with pytest.raises(DataError, match=str(buffer)):
+        load_images(DatasetConfig(name="folder", root=str(image_folder), size=16), compact=True)
 
 
 def test_folder_text_file_with_image_extension_is_named(image_folder):
@@ -334,6 +343,7 @@ def test_unknown_name_lists_known_names():
         ({"channels": "rgb"}, "channels"),
         ({"limit": 0}, "limit"),
         ({"download": "yes"}, "download"),
+        ({"verify": "no"}, "verify"),
     ],
 )
 def test_bad_arguments_name_key_value_and_allowed(kwargs, key):
