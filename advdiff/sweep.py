@@ -115,6 +115,16 @@ def _label(value: float | None) -> str:
     return "inf" if value is None else format(value, "g")
 
 
+POINT_ID_PATTERN = r"[a-z0-9]+(?:-pe[^_/]+?-re[^_/]+?)?-s\d+-[0-9a-f]{10}"
+"""Regular expression of the ids :func:`point_id` makes (for tools that find a point in a file name)."""
+
+
+def point_id(family: str, peclet: float | None, reynolds: float | None, seed: int, config_hash: str) -> str:
+    """A sweep point's name: ``<family>[-pe<Pe>-re<Re>]-s<seed>-<first 10 hex digits of the config hash>``."""
+    coords = f"-pe{peclet:g}-re{_label(reynolds)}" if family == "advdiff" else ""
+    return f"{family}{coords}-s{seed}-{config_hash[:10]}"
+
+
 @dataclass(frozen=True)
 class SweepPoint:
     """One training run of the sweep: its family, dimensionless numbers, seed and resolved config."""
@@ -327,9 +337,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
                         raise bad_value("sweep.dataset.size", config.dataset.size, need)
                 if fam == "advdiff":
                     _check_schedule(config.family_params, size, f"sweep.family_params.advdiff [{where}]")
-                h = config.hash()
-                coords = f"-pe{pe:g}-re{_label(re)}" if fam == "advdiff" else ""
-                pid = f"{fam}{coords}-s{seed}-{h[:10]}"
+                pid = point_id(fam, pe, re, seed, config.hash())
                 points[pid] = SweepPoint(pid, fam, pe if fam == "advdiff" else None, re, seed, config)
     if "advdiff" in fams and any(pe for pe in peclets):
         _check_reynolds(reynolds, int(size or 0))

@@ -180,14 +180,16 @@ class ImageDataset(Dataset):
         c, h, w = self.shape
         return max(1, _CHUNK_BYTES // (4 * c * h * w))
 
+    def _fill(self, out: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Write images ``start..len(out)-1`` into the float32 tensor ``out``, a batch at a time."""
+        count, chunk = len(out), self._chunk()
+        for a in range(start, count, chunk):
+            out[a : min(a + chunk, count)] = self._batch(a, min(a + chunk, count))
+        return out
+
     def tensor(self, limit: int | None = None) -> torch.Tensor:
         """The first ``limit`` images (all by default) as one float32 tensor (N, C, H, W) in [0, 1]."""
-        count, chunk = self._count(limit), self._chunk()
-        out = torch.empty((count, *self.shape), dtype=torch.float32)
-        for start in range(0, count, chunk):
-            stop = min(start + chunk, count)
-            out[start:stop] = self._batch(start, stop)
-        return out
+        return self._fill(torch.empty((self._count(limit), *self.shape), dtype=torch.float32))
 
     def compact_tensor(self, limit: int | None = None) -> torch.Tensor:
         """Like :meth:`tensor`, but uint8 (a quarter of the memory) when every image is exactly k/255.
@@ -207,9 +209,7 @@ class ImageDataset(Dataset):
                 full = torch.empty((count, *self.shape), dtype=torch.float32)
                 full[:start] = unit_float(out[:start])
                 full[start:stop] = batch
-                for rest in range(stop, count, chunk):
-                    full[rest : min(rest + chunk, count)] = self._batch(rest, min(rest + chunk, count))
-                return full
+                return self._fill(full, stop)
             out[start:stop] = packed
         return out
 

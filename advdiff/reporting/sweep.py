@@ -298,22 +298,18 @@ POINT_FIGURES = ("trajectory_strip", "velocity_field", "power_spectra")
 """The per-point figures copied into the report, as ``figures/sweep_<name>_<point>_<kind>.png``."""
 
 
-def _remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> list[Path]:
+def _remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
     """Delete this sweep's per-point figure copies that are not in ``keep`` (points that left the sweep).
 
-    Only names of the exact form ``sweep_<name>_<point>_<kind>.png`` with a sweep point id
-    (``<family>[-pe…-re…]-s<seed>-<10 hex digits>``) are touched: other sweeps' files stay.
+    Only names of the exact form ``sweep_<name>_<point id>_<kind>.png`` are touched (point ids as
+    :func:`advdiff.sweep.point_id` makes them): other sweeps' files stay.
     """
-    from advdiff.corruptions import families
+    from advdiff.sweep import POINT_ID_PATTERN
 
-    point = rf"(?:{'|'.join(map(re.escape, families()))})(?:-pe[^_/]+?-re[^_/]+?)?-s\d+-[0-9a-f]{{10}}"
-    pattern = re.compile(rf"sweep_{re.escape(name)}_{point}_(?:{'|'.join(POINT_FIGURES)})\.png")
-    removed = []
-    for path in sorted(figs.glob(f"sweep_{name}_*.png")):
+    pattern = re.compile(rf"sweep_{re.escape(name)}_{POINT_ID_PATTERN}_(?:{'|'.join(POINT_FIGURES)})\.png")
+    for path in figs.glob(f"sweep_{name}_*.png"):
         if path not in keep and pattern.fullmatch(path.name):
             path.unlink()
-            removed.append(path)
-    return removed
 
 
 def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *, name: str,

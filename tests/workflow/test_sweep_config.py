@@ -105,3 +105,14 @@ def test_reynolds_values_that_remove_no_mode_at_this_size_are_not_swept_twice(ca
     assert "keeps every velocity mode" not in caplog.text
     # without a moving advdiff point Re plays no part
     assert len(_sweep(peclet=[0.0], reynolds=[100, None]).points) == 4
+
+
+def test_point_id_pattern_matches_the_ids_the_sweep_makes():
+    """Reports find point ids in file names with POINT_ID_PATTERN: it must match every id build_sweep makes."""
+    import re
+
+    from advdiff.sweep import POINT_ID_PATTERN
+
+    ids = list(_sweep(seeds=[1, 12]).points)
+    assert len(ids) == 16 and all(re.fullmatch(POINT_ID_PATTERN, pid) for pid in ids)
+    assert not re.fullmatch(POINT_ID_PATTERN, "x_heat-s1-0123456789")
