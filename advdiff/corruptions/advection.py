@@ -1,19 +1,29 @@
 """``advdiff``: the advection-diffusion corruption of Beyond Blur (Gruszczynski et al., ICCV 2025).
 
-Each channel evolves by du/dt + div(v u) = div(alpha grad u) (SPEC §2), solved by the D2Q9
-lattice Boltzmann solver (:mod:`advdiff.lbm`) along the heat-dissipation blur schedule
-(SPEC §3): level k is reached after ``level_end[k]`` LBM steps, the diffusion alone giving a
-Gaussian blur of width sigma_k. The velocity is a spectral stochastic field
-(:mod:`advdiff.fields`, SPEC §4) with RMS ``U_n = Pe alpha_n / L`` per step, one independent
-realisation per image shared by its channels, phases rotating with the step.
+Each channel evolves by du/dt + div(v u) = div(alpha grad u), solved by the D2Q9 lattice
+Boltzmann solver (:mod:`advdiff.lbm`) along the heat-dissipation blur schedule: level k is
+reached after ``level_end[k]`` LBM steps, the diffusion alone giving a Gaussian blur of width
+sigma_k. The velocity is a spectral stochastic field (:mod:`advdiff.fields`) with RMS
+``U_n = Pe alpha_n / L`` per step, one independent realisation per image shared by its
+channels, phases rotating with the step.
 
-* One trajectory costs one simulation: all levels are read off on the way, and the
-  populations carry over from level to level.
-* Zero-flux walls conserve each channel's sum (the palette), to float32 round-off.
-* ``peclet = 0`` gives no velocity at all: the LBM counterpart of the ``heat`` family.
-* Data stay in [0, 1] units; the solver is linear, so the authors' affine map to
-  [0.95, 1.05] is not needed, and no clipping is applied (clipping would break the
-  conservation). Compressible fields can push values slightly outside [0, 1].
+* ``intensity_map="paper"`` (default) is the authors' operator: the solver runs on
+  rho = 0.95 + 0.1 x and the read-out is clip((rho - 0.95) / 0.1, 0, 1) (their code's
+  ``change_value_range``). The solver is linear, so this equals clip(S(x) + 9.5 (S(1) - 1)),
+  S the solver on x itself. Their velocity field is not divergence-free, so a uniform image
+  does not stay uniform (S(1) != 1): the map adds a density pattern of converging and
+  diverging flow, which at the paper's Pe is far larger than the transport of the image itself
+  (``docs/families.md``). ``intensity_map="none"`` is S(x) alone: pure transport and diffusion.
+* Conservation: S keeps each channel's sum to float32 round-off (zero-flux walls), and so
+  does S(x) + 9.5 (S(1) - 1) before the clip; the paper map's clip to [0, 1] removes the
+  negative dips of the compressive term on black background and so changes the sum.
+  ``intensity_map="none"`` applies no clip (values can leave [0, 1] slightly under a
+  compressible field). With ``divergence_free=True`` the compressive term vanishes.
+* ``peclet = 0`` gives no velocity at all: both maps then equal the LBM counterpart of the
+  ``heat`` family.
+* One trajectory costs one simulation: all levels are read off on the way.
+* ``variant="authors"`` swaps in the solver choices of the authors' code (see
+  :func:`advdiff.lbm.solve`), including their extrapolation walls, for ablations.
 """
 
 from __future__ import annotations
@@ -35,7 +45,25 @@ from advdiff.fields import SpectralTurbulence, velocity_callable
 from advdiff.lbm import solve, units
 from advdiff.lbm.backends import NAMES as BACKENDS
 from advdiff.lbm.backends import get_backend
-from advdiff.lbm.backends.base import COLLISIONS
+from advdiff.lbm.backends import variants as backend_variants
+from advdiff.lbm.backends.base import COLLISIONS, VARIANTS
+
+INTENSITY_MAPS = ("paper", "none")
+"""Intensity maps of the ``advdiff`` family (see the module docstring)."""
+
+PAPER_MAP_OFFSET = 0.95
+"""The authors' map sends x in [0, 1] to rho = PAPER_MAP_OFFSET + PAPER_MAP_SCALE x."""
+PAPER_MAP_SCALE = 0.1
+
+
+def map_in(x: torch.Tensor) -> torch.Tensor:
+    """The authors' map into the solver: rho = 0.95 + 0.1 x."""
+    return x * PAPER_MAP_SCALE + PAPER_MAP_OFFSET
+
+
+def map_out(rho: torch.Tensor) -> torch.Tensor:
+    """The authors' read-out: clip((rho - 0.95) / 0.1, 0, 1)."""
+    return ((rho - PAPER_MAP_OFFSET) / PAPER_MAP_SCALE).clamp_(0.0, 1.0)
 
 
 @register("advdiff")
@@ -54,9 +82,8 @@ class AdvectionDiffusion(Corruption):
         Range of scales of the synthetic turbulence: inertial range k0 .. k0 Re^(3/4), then a
         smooth roll-off; ``None`` keeps every grid mode (the paper's setting).
     collision
-        ``central_moment`` (default; the paper's operator, and the more accurate at sub-pixel
-        blur: within 2e-2 of ``heat`` at every level at Pe = 0 on 128 px photos, against BGK's
-        4.5e-2 at sigma = 0.52 px) or ``bgk``.
+        ``central_moment`` (default; the collision of the authors' code, and the more accurate
+        at sub-pixel blur: see ``reports/lbm.md``) or ``bgk``.
     divergence_free
         Leray-project the velocity so that div v = 0 (off in the paper's runs).
     seed
@@ -78,7 +105,13 @@ class AdvectionDiffusion(Corruption):
         Largest diffusivity per LBM step in the schedule (1/6: tau <= 1).
     noise_sigma, delta_factor
         Training noise on the network input and sampling noise delta = delta_factor * noise_sigma,
-        as for ``heat`` (SPEC §7).
+        as for ``heat``.
+    intensity_map
+        ``paper`` (the authors' rho = 0.95 + 0.1 x, read out clipped to [0, 1]) or ``none``
+        (the solver on x itself).
+    variant
+        LBM solver choices: ``default`` (this package's validated operator) or ``authors``
+        (those of the authors' code, with their extrapolation walls; for ablations).
     """
 
     deterministic = False  # the velocity field is random (Pe = 0 is deterministic in practice)
@@ -103,6 +136,8 @@ class AdvectionDiffusion(Corruption):
         alpha_max: float = units.ALPHA_MAX_DEFAULT,  # largest alpha per LBM step
         noise_sigma: float = 0.01,  # training noise on the network input, data units
         delta_factor: float = 1.25,  # sampling noise delta = delta_factor * noise_sigma
+        intensity_map: str = "paper",  # the authors' affine map around rho = 1, or none
+        variant: str = "default",  # LBM solver choices: ours, or the authors' (ablation)
     ) -> None:
         K = check_int("K", K, low=1)
         if collision not in COLLISIONS:
@@ -111,6 +146,13 @@ class AdvectionDiffusion(Corruption):
             raise bad_value("backend", backend, f"one of {', '.join(BACKENDS)}")
         if not isinstance(divergence_free, bool):
             raise bad_value("divergence_free", divergence_free, "true or false")
+        if intensity_map not in INTENSITY_MAPS:
+            raise bad_value("intensity_map", intensity_map, f"one of {', '.join(INTENSITY_MAPS)}")
+        if variant not in VARIANTS:
+            raise bad_value("variant", variant, f"one of {', '.join(VARIANTS)}")
+        offered = backend_variants(backend)
+        if variant not in offered:
+            raise bad_value("variant", variant, f"one of {', '.join(offered)} on the {backend!r} backend")
         if seed is not None:
             seed = check_int("seed", seed, low=0)
         if length is not None:
@@ -142,6 +184,8 @@ class AdvectionDiffusion(Corruption):
             alpha_max=float(alpha_max),
             noise_sigma=noise,
             delta_factor=factor,
+            intensity_map=intensity_map,
+            variant=variant,
         )
         self.sigmas = torch.from_numpy(units.sigma_schedule(K, sigma_min, sigma_max))
         """Blur widths sigma_0..sigma_K in pixels, float64 (K+1,), sigma_0 = 0."""
@@ -205,19 +249,24 @@ class AdvectionDiffusion(Corruption):
         velocity = None
         if self.params["peclet"] > 0:
             field = self.turbulence(H, W, self.image_seeds(generator, B), xp=be.xp)
-            velocity = velocity_callable(field, sched)
+            # Each collision uses the field drawn in the previous step, zero in the first, as the
+            # authors' code does (the ``authors`` solver variant applies that delay itself).
+            delay = 0 if self.params["variant"] == "authors" else 1
+            velocity = velocity_callable(field, sched, delay=delay)
         ends = sched.level_end
-        return solve(
-            x0,
+        paper = self.params["intensity_map"] == "paper"
+        out = solve(
+            map_in(x0) if paper else x0,
             sched.per_step_diffusivity(),
             sched.total_steps,
             velocity,
             backend=be.name,
             collision=self.params["collision"],
-            boundary="neumann",
             record=[int(ends[k]) for k in levels],
             progress=self.progress if progress is None else progress,
+            variant=self.params["variant"],
         )
+        return map_out(out) if paper else out
 
     # -- the contract ----------------------------------------------------------------------
 
@@ -251,7 +300,6 @@ class AdvectionDiffusion(Corruption):
             out.update(
                 fourier_max=float(s.fourier[-1]),
                 total_lbm_steps=s.total_steps,
-                displacement_px=s.displacement,
                 schmidt_like_pe_over_re=None if self.params["reynolds"] is None
                 else self.params["peclet"] / self.params["reynolds"],
             )  # fmt: skip

@@ -532,6 +532,7 @@ def velocity_callable(
     rms: Schedule | Sequence[float] | np.ndarray | float,
     *,
     start: int = 0,
+    delay: int = 0,
 ) -> Callable[[int], Any]:
     """The ``velocity`` argument of :func:`advdiff.lbm.solve` for a turbulence generator.
 
@@ -547,21 +548,27 @@ def velocity_callable(
         LBM step of the trajectory at which this ``solve`` call begins (>= 0): the callable
         maps the solver's step n to trajectory step ``start + n``, so a trajectory solved in
         several calls keeps rotating its phases continuously.
+    delay
+        Steps by which the field lags the solver (>= 0): step n gets the field drawn for step
+        ``n - delay``, and zero velocity before the first. The Beyond Blur code collides with
+        the field drawn in the previous step (``delay=1``).
 
     Returns
     -------
-    ``velocity(n) -> turbulence.field(start + n, rms[start + n])``, shape (B, 2, H, W).
+    ``velocity(n) -> turbulence.field(m, rms[m])`` with ``m = start + n - delay``, or zeros
+    for ``m < 0``; shape (B, 2, H, W).
     """
     if not isinstance(turbulence, SpectralTurbulence):
         raise bad_value("turbulence", type(turbulence).__name__, "a SpectralTurbulence")
     start = _int("start", start, 0)
+    delay = _int("delay", delay, 0)
     if isinstance(rms, Schedule):
         per_step = rms.per_step_velocity_rms()
         key = "schedule velocity_rms"
     elif np.isscalar(rms) or np.ndim(rms) == 0:
         turbulence._check_rms(rms)
         value = float(rms)
-        return lambda n: turbulence.field(start + n, value)
+        return lambda n: turbulence.field(max(start + n - delay, 0), value if start + n >= delay else 0.0)
     else:
         per_step = np.asarray(rms, dtype=np.float64)
         key = "rms"
@@ -576,6 +583,8 @@ def velocity_callable(
         index = start + n
         if not 0 <= index < per_step.shape[0]:
             raise bad_value("step", index, f"a trajectory step in [0, {per_step.shape[0]})")
-        return turbulence.field(index, float(per_step[index]))
+        if index < delay:
+            return turbulence.field(0, 0.0)
+        return turbulence.field(index - delay, float(per_step[index - delay]))
 
     return velocity

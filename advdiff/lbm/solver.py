@@ -13,7 +13,13 @@ from tqdm.auto import tqdm
 from advdiff.errors import bad_value
 from advdiff.lbm import arrays, units
 from advdiff.lbm.backends import get_backend
-from advdiff.lbm.backends.base import BOUNDARIES, COLLISIONS, add_first_order_nonequilibrium
+from advdiff.lbm.backends.base import (
+    BOUNDARIES,
+    COLLISIONS,
+    VARIANTS,
+    add_first_order_nonequilibrium,
+    extrapolate_walls,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +27,9 @@ VelocityArg = Any | Callable[[int], Any] | None
 
 INITS = ("chapman_enskog", "equilibrium")
 """Initial-state options of :func:`solve`."""
+
+BOUNDARY_CHOICES = (*BOUNDARIES, "extrapolation")
+"""Boundary options of :func:`solve`: the compiled kernels' walls plus the extrapolation walls."""
 
 _PROGRESS_CHUNK = 64  # steps per kernel call when a progress bar is shown
 
@@ -33,16 +42,17 @@ def solve(
     *,
     backend: str = "auto",
     collision: str = "bgk",
-    boundary: str = "neumann",
+    boundary: str | None = None,
     record: Sequence[int] | None = None,
     progress: bool = False,
-    init: str = "chapman_enskog",
+    init: str | None = None,
+    variant: str = "default",
 ) -> Any:
     """Advance every channel of a batch by ``steps`` D2Q9 advection-diffusion LBM steps.
 
-    Solves du/dt + div(v u) = div(alpha grad u) per channel (SPEC §2, §5) in lattice
-    units (dx = dt = 1), tau = 3 alpha + 1/2, second-order equilibrium, fused
-    stream+collide.
+    Solves du/dt + div(v u) = div(alpha grad u) per channel in lattice units (dx = dt = 1),
+    tau = 3 alpha + 1/2, second-order equilibrium, fused stream+collide (the scheme of
+    Gruszczynski et al., ICCV 2025; derivations in ``docs/solver.md``).
 
     Parameters
     ----------
@@ -67,7 +77,10 @@ def solve(
         ``bgk`` or ``central_moment``.
     boundary
         ``neumann`` (zero flux: half-way bounce-back walls half a pixel outside the image,
-        matching the DCT-II heat operator; conserves each channel's sum exactly) or ``periodic``.
+        matching the DCT-II heat operator; conserves each channel's sum exactly), ``periodic``,
+        or ``extrapolation`` (the non-equilibrium-extrapolation walls of the Beyond Blur code:
+        each edge pixel repeats its neighbour; not mass conserving; needs H, W >= 3).
+        ``None``: ``neumann``, or ``extrapolation`` for ``variant="authors"``.
     record
         Optional strictly increasing step counts in [0, steps]; the states after those
         steps of one continuous simulation are returned stacked on a new leading axis,
@@ -75,29 +88,50 @@ def solve(
     progress
         Show a progress bar over the steps.
     init
-        ``chapman_enskog`` (default): start from equilibrium plus the first-order
-        non-equilibrium part for the first step's tau, so the first steps already diffuse
-        with the scheduled alpha; ``equilibrium``: start from f^eq only (the first step then
-        diffuses with c_s^2 / 2 whatever alpha is).
+        ``chapman_enskog``: start from equilibrium plus the first-order non-equilibrium part
+        for the first step's tau, so the first steps already diffuse with the scheduled alpha;
+        ``equilibrium``: start from f^eq only (the first step then diffuses with c_s^2 / 2
+        whatever alpha is). ``None``: ``chapman_enskog``, or ``equilibrium`` for ``authors``.
+    variant
+        ``default``: this package's validated operator. ``authors``: the choices of the Beyond
+        Blur code, for ablations: kappa22 relaxed to omega c_s^4 rho in the central-moment
+        collision, plain rates 1 - omega_n when alpha changes, an equilibrium start at zero
+        velocity, the velocity of the previous step in each collision (zero in the first), and
+        (by default) the extrapolation walls.
     """
     if collision not in COLLISIONS:
         raise bad_value("collision", collision, f"one of {', '.join(COLLISIONS)}")
-    if boundary not in BOUNDARIES:
-        raise bad_value("boundary", boundary, f"one of {', '.join(BOUNDARIES)}")
+    if variant not in VARIANTS:
+        raise bad_value("variant", variant, f"one of {', '.join(VARIANTS)}")
+    authors = variant == "authors"
+    if boundary is None:
+        boundary = "extrapolation" if authors else "neumann"
+    if boundary not in BOUNDARY_CHOICES:
+        raise bad_value("boundary", boundary, f"one of {', '.join(BOUNDARY_CHOICES)}")
+    if init is None:
+        init = "equilibrium" if authors else "chapman_enskog"
     if init not in INITS:
         raise bad_value("init", init, f"one of {', '.join(INITS)}")
     steps = _check_steps(steps)
     alphas = units.check_diffusivity(diffusivity, steps)
-    omegas = units.relaxation_rates(alphas)
+    omegas = units.omega(alphas) if authors else units.relaxation_rates(alphas)
     records = _check_record(record, steps)
     shape = tuple(getattr(u0, "shape", ()))
     if len(shape) != 4 or min(shape) < 1:
         raise bad_value("u0", f"array of shape {shape}", "a non-empty batch of shape (B, C, H, W)")
     B, C, H, W = shape
+    extrapolate = boundary == "extrapolation"
+    if extrapolate and min(H, W) < 3:
+        raise bad_value("boundary", boundary, f"neumann or periodic for images smaller than 3 x 3 (got {H} x {W})")
     if velocity is not None and not callable(velocity):
         _check_velocity_shape(velocity, shape)
 
     be = get_backend(backend)
+    if variant not in getattr(be, "variants", ("default",)):
+        allowed = ", ".join(getattr(be, "variants", ("default",)))
+        raise bad_value("variant", variant, f"one of {allowed} on the {be.name!r} backend")
+    kernel_collision = "central_moment_authors" if authors and collision == "central_moment" else collision
+    kernel_boundary = "neumann" if extrapolate else boundary  # the edge nodes are overwritten after each step
     dtype = (
         np.float64 if be.name == "numpy" and np.dtype(getattr(u0, "dtype", np.float32)) == np.float64 else np.float32
     )
@@ -119,7 +153,10 @@ def solve(
         units.check_speed(speed, key)
         return v
 
-    vel = None if velocity is None else field(0)
+    # The velocity of each collision: field n for step n, or (authors) field n-1, zero for step 0.
+    # ``upcoming`` is the newest field drawn; after a step, ``vel`` is the next collision's.
+    upcoming = None if velocity is None else field(0)
+    vel = None if authors else upcoming
     f = be.equilibrium(rho, vel, C)
     if init == "chapman_enskog" and steps > 0:
         add_first_order_nonequilibrium(xp, f, rho, units.tau(float(alphas[0])), boundary)
@@ -130,19 +167,28 @@ def solve(
         be.density(f, out=recorded[0].reshape(B * C, H, W))
         n_out = 1
     targets = [r for r in records if r > 0]
+    stepwise = callable(velocity) or extrapolate or (authors and velocity is not None)
     bar = tqdm(total=steps, disable=not progress, unit="step", desc=f"LBM {be.name}", leave=False)
-    log.debug("solve: %s on %s, %d steps, collision=%s, boundary=%s", shape, be.name, steps, collision, boundary)
+    log.debug("solve: %s on %s, %d steps, collision=%s, boundary=%s, variant=%s", shape, be.name, steps,
+              collision, boundary, variant)  # fmt: skip
     n = 0
     with bar:
         while n < steps:
             stop = targets[0] if targets else steps
-            if callable(velocity):
+            if stepwise:
                 stop = n + 1
-                if n > 0:
-                    vel = field(n)
             elif progress:
                 stop = min(stop, n + _PROGRESS_CHUNK)
-            f, scratch = be.run(f, scratch, vel, omegas[n:stop], collision, boundary, C)
+            f, scratch = be.run(f, scratch, vel, omegas[n:stop], kernel_collision, kernel_boundary, C)
+            if stepwise and velocity is not None:
+                if authors:
+                    vel = upcoming
+                if callable(velocity) and stop < steps:
+                    upcoming = field(stop)
+                if not authors:
+                    vel = upcoming
+            if extrapolate:  # with the velocity of the next collision, as the Beyond Blur code
+                extrapolate_walls(xp, f, vel, C)
             bar.update(stop - n)
             n = stop
             if targets and n == targets[0]:

@@ -32,18 +32,33 @@ def get_backend(name: str = "auto") -> Any:
             log.debug("auto backend: cupy not usable (%s); using cpu", exc)
             return get_backend("cpu")
         return backend
+    cls = _backend_class(name)
+    if name == "cpu":
+        cls.check_available()
+    return cls()
+
+
+def _backend_class(name: str) -> Any:
     if name == "numpy":
         from advdiff.lbm.backends.numpy_ref import NumpyBackend
 
-        return NumpyBackend()
+        return NumpyBackend
     if name == "cpu":
         from advdiff.lbm.backends.cpu import CpuBackend
 
-        CpuBackend.check_available()
-        return CpuBackend()
+        return CpuBackend
     from advdiff.lbm.backends.cupy_backend import CupyBackend
 
-    return CupyBackend()
+    return CupyBackend
+
+
+def variants(name: str) -> tuple[str, ...]:
+    """Solver variants that backend ``name`` offers, without starting it (``auto``: those cpu and cupy share)."""
+    if name not in NAMES:
+        raise bad_value("backend", name, f"one of {', '.join(NAMES)}")
+    if name == "auto":
+        return tuple(v for v in variants("cpu") if v in variants("cupy"))
+    return tuple(getattr(_backend_class(name), "variants", ("default",)))
 
 
 def available() -> dict[str, str]:

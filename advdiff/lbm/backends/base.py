@@ -9,10 +9,18 @@ import numpy as np
 from advdiff.lbm import lattice
 
 COLLISIONS = {"bgk": 0, "central_moment": 1}
-"""Collision operator names and the integer codes of the compiled kernels."""
+"""Collision operator names a caller chooses, and the integer codes of the compiled kernels."""
+
+KERNEL_COLLISIONS = {**COLLISIONS, "central_moment_authors": 2}
+"""Collisions a backend's ``run`` accepts: the public ones, plus the central-moment collision with
+kappa22 relaxed to omega c_s^4 rho as in the Beyond Blur code (used by ``variant="authors"``)."""
 
 BOUNDARIES = {"neumann": 0, "periodic": 1}
 """Boundary names and the integer codes of the compiled kernels."""
+
+VARIANTS = ("default", "authors")
+"""Solver variants: ``default`` (this package's validated operator) and ``authors`` (the choices of
+the Beyond Blur code, for ablations; see :func:`advdiff.lbm.solve`)."""
 
 
 class Backend(Protocol):
@@ -25,6 +33,7 @@ class Backend(Protocol):
 
     name: str
     xp: Any  # the array module (numpy or cupy)
+    variants: tuple[str, ...]  # the solver variants it can run (see VARIANTS)
 
     def asarray(self, a: Any, dtype: Any) -> Any:
         """Copy or view ``a`` (NumPy, torch or CuPy) as a C-contiguous array of this backend."""
@@ -90,6 +99,51 @@ def add_first_order_nonequilibrium(xp: Any, f: Any, rho: Any, tau: float, bounda
     scale = f.dtype.type(1.0 - tau)
     for i in range(1, lattice.Q):
         f[i] += scale * f.dtype.type(lattice.W[i]) * (float(lattice.EX[i]) * gx + float(lattice.EY[i]) * gy)
+
+
+def extrapolate_walls(xp: Any, f: Any, vel: Any | None, channels: int) -> None:
+    """Non-equilibrium-extrapolation walls of the Beyond Blur code, in place on post-collision ``f``.
+
+    Every edge node b takes the populations of its inner neighbour n, corrected for the velocity:
+    f_b = f^eq(rho_n, v_b) - f^eq(rho_n, v_n) + f_n (Krueger et al., The Lattice Boltzmann Method,
+    2017, sec. 5.3.4). As in that code, the top and bottom rows are set first (interior columns),
+    then the left and right columns over every row, so a corner copies its row neighbour. These
+    walls do not conserve mass: each edge pixel repeats its neighbour.
+    """
+    _, P, H, W = f.shape
+
+    def ux_uy(rows: Any, cols: Any) -> tuple[Any, Any]:
+        ux = xp.repeat(vel[:, 0][:, rows, cols], channels, axis=0)
+        uy = xp.repeat(vel[:, 1][:, rows, cols], channels, axis=0)
+        return ux, uy
+
+    def copy(dst: tuple[Any, Any], src: tuple[Any, Any]) -> None:
+        fn = f[(slice(None), slice(None), *src)]
+        if vel is None:
+            f[(slice(None), slice(None), *dst)] = fn
+            return
+        rho = fn.sum(axis=0)
+        corr = _feq(xp, rho, *ux_uy(*dst)) - _feq(xp, rho, *ux_uy(*src))
+        f[(slice(None), slice(None), *dst)] = corr + fn
+
+    inner = slice(1, W - 1)
+    copy((0, inner), (1, inner))
+    copy((H - 1, inner), (H - 2, inner))
+    every = slice(0, H)
+    copy((every, 0), (every, 1))
+    copy((every, W - 1), (every, W - 2))
+
+
+def _feq(xp: Any, rho: Any, ux: Any, uy: Any) -> Any:
+    """Equilibrium populations (9, ...) of density and velocity arrays of one shape."""
+    usq = 1.5 * (ux * ux + uy * uy)
+    return xp.stack(
+        [
+            rho.dtype.type(lattice.W[i]) * rho * (1.0 + 3.0 * eu + 4.5 * eu * eu - usq)
+            for i in range(lattice.Q)
+            for eu in [float(lattice.EX[i]) * ux + float(lattice.EY[i]) * uy]
+        ]
+    )
 
 
 def max_speed_xp(xp: Any, vel: Any) -> float:

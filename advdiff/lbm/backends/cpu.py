@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from advdiff.errors import BackendUnavailableError
-from advdiff.lbm.backends.base import BOUNDARIES, COLLISIONS
+from advdiff.lbm.backends.base import BOUNDARIES, KERNEL_COLLISIONS, VARIANTS
 
 _f32p = ctypes.POINTER(ctypes.c_float)
 _i32p = ctypes.POINTER(ctypes.c_int)
@@ -86,6 +86,7 @@ class CpuBackend:
 
     name = "cpu"
     xp = np
+    variants = VARIANTS
 
     def __init__(self, generic: bool = False) -> None:
         self.generic = generic
@@ -113,7 +114,7 @@ class CpuBackend:
         om = np.ascontiguousarray(omegas, dtype=np.float32)
         status = library().adv_cpu_run(
             _ptr(f), _ptr(scratch), P, channels, H, W, _ptr(vel), _ptr(om), n,
-            COLLISIONS[collision], BOUNDARIES[boundary], num_threads(), int(self.generic),
+            KERNEL_COLLISIONS[collision], BOUNDARIES[boundary], num_threads(), int(self.generic),
         )  # fmt: skip
         if status != 0:
             raise MemoryError("the cpu LBM kernel could not allocate its scratch row")

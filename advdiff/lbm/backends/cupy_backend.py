@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from advdiff.errors import BackendUnavailableError
-from advdiff.lbm.backends.base import BOUNDARIES, COLLISIONS, max_speed_xp
+from advdiff.lbm.backends.base import BOUNDARIES, KERNEL_COLLISIONS, VARIANTS, max_speed_xp
 from advdiff.lbm.backends.nvrtc import KERNEL_DIR
 
 THREADS = 256
@@ -43,6 +43,7 @@ class CupyBackend:
     """Fused stream+collide CUDA kernel, one launch per step for every image and channel of a batch."""
 
     name = "cupy"
+    variants = VARIANTS  # the authors' kappa22 is compiled from the shared per-node source
 
     def __init__(self) -> None:
         self.xp = _cupy()
@@ -93,7 +94,7 @@ class CupyBackend:
                     np.int32(vel is not None),
                     *args_tail,
                     np.float32(om),
-                    np.int32(COLLISIONS[collision]),
+                    np.int32(KERNEL_COLLISIONS[collision]),
                     np.int32(BOUNDARIES[boundary]),
                 ),
             )

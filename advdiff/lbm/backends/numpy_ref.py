@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from advdiff.lbm import lattice
-from advdiff.lbm.backends.base import equilibrium_xp, max_speed_xp
+from advdiff.lbm.backends.base import VARIANTS, equilibrium_xp, max_speed_xp
 
 
 def stream(f: np.ndarray, boundary: str) -> np.ndarray:
@@ -70,10 +70,13 @@ def central_moment_matrix(ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
     return np.stack([cx**p * cy**q for p, q in lattice.MOMENT_EXPONENTS], axis=1)  # (N, 9 moments, 9 pops)
 
 
-def collide_central_moment(f: np.ndarray, ux: np.ndarray, uy: np.ndarray, omega: float) -> np.ndarray:
-    """Central-moment collision (SPEC §5): kappa00 kept; kappa10, kappa01 (which set the
-    diffusivity) and the third-order kappa21, kappa12 relax with (1 - omega); kappa20 and
-    kappa02 go to c_s^2 rho, kappa11 to 0 and kappa22 to c_s^4 rho."""
+def collide_central_moment(
+    f: np.ndarray, ux: np.ndarray, uy: np.ndarray, omega: float, *, authors_kappa22: bool = False
+) -> np.ndarray:
+    """Central-moment collision (as in the Beyond Blur code): kappa00 kept; kappa10, kappa01
+    (which set the diffusivity) and the third-order kappa21, kappa12 relax with (1 - omega);
+    kappa20 and kappa02 go to c_s^2 rho, kappa11 to 0 and kappa22 to c_s^4 rho, or to
+    omega c_s^4 rho with ``authors_kappa22`` (what that code writes)."""
     shape = f.shape
     pops = f.reshape(lattice.Q, -1).T.astype(np.float64)  # (N, 9)
     T = central_moment_matrix(ux.astype(np.float64), uy.astype(np.float64))
@@ -88,12 +91,21 @@ def collide_central_moment(f: np.ndarray, ux: np.ndarray, uy: np.ndarray, omega:
     post[:, 5] = 0.0  # kappa11
     post[:, 6] = (1.0 - omega) * kappa[:, 6]  # kappa21
     post[:, 7] = (1.0 - omega) * kappa[:, 7]  # kappa12
-    post[:, 8] = lattice.CS2**2 * rho  # kappa22
+    post[:, 8] = (omega if authors_kappa22 else 1.0) * lattice.CS2**2 * rho  # kappa22
     new = np.linalg.solve(T, post[..., None])[..., 0]
     return close_mass(new.T.reshape(shape).astype(f.dtype), f)
 
 
-COLLIDE = {"bgk": collide_bgk, "central_moment": collide_central_moment}
+def collide_central_moment_authors(f: np.ndarray, ux: np.ndarray, uy: np.ndarray, omega: float) -> np.ndarray:
+    """The central-moment collision with the Beyond Blur code's kappa22 = omega c_s^4 rho."""
+    return collide_central_moment(f, ux, uy, omega, authors_kappa22=True)
+
+
+COLLIDE = {
+    "bgk": collide_bgk,
+    "central_moment": collide_central_moment,
+    "central_moment_authors": collide_central_moment_authors,
+}
 
 
 class NumpyBackend:
@@ -101,6 +113,7 @@ class NumpyBackend:
 
     name = "numpy"
     xp = np
+    variants = VARIANTS
 
     @staticmethod
     def check_available() -> None:

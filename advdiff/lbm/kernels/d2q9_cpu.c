@@ -52,6 +52,7 @@
 
 ADV_CLONES static void row_bgk(ADV_ROW_ARGS) { ADV_ROW_BODY(adv_collide_bgk) }
 ADV_CLONES static void row_cm(ADV_ROW_ARGS) { ADV_ROW_BODY(adv_collide_cm) }
+ADV_CLONES static void row_cm_authors(ADV_ROW_ARGS) { ADV_ROW_BODY(adv_collide_cm_authors) }
 
 static int resolve_threads(int n_threads)
 {
@@ -99,6 +100,9 @@ static void update_row(const float *src, float *dst, const float *vel, const flo
     if (collision == ADV_COLLISION_CM)
         row_cm(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
                d[8], vx, vy, 1, W - 1, omega);
+    else if (collision == ADV_COLLISION_CM_AUTHORS)
+        row_cm_authors(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], d[0], d[1], d[2], d[3], d[4], d[5], d[6],
+                       d[7], d[8], vx, vy, 1, W - 1, omega);
     else
         row_bgk(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
                 d[8], vx, vy, 1, W - 1, omega);

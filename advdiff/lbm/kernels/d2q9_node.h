@@ -13,7 +13,8 @@
  *   BGK:            f_i <- f_i + omega (f_i^eq(rho, v) - f_i)
  *   central moment: first-order central moments relax with (1 - omega), second
  *                   order go to c_s^2 rho (kappa11 -> 0), third order relax with
- *                   (1 - omega), fourth order goes to c_s^4 rho (SPEC §5).
+ *                   (1 - omega), fourth order goes to c_s^4 rho (or omega c_s^4 rho,
+ *                   as the paper's code does: ADV_COLLISION_CM_AUTHORS).
  * The velocity is imposed; rho = sum_i f_i is the transported scalar.
  */
 #ifndef ADV_D2Q9_NODE_H
@@ -40,6 +41,7 @@
 
 #define ADV_COLLISION_BGK 0
 #define ADV_COLLISION_CM 1
+#define ADV_COLLISION_CM_AUTHORS 2 /* central moment with kappa22 -> omega c_s^4 rho, as the paper's code */
 #define ADV_BOUNDARY_NEUMANN 0
 #define ADV_BOUNDARY_PERIODIC 1
 
@@ -98,8 +100,9 @@ ADV_UNROLL
 /* Central-moment collision. Raw moments m_pq = sum_i f_i ex^p ey^q, shifted to
  * central moments k_pq about the imposed velocity by the binomial expansion,
  * relaxed, shifted back and mapped to populations by the closed-form inverse of
- * the D2Q9 raw-moment matrix. */
-ADV_HD void adv_collide_cm(float *f, float ux, float uy, float omega)
+ * the D2Q9 raw-moment matrix. kappa22 goes to k22 c_s^4 rho: k22 = 1 is its
+ * equilibrium; the paper's code uses k22 = omega. */
+ADV_HD void adv_collide_cm_k22(float *f, float ux, float uy, float omega, float k22)
 {
     /* raw moments */
     const double mass = adv_mass(f);
@@ -123,7 +126,7 @@ ADV_HD void adv_collide_cm(float *f, float ux, float uy, float omega)
     const float c10 = r * k10, c01 = r * k01; /* sets the diffusivity */
     const float c20 = c0 * (1.0f / 3.0f);     /* kappa20 = kappa02 = c_s^2 rho, kappa11 = 0 */
     const float c21 = r * k21, c12 = r * k12;
-    const float c22 = c0 * (1.0f / 9.0f); /* c_s^4 rho */
+    const float c22 = k22 * (c0 * (1.0f / 9.0f)); /* k22 c_s^4 rho */
     /* back to raw moments (kappa11 = 0, kappa02 = kappa20) */
     const float n10 = c10 + ux * c0;
     const float n01 = c01 + uy * c0;
@@ -147,10 +150,19 @@ ADV_HD void adv_collide_cm(float *f, float ux, float uy, float omega)
     adv_close_mass(f, mass);
 }
 
+ADV_HD void adv_collide_cm(float *f, float ux, float uy, float omega) { adv_collide_cm_k22(f, ux, uy, omega, 1.0f); }
+
+ADV_HD void adv_collide_cm_authors(float *f, float ux, float uy, float omega)
+{
+    adv_collide_cm_k22(f, ux, uy, omega, omega);
+}
+
 ADV_HD void adv_collide(float *f, float ux, float uy, float omega, int collision)
 {
     if (collision == ADV_COLLISION_CM)
         adv_collide_cm(f, ux, uy, omega);
+    else if (collision == ADV_COLLISION_CM_AUTHORS)
+        adv_collide_cm_authors(f, ux, uy, omega);
     else
         adv_collide_bgk(f, ux, uy, omega);
 }
