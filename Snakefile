@@ -13,6 +13,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/lbm.smk"
 include: "workflow/rules/corrupt.smk"
+include: "workflow/rules/operator.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
@@ -29,6 +30,7 @@ rule all:
         rules.report_corruptions.input,
         rules.report_lbm.output,
         rules.report_corruptions.output,
+        rules.operator_report.output,
         rules.report_sweep.input,
         rules.report_sweep.output,
         expand(rules.track.output, point=POINTS),

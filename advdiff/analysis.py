@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from advdiff.corruptions import build
 from advdiff.corruptions.advection import PAPER_MAP_OFFSET, PAPER_MAP_SCALE
 from advdiff.fields import velocity_callable
+from advdiff.lbm import solve
 
 log = logging.getLogger(__name__)
 
@@ -51,43 +52,63 @@ def _rms(a: torch.Tensor) -> np.ndarray:
     return a.double().flatten(1).pow(2).mean(dim=1).sqrt().numpy()
 
 
-def tracer_travel(adv: Any, shape: tuple[int, int], generators: Sequence[torch.Generator], tracers: int = 64,
-                  seed: int = 0) -> np.ndarray:  # fmt: skip
-    """RMS net displacement (pixels) at every level of tracers carried by the family's velocity fields.
+class _Tracers:
+    """Tracers carried by the fields a solve uses: each step moves them by that step's field
+    (bilinear interpolation, positions clamped to the image, as walls would)."""
 
-    Tracers start at uniformly random positions; each LBM step moves one by the field of that
-    step, interpolated bilinearly at its position; positions are clamped to the image (walls).
-    Returns an array of length K + 1 (0 at level 0).
-    """
-    H, W = shape
-    sched = adv.schedule(H, W)
-    K = adv.K
-    if adv.params["peclet"] == 0:
-        return np.zeros(K + 1)
-    field = adv.turbulence(H, W, adv.image_seeds(list(generators), len(generators)))
-    velocity = velocity_callable(field, sched, delay=1)  # as the collisions see it (see AdvectionDiffusion)
-    rng = np.random.default_rng(seed)
-    B = len(generators)
-    start = np.stack([rng.uniform(0, H - 1, (B, tracers)), rng.uniform(0, W - 1, (B, tracers))])  # (2, B, N)
-    pos = start.copy()
-    ends = {int(e): k for k, e in enumerate(sched.level_end)}
-    out = np.zeros(K + 1)
-    batch = np.arange(B)[:, None]
-    for n in range(sched.total_steps):
-        v = np.asarray(velocity(n), dtype=np.float64)  # (B, 2, H, W): component 0 along x (width)
-        y, x = pos
+    def __init__(self, batch: int, shape: tuple[int, int], level_end: np.ndarray, count: int, seed: int) -> None:
+        H, W = shape
+        rng = np.random.default_rng(seed)
+        self.shape = shape
+        self.start = np.stack([rng.uniform(0, H - 1, (batch, count)), rng.uniform(0, W - 1, (batch, count))])
+        self.pos = self.start.copy()
+        self.ends = {int(e): k for k, e in enumerate(level_end)}
+        self.travel = np.zeros(len(level_end))
+        self.batch = batch
+
+    def step(self, n: int, v: Any) -> None:
+        """Move by the field ``v`` (B', 2, H, W) of step n (only the first ``batch`` images carry tracers)."""
+        H, W = self.shape
+        g = np.moveaxis(np.asarray(v[: self.batch], dtype=np.float64), 1, -1)  # (B, H, W, 2): x, y components
+        y, x = self.pos
         y0 = np.clip(np.floor(y).astype(int), 0, H - 2)
         x0 = np.clip(np.floor(x).astype(int), 0, W - 2)
-        fy, fx = (y - y0)[:, :, None], (x - x0)[:, :, None]
-        g = np.moveaxis(v, 1, -1)  # (B, H, W, 2)
-        moved = ((1 - fy) * (1 - fx) * g[batch, y0, x0] + (1 - fy) * fx * g[batch, y0, x0 + 1]
-                 + fy * (1 - fx) * g[batch, y0 + 1, x0] + fy * fx * g[batch, y0 + 1, x0 + 1])  # fmt: skip
-        vx, vy = moved[..., 0], moved[..., 1]
-        pos = np.stack([np.clip(y + vy, 0, H - 1), np.clip(x + vx, 0, W - 1)])
-        if n + 1 in ends:
-            d = pos - start
-            out[ends[n + 1]] = math.sqrt(float(np.mean(d[0] ** 2 + d[1] ** 2)))
-    return out
+        fy, fx = (y - y0)[..., None], (x - x0)[..., None]
+        b = np.arange(self.batch)[:, None]
+        moved = ((1 - fy) * (1 - fx) * g[b, y0, x0] + (1 - fy) * fx * g[b, y0, x0 + 1]
+                 + fy * (1 - fx) * g[b, y0 + 1, x0] + fy * fx * g[b, y0 + 1, x0 + 1])  # fmt: skip
+        self.pos = np.stack([np.clip(y + moved[..., 1], 0, H - 1), np.clip(x + moved[..., 0], 0, W - 1)])
+        if n + 1 in self.ends:
+            d = self.pos - self.start
+            self.travel[self.ends[n + 1]] = math.sqrt(float(np.mean(d[0] ** 2 + d[1] ** 2)))
+
+
+def _plain_pass(
+    plain: Any, images: torch.Tensor, seed: int, tracers: int
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """One simulation of the map-free operator on [images; uniform images] with one field per image
+    (the uniform copy of image i shares its field): returns S(x), S(1) (K+1, B, ...) and tracer travel."""
+    B, C, H, W = images.shape
+    batch = torch.cat([images, torch.ones(B, C, H, W, dtype=images.dtype)])
+    gens = _generators(seed, B)
+    seeds = plain.image_seeds(gens, B) * 2
+    sched = plain.schedule(H, W)
+    moving = _Tracers(B, (H, W), sched.level_end, tracers, seed)
+    velocity = None
+    if plain.params["peclet"] > 0:
+        field = plain.turbulence(H, W, seeds)
+        delay = 0 if plain.params["variant"] == "authors" else 1
+        inner = velocity_callable(field, sched, delay=delay)
+
+        def velocity(n: int) -> Any:
+            v = inner(n)
+            moving.step(n, v)
+            return v
+
+    traj = solve(batch, sched.per_step_diffusivity(), sched.total_steps, velocity, backend=plain.params["backend"],
+                 collision=plain.params["collision"], record=[int(e) for e in sched.level_end],
+                 variant=plain.params["variant"])  # fmt: skip
+    return traj[:, :B], traj[:, B:], moving.travel
 
 
 def measure_departure(
@@ -95,52 +116,51 @@ def measure_departure(
     *,
     peclet: float,
     reynolds: float | None = None,
-    intensity_map: str = "paper",
     divergence_free: bool = False,
     seeds: Sequence[int] = (0, 1, 2),
     unit: float = TRAINING_NOISE,
     tracers: int = 64,
     progress: bool = False,
+    reference: torch.Tensor | None = None,
     **family: Any,
 ) -> dict[str, Any]:
     """Departure of the ``advdiff`` operator at ``peclet`` from Pe = 0, split into its parts, per level.
 
     ``images`` is a (B, C, H, W) batch in [0, 1]; ``family`` holds further ``advdiff`` parameters
-    (K, sigma_max, collision, backend, variant, ...). Returns per-level arrays (length K + 1) of
-    the mean and standard deviation over ``seeds`` of ``departure``, ``compressive`` and
-    ``transport`` in units of ``unit``, and ``tracer_travel`` in pixels, plus the settings.
+    (K, sigma_max, collision, backend, variant, ...); ``reference`` optionally gives the Pe = 0
+    trajectory of the map-free operator (it does not depend on the field). One simulation per seed
+    gives S(x) and S(1) with the same fields; the paper map's trajectory is then
+    clip(S(x) + 9.5 (S(1) - 1), 0, 1), the identity the family's tests check against the operator
+    itself. Returns per-level arrays (length K + 1), mean and standard deviation over ``seeds``, of
+    ``departure`` (paper map), ``compressive`` and ``transport`` (map-free operator) in units of
+    ``unit``, and ``tracer_travel`` in pixels, plus the settings.
     """
-    common = dict(family, reynolds=reynolds, divergence_free=divergence_free)
-    operator = build("advdiff", peclet=peclet, intensity_map=intensity_map, **common)
-    plain = build("advdiff", peclet=peclet, intensity_map="none", **common)
-    ref_op = build("advdiff", peclet=0.0, intensity_map=intensity_map, **common).trajectory(images)
-    ref_plain = build("advdiff", peclet=0.0, intensity_map="none", **common).trajectory(images)
-    B, _, H, W = images.shape
-    ones = torch.ones(B, 1, H, W, dtype=images.dtype)
+    common = dict(family, reynolds=reynolds, divergence_free=divergence_free, intensity_map="none")
+    plain = build("advdiff", peclet=peclet, **common)
+    if reference is None:
+        reference = build("advdiff", peclet=0.0, **common).trajectory(images)
+    ref_paper = reference.clamp(0, 1)
     per_seed: dict[str, list[np.ndarray]] = {"departure": [], "compressive": [], "transport": [], "tracer_travel": []}
     for seed in tqdm(seeds, desc=f"Pe {peclet:g}", disable=not progress, leave=False):
-        traj = operator.trajectory(images, _generators(seed, B))
-        per_seed["departure"].append(_rms(traj - ref_op) / unit)
-        transport = plain.trajectory(images, _generators(seed, B)) - ref_plain
-        per_seed["transport"].append(_rms(transport) / unit)
-        if intensity_map == "paper":
-            uniform = plain.trajectory(ones, _generators(seed, B))
-            per_seed["compressive"].append(_rms(COMPRESSIVE_GAIN * (uniform - 1)) / unit)
-        else:
-            per_seed["compressive"].append(np.zeros(operator.K + 1))
-        per_seed["tracer_travel"].append(tracer_travel(plain, (H, W), _generators(seed, B), tracers, seed))
+        s_x, s_1, travel = _plain_pass(plain, images, seed, tracers)
+        compressive = COMPRESSIVE_GAIN * (s_1 - 1)
+        paper = (s_x + compressive).clamp(0, 1)
+        per_seed["departure"].append(_rms(paper - ref_paper) / unit)
+        per_seed["transport"].append(_rms(s_x - reference) / unit)
+        per_seed["compressive"].append(_rms(compressive) / unit)
+        per_seed["tracer_travel"].append(travel)
+    B, _, H, W = images.shape
     out: dict[str, Any] = {
         "peclet": float(peclet),
         "reynolds": reynolds,
-        "intensity_map": intensity_map,
         "divergence_free": divergence_free,
         "size": [int(H), int(W)],
         "n_images": int(B),
         "seeds": [int(s) for s in seeds],
         "unit": unit,
-        "K": operator.K,
-        "sigmas": operator.sigmas.numpy().tolist(),
-        "params": operator.describe()["params"],
+        "K": plain.K,
+        "sigmas": plain.sigmas.numpy().tolist(),
+        "params": plain.describe()["params"],
     }
     for key, rows in per_seed.items():
         stack = np.stack(rows)
