@@ -52,7 +52,7 @@ def solve(
 
     Solves du/dt + div(v u) = div(alpha grad u) per channel in lattice units (dx = dt = 1),
     tau = 3 alpha + 1/2, second-order equilibrium, fused stream+collide (the scheme of
-    Gruszczynski et al., ICCV 2025; derivations in ``docs/solver.md``).
+    Gruszczynski et al., ICCV 2025).
 
     Parameters
     ----------
