@@ -113,7 +113,7 @@ def _cmd_corrupt(args: argparse.Namespace) -> int:
         if "schedule" in info:
             s = info["schedule"]
             extra = (f", Fo_max {s['fourier_max']:.3g}, {s['total_steps']} LBM steps, "
-                     f"mean displacement {s['displacement_px']:.3g} px")  # fmt: skip
+                     f"transport bound {s['transport_bound_px']:.3g} px (upper bound, sum of U_n)")  # fmt: skip
         print(f"{name:<8} K={info['K']}, max channel-sum change {info['max_relative_channel_sum_change']:.1e}{extra}")
     print(f"wrote figures and corrupt.json to {args.out}")
     return 0

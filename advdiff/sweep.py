@@ -13,9 +13,13 @@ A point's identity is the hash of its resolved :class:`~advdiff.training.TrainCo
 (:meth:`~advdiff.training.TrainConfig.hash`), which is part of its folder name: changing any
 parameter that changes the weights makes a new point, and an unchanged point keeps its folder.
 
-``advdiff`` points take every (Pe, Re) pair of the sweep, except that Pe = 0 (no velocity, the
-lattice version of heat dissipation) does not depend on Re and is one point with Re = None.
-The other families take no Pe or Re.
+``advdiff`` points take every combination of the sweep's Pe, Re, intensity map
+(``sweep.intensity_map``: ``paper``, the authors' operator, or ``none``) and velocity projection
+(``sweep.divergence_free``), except at Pe = 0 (no velocity, the lattice version of heat
+dissipation): Re and the projection of a zero field play no role there, so Pe = 0 is one point
+per intensity map, with Re = None and ``divergence_free=False``. The two maps stay two points
+at Pe = 0 because they agree only up to the paper map's clip to [0, 1] (values that stay in
+[0, 1] are read out alike). The other families take no Pe, Re, map or projection.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ SECTION_KEYS = (
     "families",
     "peclet",
     "reynolds",
+    "intensity_map",
+    "divergence_free",
     "seeds",
     "family_params",
     "model",
@@ -72,7 +78,8 @@ TRAIN_KEYS = (
 SAMPLE_KEYS = ("n", "seed", "sampler", "grid")
 EVALUATE_KEYS = ("n", "n_real", "real_split", "feature_extractor", "batch_size", "kid_subset_size", "device")
 FIGURE_KEYS = ("n_images",)
-SWEPT_PARAMS = ("peclet", "reynolds")
+SWEPT_PARAMS = ("peclet", "reynolds", "intensity_map", "divergence_free")
+"""advdiff parameters set by the sweep's axes (``sweep.<name>``): ``family_params.advdiff`` may not set them."""
 
 
 class DataMissingError(AdvdiffError, FileNotFoundError):
@@ -111,17 +118,44 @@ def _number_list(key: str, value: Any, *, allow_none: bool = False) -> list[floa
     return out
 
 
+def _choice_list(key: str, value: Any, allowed: Sequence[Any], what: str) -> list[Any]:
+    """A non-empty list of distinct values out of ``allowed`` (compared by type too: 1 is not true)."""
+    if not isinstance(value, list) or not value:
+        raise bad_value(key, value, f"a non-empty list of {what}")
+    for i, item in enumerate(value):
+        if not any(type(item) is type(a) and item == a for a in allowed):
+            raise bad_value(f"{key}[{i}]", item, " or ".join(json.dumps(a) for a in allowed))
+    if len(set(value)) != len(value):
+        raise bad_value(key, value, "a list without repeated values")
+    return list(value)
+
+
 def _label(value: float | None) -> str:
     return "inf" if value is None else format(value, "g")
 
 
-POINT_ID_PATTERN = r"[a-z0-9]+(?:-pe[^_/]+?-re[^_/]+?)?-s\d+-[0-9a-f]{10}"
-"""Regular expression of the ids :func:`point_id` makes (for tools that find a point in a file name)."""
+POINT_ID_PATTERN = r"[a-z0-9]+(?:-pe[^_/]+?-re[^_/]+?(?:-map[a-z0-9]+(?:-divfree)?)?)?-s\d+-[0-9a-f]{10}"
+"""Regular expression of the ids :func:`point_id` makes (for tools that find a point in a file name).
+
+It also matches the advdiff ids of earlier versions, which had no ``-map...`` part, so that a
+report still recognises (and removes) the figures of such points."""
 
 
-def point_id(family: str, peclet: float | None, reynolds: float | None, seed: int, config_hash: str) -> str:
-    """A sweep point's name: ``<family>[-pe<Pe>-re<Re>]-s<seed>-<first 10 hex digits of the config hash>``."""
-    coords = f"-pe{peclet:g}-re{_label(reynolds)}" if family == "advdiff" else ""
+def point_id(
+    family: str,
+    peclet: float | None,
+    reynolds: float | None,
+    seed: int,
+    config_hash: str,
+    intensity_map: str = "paper",
+    divergence_free: bool = False,
+) -> str:
+    """A sweep point's name, ``<family>-s<seed>-<hash>`` or for advdiff
+    ``advdiff-pe<Pe>-re<Re>-map<intensity map>[-divfree]-s<seed>-<hash>``, the hash being the first
+    10 hex digits of the config hash (``-divfree`` only when the velocity is Leray-projected)."""
+    coords = ""
+    if family == "advdiff":
+        coords = f"-pe{peclet:g}-re{_label(reynolds)}-map{intensity_map}" + ("-divfree" if divergence_free else "")
     return f"{family}{coords}-s{seed}-{config_hash[:10]}"
 
 
@@ -129,12 +163,14 @@ def point_id(family: str, peclet: float | None, reynolds: float | None, seed: in
 class SweepPoint:
     """One training run of the sweep: its family, dimensionless numbers, seed and resolved config."""
 
-    point_id: str  # folder name: <family>[-pe<Pe>-re<Re>]-s<seed>-<first 10 hex digits of the config hash>
+    point_id: str  # folder name, see point_id(): <family>[-pe<Pe>-re<Re>-map<map>[-divfree]]-s<seed>-<hash>
     family: str  # corruption family
     peclet: float | None  # advdiff only
     reynolds: float | None  # advdiff only; None keeps every mode
     seed: int  # training seed
     config: Any  # advdiff.training.TrainConfig (resolved; device included)
+    intensity_map: str | None = None  # advdiff only: "paper" (the authors' operator) or "none"
+    divergence_free: bool | None = None  # advdiff only: Leray-projected velocity
 
     def labels(self) -> dict[str, Any]:
         """The point's coordinates as plain JSON values."""
@@ -143,6 +179,8 @@ class SweepPoint:
             "family": self.family,
             "peclet": self.peclet,
             "reynolds": self.reynolds,
+            "intensity_map": self.intensity_map,
+            "divergence_free": self.divergence_free,
             "seed": self.seed,
             "config_hash": self.config.hash(),
         }
@@ -229,6 +267,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
     :class:`~advdiff.errors.ConfigError` whose message starts with the ``sweep.…`` key.
     """
     from advdiff.corruptions import families
+    from advdiff.corruptions.advection import INTENSITY_MAPS
     from advdiff.training import TrainConfig
 
     s = _mapping("sweep", section, SECTION_KEYS)
@@ -253,6 +292,10 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
     for i, re in enumerate(reynolds):
         if re is not None and re <= 0:
             raise bad_value(f"sweep.reynolds[{i}]", re, "a Reynolds number > 0, or null for every mode")
+    maps = _choice_list("sweep.intensity_map", s.get("intensity_map", ["paper"]), INTENSITY_MAPS,
+                        "intensity maps: " + " or ".join(INTENSITY_MAPS))  # fmt: skip
+    projections = _choice_list("sweep.divergence_free", s.get("divergence_free", [False]), (False, True),
+                               "booleans (true or false)")  # fmt: skip
     seeds = s.get("seeds", [42])
     if not isinstance(seeds, list) or not seeds:
         raise bad_value("sweep.seeds", seeds, "a non-empty list of integers >= 0")
@@ -308,19 +351,20 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
     for fam in fams:
         base = dict(per_family.get(fam) or {})
         if fam == "advdiff":
-            pairs = []
-            for pe in peclets:
-                for re in [None] if pe == 0 else reynolds:
-                    pairs.append((pe, re))
-            pairs = list(dict.fromkeys(pairs))
+            # Pe = 0 has no velocity: Re and the projection change nothing there (one point per map).
+            combos = [(pe, re, imap, div) for pe in peclets for re in ([None] if pe == 0 else reynolds)
+                      for imap in maps for div in ([False] if pe == 0 else projections)]  # fmt: skip
+            combos = list(dict.fromkeys(combos))
         else:
-            pairs = [(None, None)]
-        for pe, re in pairs:
-            params = dict(base, peclet=pe, reynolds=re) if fam == "advdiff" else base
+            combos = [(None, None, None, None)]
+        for pe, re, imap, div in combos:
+            params, where = base, f"sweep (family {fam})"
+            if fam == "advdiff":
+                params = dict(base, peclet=pe, reynolds=re, intensity_map=imap, divergence_free=div)
+                where = f"sweep (family {fam}, Pe {pe:g}, Re {_label(re)}, map {imap}{', divergence-free' * div})"
             for seed in seeds:
                 data = {"family": fam, "family_params": params, "dataset": dataset, "model": model,
                         "seed": seed, "sample_every": 0, **train}  # fmt: skip
-                where = f"sweep (family {fam}" + (f", Pe {pe:g}, Re {_label(re)}" if fam == "advdiff" else "") + ")"
                 try:
                     config = TrainConfig.from_dict(data)
                 except ConfigError as exc:
@@ -337,8 +381,9 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
                         raise bad_value("sweep.dataset.size", config.dataset.size, need)
                 if fam == "advdiff":
                     _check_schedule(config.family_params, size, f"sweep.family_params.advdiff [{where}]")
-                pid = point_id(fam, pe, re, seed, config.hash())
-                points[pid] = SweepPoint(pid, fam, pe if fam == "advdiff" else None, re, seed, config)
+                pid = point_id(fam, pe, re, seed, config.hash(), intensity_map=imap, divergence_free=bool(div))
+                points[pid] = SweepPoint(pid, fam, pe if fam == "advdiff" else None, re, seed, config,
+                                         intensity_map=imap, divergence_free=div)  # fmt: skip
     if "advdiff" in fams and any(pe for pe in peclets):
         _check_reynolds(reynolds, int(size or 0))
     label = s.get("dataset_label") or _dataset_label(dataset, int(size or 0))

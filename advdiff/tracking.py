@@ -10,9 +10,12 @@ Layout: one experiment per workflow configuration (``advdiff-<sweep name>``), on
 point. A run holds
 
 * tags: ``advdiff.point`` (the point's folder name, which ends with its config hash), ``family``,
-  ``peclet``, ``reynolds``, ``seed``, ``backend``, ``device``, ``git_commit``, ``dataset``,
-  ``feature_extractor``, ``stages`` (``train,sample,evaluate``: the stages the run's values come from);
-* params: the flattened resolved training configuration, plus ``sweep.*`` settings;
+  ``peclet``, ``reynolds``, ``intensity_map`` (``paper`` or ``none``), ``divergence_free``
+  (``true`` or ``false``; both empty for the other families), ``seed``, ``backend``, ``device``,
+  ``git_commit``, ``dataset``, ``feature_extractor``, ``stages`` (``train,sample,evaluate``: the
+  stages the run's values come from);
+* params: the flattened resolved training configuration (advdiff's map and projection as
+  ``family_params.intensity_map`` and ``family_params.divergence_free``), plus ``sweep.*`` settings;
 * metrics: ``train.*`` curves by step (loss, mse, lr, grad_norm, images_per_second, ...), the
   final ``train.images_per_second``, ``sample.images_per_second``, every score as ``eval.*``
   (FID, KID, precision, recall, density, coverage, palette, ...), ``compute.hours``;
@@ -137,6 +140,8 @@ def run_contents(record: Mapping[str, Any]) -> dict[str, Any]:
         "reynolds": ""
         if record["family"] != "advdiff"
         else ("inf" if record["reynolds"] is None else format(record["reynolds"], "g")),  # fmt: skip
+        "intensity_map": str(record.get("intensity_map") or ""),
+        "divergence_free": "" if record.get("divergence_free") is None else str(record["divergence_free"]).lower(),
         "seed": str(record["seed"]),
         "backend": backend or "none",
         "device": record["compute"]["device"],

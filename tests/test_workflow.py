@@ -71,7 +71,7 @@ def test_corruption_report_from_result_files(tmp_path):
     summary = {"n_images": 2, "image_shape": [1, 28, 28], "families": {
         "heat": {"K": 100, "max_relative_channel_sum_change": 2.7e-7},
         "advdiff": {"K": 100, "params": {"peclet": 2.0, "reynolds": 100.0}, "max_relative_channel_sum_change": 4e-8,
-                    "schedule": {"fourier_max": 0.255, "total_steps": 1258, "displacement_px": 14.3}}}}  # fmt: skip
+                    "schedule": {"fourier_max": 0.255, "total_steps": 1258, "transport_bound_px": 14.3}}}}  # fmt: skip
     (folder / "corrupt.json").write_text(json.dumps(summary))
     (folder / "trajectory_strip.png").write_bytes(b"png")
     bench = {"backend": "cpu", "batch": {"28": 64, "128_rgb": 16}, "s_per_image_28": 0.0156,
@@ -83,6 +83,8 @@ def test_corruption_report_from_result_files(tmp_path):
     text = out.read_text()
     assert "## advdiff Pe = 2.0, Re = 100.0" in text
     assert "| advdiff | 100 | 0.255 | 1258 | 14.3 | 4.0e-08 |" in text
+    assert "transport bound Σ U_n (px)" in text and "upper bound" in text and "reports/operator.md" in text
+    assert "displacement (px)" not in text and "mean displacement" not in text
     assert "| cpu | 128 × 128 RGB, K 200, σ_max 32 | 16 | 1.118 | 22× | test cpu, 2 cores | 2026-11-25 |" in text
     assert (out.parent / "figures" / "corrupt_pe2_re100_trajectory_strip.png").exists()
 

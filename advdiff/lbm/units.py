@@ -143,8 +143,13 @@ def sigma_from_fourier(fo: float, length: float) -> float:
     return float(length * math.sqrt(2.0 * fo))
 
 
-def advective_displacement(peclet: float, sigma_max: float, length: float) -> float:
-    """Mean advective displacement of a whole trajectory in pixels: ``Pe sigma_max^2 / (2 L)``."""
+def transport_bound(peclet: float, sigma_max: float, length: float) -> float:
+    """Upper bound on the advective transport of a whole trajectory in pixels: ``Pe sigma_max^2 / (2 L)``.
+
+    It is the sum of the per-step velocity RMS ``U_n = Pe alpha_n / L`` over the trajectory's
+    steps (the alphas sum to ``sigma_max^2 / 2``), not a displacement: the field's phases rotate,
+    so what a parcel travels net is far smaller (:func:`advdiff.analysis.tracer_travel` measures it).
+    """
     return float(peclet * sigma_max**2 / (2.0 * length))
 
 
@@ -205,8 +210,9 @@ class Schedule:
         return fourier(self.sigmas, self.length)
 
     @property
-    def displacement(self) -> float:
-        """Mean advective displacement of the whole trajectory, pixels (sum of U_n over steps)."""
+    def transport_bound(self) -> float:
+        """An upper bound on advective transport, pixels: the sum of per-step velocity RMS U_n over the
+        trajectory. Not a displacement: the phases rotate, so the net travel is far smaller."""
         return float(np.sum(self.steps * self.velocity_rms))
 
     def per_step(self, values: np.ndarray) -> np.ndarray:
@@ -231,7 +237,7 @@ class Schedule:
             "fourier_max": float(self.fourier[-1]),
             "total_steps": self.total_steps,
             "max_steps_per_level": int(self.steps.max()),
-            "displacement_px": self.displacement,
+            "transport_bound_px": self.transport_bound,
         }
 
 

@@ -4,13 +4,14 @@
 (:func:`advdiff.sweep.build_record`) and writes
 
 * ``tables/sweep_<name>.md``, ``.tex`` and ``.csv``: the paper's table shape, one row per
-  (data set, family, Pe, Re), mean ± std over seeds of FID, KID, precision, recall, density,
-  coverage, palette score, training and sampling images/s, and CPU- or GPU-hours; with the number
-  of generated/real images and the feature extractor of every row, and the paper's FFHQ-128
-  numbers beside the rows whose setting matches (when the sweep asks for them);
+  (data set, family, Pe, Re, intensity map, divergence-free), mean ± std over seeds of FID, KID,
+  precision, recall, density, coverage, palette score, training and sampling images/s, and CPU- or
+  GPU-hours; with the number of generated/real images and the feature extractor of every row, and
+  the paper's FFHQ-128 numbers beside the rows whose setting matches (when the sweep asks for them);
 * ``tables/sweep_<name>_points.csv``: one row per point (seeds apart);
-* ``figures/sweep_<name>_fid_vs_pe.png`` (FID against Pe, one line per Re, the other families as
-  horizontal references) and ``figures/sweep_<name>_samples.png`` (a sample grid per row);
+* ``figures/sweep_<name>_fid_vs_pe.png`` (FID against Pe, one line per (Re, map, divergence-free):
+  colour by Re, line style by map and projection; the other families as horizontal references)
+  and ``figures/sweep_<name>_samples.png`` (a sample grid per row);
 * copies of each row's trajectory strip, velocity field and power spectra (copies left by points
   that are no longer in the sweep are removed, so ``figures/`` shows the current sweep only);
 * ``sweep_<name>.md``: the page that shows all of these.
@@ -70,6 +71,44 @@ def _pe_label(record: Mapping[str, Any]) -> str:
     return "–" if record["peclet"] is None else format(record["peclet"], "g")
 
 
+def _intensity_map(record: Mapping[str, Any]) -> str | None:
+    """advdiff's intensity map (``paper`` or ``none``); None for other families and records that lack it."""
+    if record["family"] != "advdiff":
+        return None
+    value = record.get("intensity_map")
+    return value if value is not None else (record.get("config") or {}).get("family_params", {}).get("intensity_map")
+
+
+def _divergence_free(record: Mapping[str, Any]) -> bool | None:
+    """Whether advdiff's velocity is Leray-projected; None for other families and records that lack it."""
+    if record["family"] != "advdiff":
+        return None
+    value = record.get("divergence_free")
+    if value is None:
+        value = (record.get("config") or {}).get("family_params", {}).get("divergence_free")
+    return None if value is None else bool(value)
+
+
+def _map_label(value: str | None) -> str:
+    return "–" if value is None else value
+
+
+def _div_label(value: bool | None) -> str:
+    return "–" if value is None else ("yes" if value else "no")
+
+
+def _variant(row: Mapping[str, Any]) -> str:
+    """The advdiff operator of a row in words, e.g. ``map paper`` or ``map none, div-free``."""
+    return f"map {row['map']}" + (", div-free" if row["divergence_free"] else "")
+
+
+def _row_label(row: Mapping[str, Any], sep: str, before_operator: str) -> str:
+    """A row's name for figure titles: the family, and for advdiff its Pe, Re, map and projection."""
+    if row["family"] != "advdiff":
+        return row["family"]
+    return f"{row['family']}{sep}Pe {row['pe']}{sep}Re {row['re']}{before_operator}{_variant(row)}"
+
+
 def _values(record: Mapping[str, Any]) -> dict[str, float | None]:
     s = record["scores"]
     out: dict[str, float | None] = {k: s.get(k) for k in SCORES}
@@ -80,8 +119,11 @@ def _values(record: Mapping[str, Any]) -> dict[str, float | None]:
 
 
 def paper_row(record: Mapping[str, Any]) -> dict[str, float] | None:
-    """The paper's numbers for a record whose setting matches (advdiff, Re = ∞, a Pe of the paper's table)."""
+    """The paper's numbers for a record whose setting matches (advdiff, Re = ∞, the paper's intensity map,
+    a velocity that is not divergence-free, a Pe of the paper's table)."""
     if record["family"] != "advdiff" or record["reynolds"] is not None or record["peclet"] is None:
+        return None
+    if _intensity_map(record) not in ("paper", None) or _divergence_free(record):
         return None
     for pe, row in PAPER_FFHQ128.items():
         if math.isclose(pe, record["peclet"], abs_tol=1e-9):
@@ -97,16 +139,19 @@ def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
 
 
 def aggregate(records: Sequence[Mapping[str, Any]], compare_paper: bool = False) -> list[dict[str, Any]]:
-    """One row per (data set, family, Pe, Re): mean and std over seeds of every column."""
+    """One row per (data set, family, Pe, Re, intensity map, divergence-free): mean and std over seeds."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for rec in records:
-        key = (rec["dataset"], rec["family"], rec["peclet"], rec["reynolds"])
+        key = (rec["dataset"], rec["family"], rec["peclet"], rec["reynolds"], _intensity_map(rec),
+               _divergence_free(rec))  # fmt: skip
         groups.setdefault(key, []).append(rec)
     order = {"ddpm": 0, "heat": 1, "blur": 2, "advdiff": 3}
+    maps = {"paper": 0, "none": 1}
 
     def sort_key(key: tuple) -> tuple:
-        ds, fam, pe, re = key
-        return (ds, order.get(fam, 9), fam, -1.0 if pe is None else pe, math.inf if re is None else re)
+        ds, fam, pe, re, imap, div = key
+        return (ds, order.get(fam, 9), fam, -1.0 if pe is None else pe, math.inf if re is None else re,
+                maps.get(imap, 9), str(imap), bool(div))  # fmt: skip
 
     rows = []
     for key in sorted(groups, key=sort_key):
@@ -118,8 +163,12 @@ def aggregate(records: Sequence[Mapping[str, Any]], compare_paper: bool = False)
             "family": first["family"],
             "peclet": first["peclet"],
             "reynolds": first["reynolds"],
+            "intensity_map": _intensity_map(first),
+            "divergence_free": _divergence_free(first),
             "pe": _pe_label(first),
             "re": _re_label(first),
+            "map": _map_label(_intensity_map(first)),
+            "div": _div_label(_divergence_free(first)),
             "seeds": [r["seed"] for r in recs],
             "points": [r["point"] for r in recs],
             "n_fake": sorted({int(r["scores"]["n_fake"]) for r in recs}),
@@ -129,7 +178,6 @@ def aggregate(records: Sequence[Mapping[str, Any]], compare_paper: bool = False)
             "compute": sorted({r["compute"]["kind"] for r in recs}),
             "steps": sorted({int(r["train"]["step"]) for r in recs}),
             "fourier_max": (first.get("schedule") or {}).get("fourier_max"),
-            "displacement_px": (first.get("schedule") or {}).get("displacement_px"),
         }
         for col in COLUMNS:
             row[col], row[f"{col}_std"] = _mean_std([v[col] for v in vals])
@@ -152,16 +200,15 @@ def _count(row: Mapping[str, Any]) -> str:
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The Markdown table (one line per row, paper numbers in their own columns when present)."""
     paper = any(r["paper"] for r in rows)
-    head = ["data", "family", "Pe", "Re", "Fo_max", "disp. px", *(COLUMNS[c][0] for c in COLUMNS),
+    head = ["data", "family", "Pe", "Re", "map", "div-free", "Fo_max", *(COLUMNS[c][0] for c in COLUMNS),
             "seeds", "gen / real images", "features"]  # fmt: skip
     head[head.index("hours")] = "CPU/GPU-h"
     if paper:
         head += ["paper FID", "paper P", "paper R", "paper D", "paper C"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["dataset"], r["family"], r["pe"], r["re"],
-                 "–" if r["fourier_max"] is None else f"{r['fourier_max']:.3g}",
-                 "–" if r["displacement_px"] is None else f"{r['displacement_px']:.3g}"]  # fmt: skip
+        cells = [r["dataset"], r["family"], r["pe"], r["re"], r["map"], r["div"],
+                 "–" if r["fourier_max"] is None else f"{r['fourier_max']:.3g}"]  # fmt: skip
         cells += [_fmt(r[c], r[f"{c}_std"], COLUMNS[c][1]) for c in COLUMNS]
         cells[-1] += f" {'/'.join(r['compute'])}"
         cells += [str(len(r["seeds"])), _count(r), ", ".join(r["feature_extractor"])]
@@ -184,17 +231,17 @@ def _tex(text: str) -> str:
 def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
     """A booktabs LaTeX table of the same rows."""
     paper = any(r["paper"] for r in rows)
-    cols = ["family", "Pe", "Re", "FID", "KID", "P", "R", "D", "C", "palette", "img/s", "h"]
+    cols = ["family", "Pe", "Re", "map", "div-free", "FID", "KID", "P", "R", "D", "C", "palette", "img/s", "h"]
     if paper:
         cols += ["FID (paper)"]
-    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{" + "l" * 3 + "r" * (len(cols) - 3) + "}",
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{" + "l" * 5 + "r" * (len(cols) - 5) + "}",
              r"\toprule", " & ".join(cols) + r" \\", r"\midrule"]  # fmt: skip
     dataset = None
     for r in rows:
         if r["dataset"] != dataset:
             dataset = r["dataset"]
             lines.append(rf"\multicolumn{{{len(cols)}}}{{l}}{{\emph{{{_tex(dataset)}}}}} \\")
-        cells = [r["family"], r["pe"], r["re"]]
+        cells = [r["family"], r["pe"], r["re"], r["map"], r["div"]]
         cells += [_fmt(r[c], r[f"{c}_std"], COLUMNS[c][1], pm=" ± ") for c in SCORES]
         cells += [_fmt(r["train_ips"], r["train_ips_std"], 1), _fmt(r["hours"], r["hours_std"], 3)]
         if paper:
@@ -206,7 +253,8 @@ def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     """Group rows as CSV: every column's mean and std, counts, extractor and the paper's numbers."""
-    fields = ["dataset", "family", "peclet", "reynolds", "fourier_max", "displacement_px", "n_seeds", "seeds"]
+    fields = ["dataset", "family", "peclet", "reynolds", "intensity_map", "divergence_free", "fourier_max", "n_seeds",
+              "seeds"]  # fmt: skip
     for col in COLUMNS:
         fields += [col, f"{col}_std"]
     fields += ["n_fake", "n_real", "feature_extractor", "fid_is_standard", "compute", "steps"]
@@ -218,6 +266,8 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
             out = {k: r.get(k) for k in fields if k in r}
             out.update(n_seeds=len(r["seeds"]), seeds=" ".join(map(str, r["seeds"])),
                        reynolds="" if r["family"] != "advdiff" else ("inf" if r["reynolds"] is None else r["reynolds"]),
+                       intensity_map=r["intensity_map"] or "",
+                       divergence_free="" if r["divergence_free"] is None else str(r["divergence_free"]).lower(),
                        n_fake=" ".join(map(str, r["n_fake"])), n_real=" ".join(map(str, r["n_real"])),
                        feature_extractor=" ".join(r["feature_extractor"]), compute=" ".join(r["compute"]),
                        steps=" ".join(map(str, r["steps"])))  # fmt: skip
@@ -228,7 +278,8 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
 
 def write_points_csv(records: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     """One row per point (seeds apart)."""
-    fields = ["point", "dataset", "family", "peclet", "reynolds", "seed", "config_hash", "steps", *SCORES,
+    fields = ["point", "dataset", "family", "peclet", "reynolds", "intensity_map", "divergence_free", "seed",
+              "config_hash", "steps", *SCORES,
               "train_ips", "sample_ips", "hours", "compute", "n_fake", "n_real", "feature_extractor"]  # fmt: skip
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
@@ -237,6 +288,9 @@ def write_points_csv(records: Sequence[Mapping[str, Any]], path: str | Path) -> 
             v = _values(rec)
             writer.writerow({"point": rec["point"], "dataset": rec["dataset"], "family": rec["family"],
                              "peclet": rec["peclet"], "reynolds": _re_label(rec).replace("–", "").replace("∞", "inf"),
+                             "intensity_map": _intensity_map(rec) or "",
+                             "divergence_free": "" if _divergence_free(rec) is None
+                             else str(_divergence_free(rec)).lower(),
                              "seed": rec["seed"], "config_hash": rec["config_hash"], "steps": rec["train"]["step"],
                              **v, "compute": rec["compute"]["kind"], "n_fake": rec["scores"]["n_fake"],
                              "n_real": rec["scores"]["n_real"],
@@ -244,17 +298,37 @@ def write_points_csv(records: Sequence[Mapping[str, Any]], path: str | Path) -> 
 
 
 def fid_vs_pe_figure(rows: Sequence[Mapping[str, Any]], out: str | Path, title: str) -> Path:
-    """FID against Pe, one line per Re (advdiff), other families as horizontal lines."""
+    """FID against Pe, one line per (Re, map, divergence-free) of advdiff, other families as horizontal lines.
+
+    The colour gives Re, the line style and marker the operator (intensity map, projection).
+    """
     from advdiff.reporting.figures import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     adv = [r for r in rows if r["family"] == "advdiff" and r["fid"] is not None]
-    for reynolds in sorted({r["re"] for r in adv}, key=lambda s: math.inf if s == "∞" else float(s)):
-        # Pe = 0 does not depend on Re: it starts every line.
-        pts = sorted((r for r in adv if r["re"] == reynolds or r["peclet"] == 0), key=lambda r: r["peclet"])
+    moving = [r for r in adv if r["peclet"] != 0]
+    at_rest = {r["map"]: r for r in adv if r["peclet"] == 0}  # Pe = 0: one row per map, no velocity
+
+    def operator(r: Mapping[str, Any]) -> tuple[str, bool]:
+        return r["map"], bool(r["divergence_free"])
+
+    res = sorted({r["re"] for r in moving}, key=lambda s: math.inf if s == "∞" else float(s))
+    variants = sorted({operator(r) for r in moving} | {(m, False) for m in at_rest}, key=lambda v: (v[0] != "paper", v))
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
+    series = [(re_, v) for re_ in res for v in variants if any(r["re"] == re_ and operator(r) == v for r in moving)]
+    series += [(None, (m, False)) for m in at_rest if not any(v[0] == m for _, v in series)]  # lone Pe = 0 points
+    for reynolds, (imap, div) in series:
+        # The Pe = 0 row of the map (no velocity: Re and the projection do not matter) starts each line.
+        same = [r for r in moving if r["re"] == reynolds and operator(r) == (imap, div)]
+        pts = ([at_rest[imap]] if imap in at_rest else []) + sorted(same, key=lambda r: r["peclet"])
+        line, marker = styles[variants.index((imap, div)) % len(styles)]
+        label = "advdiff, " + ("Pe = 0" if reynolds is None else f"Re = {reynolds}")
+        if len(variants) > 1:
+            label += ", " + _variant({"map": imap, "divergence_free": div})
         ax.errorbar([r["peclet"] for r in pts], [r["fid"] for r in pts], yerr=[r["fid_std"] or 0 for r in pts],
-                    marker="o", capsize=3, label=f"advdiff, Re = {reynolds}")  # fmt: skip
+                    color=f"C{res.index(reynolds) % 4 if reynolds in res else 0}", linestyle=line, marker=marker,
+                    capsize=3, label=label)  # fmt: skip
     for i, r in enumerate(x for x in rows if x["family"] != "advdiff" and x["fid"] is not None):
         ax.axhline(r["fid"], linestyle="--", color=f"C{(i + 4) % 10}", label=r["family"])
     paper = [(pe, v["fid"]) for pe, v in PAPER_FFHQ128.items()] if any(r["paper"] for r in rows) else []
@@ -289,8 +363,7 @@ def samples_figure(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapp
         rec = records[row["points"][0]]
         samples = torch.load(rec["sample"]["samples"], map_location="cpu", weights_only=True)[:grid]
         show_image(ax, grid_image(samples.float().numpy(), columns=max(1, int(math.sqrt(len(samples))))))
-        label = row["family"] + (f" Pe {row['pe']} Re {row['re']}" if row["family"] == "advdiff" else "")
-        ax.set_title(label, fontsize=9)
+        ax.set_title(_row_label(row, " ", "\n"), fontsize=9)
     return save(fig, out)
 
 
@@ -333,7 +406,10 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
     caption = (f"{first['dataset']}: {len(records)} runs, {settings['evaluate']['n']} generated images scored "
                f"against {first['scores']['n_real']} real ones on {extractor} features"
                + ("" if standard else " (not comparable with published FID)")
-               + "; mean ± std over seeds.")  # fmt: skip
+               + "; mean ± std over seeds"
+               + ("; measured departures from Pe = 0: reports/operator.md" if any(r["family"] == "advdiff"
+                                                                                   for r in records) else "")
+               + ".")  # fmt: skip
     paths = {
         "md_table": tables / f"sweep_{name}.md",
         "tex": tables / f"sweep_{name}.tex",
@@ -373,10 +449,12 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
         lines += ["**The FID/KID/P/R/D/C columns are computed on non-standard features: they are not FID and "
                   "cannot be compared with published numbers.**", ""]  # fmt: skip
     lines += ["## Table", "", caption, "", table,
-              "Columns: Fo_max = σ_max²/(2L²); disp. = mean advective displacement Pe σ_max²/(2L) in pixels; "
-              "palette = mean 1-Wasserstein distance of per-channel intensity histograms (lower is better); "
+              "Columns: map = advdiff's intensity map (paper: the authors' operator, ρ = 0.95 + 0.1 x read out "
+              "clipped to [0, 1]; none: the solver on the image itself); div-free = Leray-projected velocity; "
+              "Fo_max = σ_max²/(2L²); palette = mean 1-Wasserstein distance of per-channel intensity histograms "
+              "(lower is better); "
               "train img/s = training images per second; hours = wall time of training, sampling and scoring "
-              "on the named device.", ""]  # fmt: skip
+              "on the named device. Pe = 0 (no velocity) is one row per map.", ""]  # fmt: skip
     if any(r["paper"] for r in rows):
         lines += [f"Paper columns: {PAPER_SETTING}.", ""]
     lines += [f"Also as LaTeX ([{paths['tex'].name}](tables/{paths['tex'].name})) and CSV "
@@ -385,8 +463,7 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
     lines += ["## Figures", "", f"![FID against Pe](figures/{paths['fid_vs_pe'].name})", "",
               f"![Samples](figures/{paths['samples'].name})", ""]  # fmt: skip
     for row, kind, dst in strips:
-        label = row["family"] + (f", Pe {row['pe']}, Re {row['re']}" if row["family"] == "advdiff" else "")
-        lines += [f"![{kind.replace('_', ' ')}: {label}](figures/{dst.name})", ""]
+        lines += [f"![{kind.replace('_', ' ')}: {_row_label(row, ', ', ', ')}](figures/{dst.name})", ""]
     lines += ["## Runs", "", "| point | seed | steps | device | MLflow tag `advdiff.point` |", "|---|---|---|---|---|"]
     for rec in sorted(records, key=lambda r: r["point"]):
         lines.append(f"| {rec['point']} | {rec['seed']} | {rec['train']['step']} | {rec['compute']['device']} | "

@@ -39,15 +39,18 @@ def test_schedule_reproduces_the_blur_variances():
     assert s.level_end[-1] == s.total_steps and s.level_end[0] == 0
 
 
-def test_peclet_sets_velocity_and_displacement():
-    """U_n = Pe alpha_n / L and the summed displacement is Pe sigma_max^2 / (2 L)."""
+def test_peclet_sets_velocity_and_transport_bound():
+    """U_n = Pe alpha_n / L; their sum, the transport bound, is Pe sigma_max^2 / (2 L) (not a displacement)."""
     s = units.build_schedule(200, 128, length=128, peclet=0.06)
     np.testing.assert_allclose(s.velocity_rms, 0.06 * s.alphas / 128)
-    assert s.displacement == pytest.approx(0.06 * 128**2 / (2 * 128))
-    assert s.displacement == pytest.approx(units.advective_displacement(0.06, 128, 128))
+    assert s.transport_bound == pytest.approx(0.06 * 128**2 / (2 * 128))
+    assert s.transport_bound == pytest.approx(units.transport_bound(0.06, 128, 128))
     assert s.per_step_velocity_rms().shape == (s.total_steps,)
     summary = s.summary()
     assert summary["peclet"] == 0.06 and summary["total_steps"] == s.total_steps
+    assert summary["transport_bound_px"] == pytest.approx(s.transport_bound)
+    assert not any("displacement" in key for key in summary)
+    assert not hasattr(s, "displacement") and not hasattr(units, "advective_displacement")
     assert units.build_schedule(200, 128, length=128).velocity_rms.max() == 0
 
 

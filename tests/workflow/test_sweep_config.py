@@ -74,6 +74,15 @@ def test_identity_follows_the_resolved_config():
         ({"evaluate": {"n": 8, "feature_extractor": "clip"}}, "sweep.evaluate.feature_extractor"),
         ({"dataset": {"name": "folder", "root": "/nowhere"}}, "sweep.dataset.size"),
         ({"colour": 1}, "sweep.colour"),
+        ({"intensity_map": ["paper", "affine"]}, "sweep.intensity_map[1]"),
+        ({"intensity_map": []}, "sweep.intensity_map"),
+        ({"intensity_map": "paper"}, "sweep.intensity_map"),
+        ({"divergence_free": [False, 1]}, "sweep.divergence_free[1]"),
+        ({"divergence_free": ["yes"]}, "sweep.divergence_free[0]"),
+        ({"divergence_free": [None]}, "sweep.divergence_free[0]"),
+        ({"divergence_free": True}, "sweep.divergence_free"),
+        ({"family_params": {"advdiff": {"intensity_map": "none"}}}, "sweep.family_params.advdiff.intensity_map"),
+        ({"family_params": {"advdiff": {"divergence_free": True}}}, "sweep.family_params.advdiff.divergence_free"),
     ],
 )
 def test_invalid_values_name_their_key(changes, key):
@@ -115,4 +124,63 @@ def test_point_id_pattern_matches_the_ids_the_sweep_makes():
 
     ids = list(_sweep(seeds=[1, 12]).points)
     assert len(ids) == 16 and all(re.fullmatch(POINT_ID_PATTERN, pid) for pid in ids)
+    ids = list(_sweep(seeds=[1, 12], intensity_map=["paper", "none"], divergence_free=[False, True]).points)
+    assert len(ids) == 2 * (3 + 2 * (1 + 2 * 2 * 2)) and all(re.fullmatch(POINT_ID_PATTERN, pid) for pid in ids)
+    assert any("-divfree-" in pid for pid in ids) and any("-mapnone-" in pid for pid in ids)
     assert not re.fullmatch(POINT_ID_PATTERN, "x_heat-s1-0123456789")
+    # ids of earlier versions (no map) still match, so reports recognise their figures as stale
+    assert re.fullmatch(POINT_ID_PATTERN, "advdiff-pe0.06-re10-s1-abcdef0123")
+
+
+def test_intensity_map_and_divergence_free_are_axes_with_pe0_once_per_map():
+    """Every moving point gets each (map, div-free); Pe = 0 (no velocity) is one point per map, not projected."""
+    sweep = _sweep(intensity_map=["paper", "none"], divergence_free=[False, True])
+    adv = [p for p in sweep.points.values() if p.family == "advdiff"]
+    coords = sorted((p.peclet, p.reynolds or 0, p.intensity_map, p.divergence_free) for p in adv)
+    assert coords == sorted(
+        [(0.0, 0, m, False) for m in ("paper", "none")]
+        + [(pe, re, m, d) for pe in (0.06, 1.0) for re in (0, 10) for m in ("paper", "none") for d in (False, True)]
+    )
+    for pid, point in sweep.points.items():
+        params = point.config.family_params
+        if point.family == "advdiff":
+            assert params["intensity_map"] == point.intensity_map
+            assert params["divergence_free"] is point.divergence_free
+            assert point.labels()["intensity_map"] == point.intensity_map
+            assert point.labels()["divergence_free"] is point.divergence_free
+            re_ = "inf" if point.reynolds is None else f"{point.reynolds:g}"
+            div = "-divfree" if point.divergence_free else ""
+            head = f"advdiff-pe{point.peclet:g}-re{re_}-map{point.intensity_map}{div}-s1-"
+            assert pid == head + point.config.hash()[:10]
+        else:
+            assert point.intensity_map is None and point.divergence_free is None
+            assert point.labels()["intensity_map"] is None and pid == f"{point.family}-s1-{point.config.hash()[:10]}"
+    assert len({p.config.hash() for p in adv}) == len(adv)  # every combination is its own training run
+    # only projected points: Pe = 0 still runs once per map, with the plain (zero) field
+    only = _sweep(peclet=[0.0, 1.0], reynolds=[10], intensity_map=["none"], divergence_free=[True])
+    adv = sorted((p.peclet, p.intensity_map, p.divergence_free) for p in only.points.values() if p.family == "advdiff")
+    assert adv == [(0.0, "none", False), (1.0, "none", True)]
+
+
+def test_default_axes_are_the_papers_operator():
+    """Without the keys every advdiff point uses the paper map and an unprojected field."""
+    sweep = _sweep()
+    adv = [p for p in sweep.points.values() if p.family == "advdiff"]
+    assert {(p.intensity_map, p.divergence_free) for p in adv} == {("paper", False)}
+    assert all("-mappaper-s1-" in p.point_id for p in adv)
+    # stating the defaults changes no point
+    assert list(_sweep(intensity_map=["paper"], divergence_free=[False]).points) == list(sweep.points)
+
+
+def test_bad_axis_values_say_what_is_allowed():
+    with pytest.raises(ConfigError) as err:
+        _sweep(intensity_map=["paper", "none", "paper"])
+    assert str(err.value).startswith("sweep.intensity_map=") and "without repeated values" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        _sweep(intensity_map=["clip"])
+    assert str(err.value).startswith("sweep.intensity_map[0]='clip'") and '"paper" or "none"' in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        _sweep(divergence_free=[1])
+    assert str(err.value).startswith("sweep.divergence_free[0]=1") and "false or true" in str(err.value)
+    with pytest.raises(ConfigError, match="without repeated values"):
+        _sweep(divergence_free=[True, True])

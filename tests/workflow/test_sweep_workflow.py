@@ -144,7 +144,8 @@ def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
     for run in runs:
         assert run.info.status == "FINISHED"
         tags = run.data.tags
-        for tag in ("family", "peclet", "reynolds", "backend", "device", "git_commit", "feature_extractor"):
+        tagged = ("family", "peclet", "reynolds", "intensity_map", "divergence_free", "backend", "device")
+        for tag in (*tagged, "git_commit", "feature_extractor"):
             assert tag in tags, tag
         scores = ("eval.fid", "eval.kid", "eval.precision", "eval.recall", "eval.density", "eval.coverage")
         for metric in (*scores, "eval.palette", "train.images_per_second_mean", "sample.images_per_second",

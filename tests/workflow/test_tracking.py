@@ -12,7 +12,7 @@ from advdiff.errors import ConfigError
 from advdiff.tracking import POINT_TAG, run_contents, track_record, tracking_uri
 
 
-def make_record(folder: Path, point: str = "advdiff-pe1-re100-s1-0123456789", fid: float = 12.5) -> dict:
+def make_record(folder: Path, point: str = "advdiff-pe1-re100-mappaper-s1-0123456789", fid: float = 12.5) -> dict:
     """A point record as the workflow's record rule writes it, with small real files."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -20,9 +20,11 @@ def make_record(folder: Path, point: str = "advdiff-pe1-re100-s1-0123456789", fi
         (folder / name).write_text(text)
         files[name.split(".")[0]] = str(folder / name)
     return {
-        "point": point, "family": "advdiff", "peclet": 1.0, "reynolds": 100.0, "seed": 1,
+        "point": point, "family": "advdiff", "peclet": 1.0, "reynolds": 100.0, "intensity_map": "paper",
+        "divergence_free": False, "seed": 1,
         "config_hash": "0123456789abcdef", "sweep": "t", "dataset": "Fashion-MNIST 28x28", "image_size": 28,
-        "config": {"family": "advdiff", "family_params": {"peclet": 1.0, "backend": "auto"},
+        "config": {"family": "advdiff", "family_params": {"peclet": 1.0, "backend": "auto", "intensity_map": "paper",
+                                                          "divergence_free": False},
                    "model": {"preset": "tiny"}},
         "settings": {"name": "t", "evaluate": {"n": 8, "feature_extractor": "tiny-test"}},
         "train": {"step": 4, "loss": 0.5, "images_per_second": 100.0, "seconds": 1.0, "device": "cpu"},
@@ -30,7 +32,7 @@ def make_record(folder: Path, point: str = "advdiff-pe1-re100-s1-0123456789", fi
         "sample": {"images_per_second": 10.0, "seconds": 0.8},
         "scores": {"fid": fid, "kid": 0.01, "precision": 0.5, "palette_per_channel": [0.1], "n_fake": 8, "n_real": 8,
                    "feature_extractor": "advdiff-tiny-test", "fid_is_standard": False},
-        "schedule": {"fourier_max": 0.06, "displacement_px": 7.1},
+        "schedule": {"fourier_max": 0.06, "transport_bound_px": 7.1},
         "compute": {"device": "cpu", "kind": "CPU", "hours": 0.001, "seconds": {"train": 1.0}},
         "git_commit": "abc", "files": files,
     }  # fmt: skip
@@ -52,9 +54,22 @@ def test_run_contents_tags_params_metrics():
     assert c["tags"]["family"] == "advdiff" and c["tags"]["peclet"] == "1" and c["tags"]["reynolds"] == "100"
     assert c["tags"]["backend"] == "cpu" and c["tags"]["device"] == "cpu" and c["tags"]["git_commit"] == "abc"
     assert c["params"]["family_params.peclet"] == "1.0" and c["params"]["sweep.evaluate.n"] == "8"
+    assert c["tags"]["intensity_map"] == "paper" and c["tags"]["divergence_free"] == "false"
+    assert c["params"]["family_params.intensity_map"] == "paper"
+    assert c["params"]["family_params.divergence_free"] == "False"
     assert c["metrics"]["train.loss"] == [(1, 0.9), (2, 0.7), (3, 0.6), (4, 0.5)]
     assert c["metrics"]["eval.fid"] == [(4, 12.5)] and c["metrics"]["eval.palette_per_channel.0"] == [(4, 0.1)]
     assert "eval.feature_extractor" not in c["metrics"]
+
+
+def test_run_contents_tags_the_projection_and_leaves_the_other_families_blank():
+    record = make_record(Path("/nonexistent"), point="advdiff-pe1-re100-mapnone-divfree-s1-0123456789")
+    record.update(intensity_map="none", divergence_free=True)
+    tags = run_contents(record)["tags"]
+    assert tags["intensity_map"] == "none" and tags["divergence_free"] == "true"
+    record.update(family="heat", peclet=None, reynolds=None, intensity_map=None, divergence_free=None)
+    tags = run_contents(record)["tags"]
+    assert tags["intensity_map"] == tags["divergence_free"] == tags["peclet"] == tags["reynolds"] == ""
 
 
 def _runs(uri: str, experiment: str) -> list:
