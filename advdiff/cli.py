@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from advdiff.errors import AdvdiffError, ConfigError
+from advdiff.errors import AdvdiffError, ConfigError, bad_value
+from advdiff.preflight import BENCH_LBM_LIMITS
 
 log = logging.getLogger("advdiff")
 
@@ -30,6 +31,9 @@ def _write_json(path: str | None, data: dict[str, Any]) -> None:
 def _cmd_bench_lbm(args: argparse.Namespace) -> int:
     from advdiff.bench.lbm import bench_lbm
 
+    for key, (low, high) in BENCH_LBM_LIMITS.items():  # too small: bench_lbm names the shape
+        if getattr(args, key) > high:
+            raise bad_value(f"--{key}", getattr(args, key), f"an integer from {low} to {high}")
     shape = (args.batch, args.channels, args.size, args.size)
     result = bench_lbm(
         args.backend,
@@ -102,7 +106,7 @@ def _cmd_corrupt(args: argparse.Namespace) -> int:
 
     names = list(families()) if "all" in args.family else list(dict.fromkeys(args.family))
     data = load_dataset(args.dataset, root=args.data_root, split=args.split, size=args.size,
-                        channels=args.channels, limit=args.n)  # fmt: skip
+                        channels=args.channels, limit=args.n, root_key="--data-root")  # fmt: skip
     x0 = data.tensor(args.n)
     built = {name: build(name, **_family_params(args, name)) for name in names}
     if "advdiff" in built:
@@ -144,11 +148,21 @@ def _set_threads(threads: int | None) -> None:
     os.environ["ADVDIFF_NUM_THREADS"] = str(threads)
 
 
+def _check_start(device: str, sampler: str | None = None, family: str | None = None) -> None:
+    """Settings used late in a command (device, sampler), checked when it starts (ConfigError naming them)."""
+    from advdiff.preflight import check_device, check_sampler
+
+    check_device(device, "device")
+    if family is not None:
+        check_sampler(sampler, [family], "--sampler")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from advdiff.runs import load_config, train_run
 
     _set_threads(args.threads)
     config = load_config(args.config, {"steps": args.steps, "device": args.device})
+    _check_start(config.device)
     summary = train_run(config, args.run_dir, progress=not args.no_progress)
     print(f"{summary['family']}: step {summary['step']}, loss {summary['loss']}, "
           f"{summary['images_per_second']:.1f} images/s, run folder {summary['run_dir']}")  # fmt: skip
@@ -160,6 +174,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     config = load_config(args.config, {"device": args.device})
+    _check_start(config.device, args.sampler, config.family)
     summary = sample_run(config, args.n, args.run_dir, sampler=args.sampler, seed=args.seed,
                          use_ema=not args.no_ema, out=args.out, progress=not args.no_progress)  # fmt: skip
     print(f"{summary['n']} samples ({summary['sampler']} sampler, step {summary['step']}, "
@@ -171,6 +186,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from advdiff.metrics.evaluate import describe, evaluate_folders, evaluate_run
 
     _set_threads(args.threads)
+    _check_start(args.device)
     common = dict(feature_extractor=args.feature_extractor, weights=args.weights, cache=args.cache_dir,
                   use_cache=not args.no_cache, download=args.download_weights, device=args.device,
                   batch_size=args.batch_size, prdc_k=args.k, kid_subsets=args.kid_subsets,

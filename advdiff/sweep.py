@@ -257,6 +257,13 @@ def _check_reynolds(reynolds: Sequence[float | None], size: int) -> None:
                         size, limit)  # fmt: skip
 
 
+def _check_runtime(sample: Mapping[str, Any], fams: Sequence[str]) -> None:
+    """Settings used only after training, checked now: the sampler must fit every family of the sweep."""
+    from advdiff.preflight import check_sampler
+
+    check_sampler(sample.get("sampler"), fams, "sweep.sample.sampler")
+
+
 def build_sweep(section: Mapping[str, Any]) -> Sweep:
     """Validate a ``sweep`` configuration section and expand it into points.
 
@@ -341,6 +348,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
     if evaluate["feature_extractor"] not in FEATURE_EXTRACTORS:
         raise bad_value("sweep.evaluate.feature_extractor", evaluate["feature_extractor"],
                         f"one of {', '.join(FEATURE_EXTRACTORS)}")  # fmt: skip
+    _check_runtime(sample, fams)
     figures = {"n_images": 4, **_mapping("sweep.figures", s.get("figures"), FIGURE_KEYS)}
     compare = s.get("compare_paper", False)
     if not isinstance(compare, bool):
@@ -465,7 +473,8 @@ def check_data(dataset: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[
     ds = dict(dataset)
     try:
         data = load_dataset(ds["name"], root=ds.get("root"), split=ds.get("split", "train"), size=ds.get("size"),
-                            channels=ds.get("channels"), limit=ds.get("limit"))  # fmt: skip
+                            channels=ds.get("channels"), limit=ds.get("limit"),
+                            root_key="sweep.dataset.root")  # fmt: skip
         n = len(data)
         if n < 1:
             raise DataError(f"no images in data set {ds['name']!r}")

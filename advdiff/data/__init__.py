@@ -19,6 +19,7 @@ from advdiff.data.base import (
     SPLITS,
     UNLABELLED,
     DataError,
+    DataRootError,
     DataUnavailableError,
     ImageDataset,
     TensorImageDataset,
@@ -36,7 +37,7 @@ from advdiff.data.builtin import (
 )
 from advdiff.data.folder import IMAGE_EXTENSIONS, ImageFolderDataset, read_image
 from advdiff.data.idx import read_idx
-from advdiff.data.registry import DEFAULT_DATASET, available_datasets, load_dataset
+from advdiff.data.registry import DEFAULT_DATASET, available_datasets, check_root, load_dataset
 
 __all__ = [
     "CHANNELS",
@@ -47,11 +48,13 @@ __all__ = [
     "SPLITS",
     "UNLABELLED",
     "DataError",
+    "DataRootError",
     "DataUnavailableError",
     "ImageDataset",
     "ImageFolderDataset",
     "TensorImageDataset",
     "available_datasets",
+    "check_root",
     "default_root",
     "find_fashion_mnist",
     "load_cifar10",

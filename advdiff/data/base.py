@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from advdiff.errors import AdvdiffError, bad_value
+from advdiff.errors import AdvdiffError, ConfigError, bad_value
 
 SPLITS = ("train", "test")
 CHANNELS = (1, 3)
@@ -35,6 +35,14 @@ class DataError(AdvdiffError, RuntimeError):
 
 class DataUnavailableError(DataError):
     """A data set is not on this machine and could not be fetched; the message says how to get it."""
+
+
+class DataRootError(DataUnavailableError, ConfigError):
+    """A configured data root is not an existing folder; the message names the key and the path.
+
+    Both a :class:`DataError` (the data are not there) and a :class:`~advdiff.errors.ConfigError`
+    (the configured value is wrong), so either ``except`` clause catches it.
+    """
 
 
 # --------------------------------------------------------------------------- argument checks

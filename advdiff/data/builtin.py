@@ -2,11 +2,13 @@
 
 Fashion-MNIST is read with NumPy from the original idx files, searched in this order:
 
-1. ``root``, ``root/FashionMNIST/raw`` (torchvision's layout) and ``root/fashion-mnist``, when ``root`` is given;
-2. ``$ADVDIFF_FASHION_MNIST_DIR``, when set;
+1. when ``root`` is given: ``root``, ``root/FashionMNIST/raw`` (torchvision's layout) and
+   ``root/fashion-mnist``, and nothing else (a configured root that lacks the files is never
+   silently replaced by another copy: the run's configuration would name data it did not use);
+2. else ``$ADVDIFF_FASHION_MNIST_DIR``, when set;
 3. ``/usr/share/datasets/fashion-mnist``, where Debian's ``dataset-fashion-mnist`` package installs them
    (``workflow/scripts/install_fashion_mnist.sh`` installs it);
-4. ``<default_root()>/FashionMNIST/raw`` (an earlier torchvision download), when ``root`` is not given.
+4. ``<default_root()>/FashionMNIST/raw`` (an earlier torchvision download).
 
 If none holds the files, torchvision downloads them into ``root`` (or :func:`default_root`) when
 ``download`` is true; if that fails too the error says how to get them either way.
@@ -80,13 +82,10 @@ def system_fashion_mnist_dirs() -> list[Path]:
 
 def fashion_mnist_dirs(root: Root = None) -> list[Path]:
     """Every folder searched for the Fashion-MNIST idx files, in order (see the module docstring)."""
-    dirs: list[Path] = []
-    if root is not None:
+    if root is not None:  # only the configured root: no fall-back to another copy
         base = Path(root)
-        dirs += [base, base / "FashionMNIST" / "raw", base / "fashion-mnist"]
-    dirs += system_fashion_mnist_dirs()
-    if root is None:
-        dirs.append(default_root() / "FashionMNIST" / "raw")
+        return [base, base / "FashionMNIST" / "raw", base / "fashion-mnist"]
+    dirs = [*system_fashion_mnist_dirs(), default_root() / "FashionMNIST" / "raw"]
     return list(dict.fromkeys(dirs))  # de-duplicated, order kept
 
 
@@ -119,13 +118,20 @@ def _read_idx_pair(images_path: Path, labels_path: Path, limit: int | None) -> t
     return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
-def _fashion_mnist_missing(dirs: list[Path], reason: str) -> DataUnavailableError:
+def _fashion_mnist_missing(dirs: list[Path], reason: str, root: Root = None) -> DataUnavailableError:
     searched = ", ".join(str(d) for d in dirs)
+    debian = (f"install Debian's package as root: `apt-get update && apt-get install -y "
+              f"{FASHION_MNIST_DEBIAN_PACKAGE}` (or run {FASHION_MNIST_INSTALL_SCRIPT}; it puts the files in "
+              f"{FASHION_MNIST_DEBIAN_DIR})")  # fmt: skip
+    if root is None:
+        where, local = "Fashion-MNIST is not available", debian
+    else:  # a configured root is used alone: say so, and how to fill it or drop it
+        files = ", ".join(name for pair in FASHION_MNIST_FILES.values() for name in pair)
+        where = f"root={str(root)!r} does not hold Fashion-MNIST (only a configured root is searched)"
+        local = f"copy the idx files ({files}, optionally .gz) into {root}, or set no root and {debian}"
     return DataUnavailableError(
-        f"Fashion-MNIST is not available: its idx files are in none of {searched}, and {reason}. "
-        f"Get it either way: (1) install Debian's package as root: "
-        f"`apt-get update && apt-get install -y {FASHION_MNIST_DEBIAN_PACKAGE}` "
-        f"(or run {FASHION_MNIST_INSTALL_SCRIPT}; it puts the files in {FASHION_MNIST_DEBIAN_DIR}); "
+        f"{where}: its idx files are in none of {searched}, and {reason}. "
+        f"Get it either way: (1) {local}; "
         f"or (2) connect to the internet and load it with download=True, which fetches it through torchvision."
     )
 
@@ -148,7 +154,7 @@ def load_fashion_mnist(
     else:
         dirs = fashion_mnist_dirs(root)
         if not download:
-            raise _fashion_mnist_missing(dirs, "downloading is disabled (download=False)")
+            raise _fashion_mnist_missing(dirs, "downloading is disabled (download=False)", root)
         target = Path(root) if root is not None else default_root()
         log.info("Fashion-MNIST not found locally; downloading it through torchvision into %s", target)
         try:
@@ -156,7 +162,7 @@ def load_fashion_mnist(
 
             fetched = torchvision.datasets.FashionMNIST(str(target), train=split == "train", download=True)
         except _FETCH_ERRORS as exc:
-            raise _fashion_mnist_missing(dirs, f"torchvision's download into {target} failed ({exc})") from exc
+            raise _fashion_mnist_missing(dirs, f"torchvision's download into {target} failed ({exc})", root) from exc
         images, labels = _mnist_format(fetched, limit)
     return TensorImageDataset(
         images, labels, name="fashion_mnist", split=split, size=size, channels=channels, classes=FASHION_MNIST_CLASSES

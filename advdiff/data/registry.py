@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from os import PathLike
+from pathlib import Path
 
-from advdiff.data.base import ImageDataset, check_channels, check_limit, check_size, check_split
+from advdiff.data.base import DataRootError, ImageDataset, check_channels, check_limit, check_size, check_split
 from advdiff.data.builtin import load_cifar10, load_fashion_mnist, load_mnist
 from advdiff.data.folder import ImageFolderDataset
 from advdiff.errors import bad_value
@@ -28,6 +29,29 @@ DATASETS: dict[str, tuple[Callable[..., ImageDataset], bool]] = {
 }
 
 
+def check_root(name: str, root: object, key: str = "root") -> Path | None:
+    """``None`` (the data set's default locations) or ``root`` as a path, which must be an existing folder.
+
+    A configured root is used alone (never replaced by another copy of the data), so one that does
+    not exist is refused here, before any work: :class:`~advdiff.data.base.DataRootError` (a
+    ``ConfigError`` and a ``DataError``) naming ``key`` and the path. Whether the folder holds the
+    data is checked by the loader, which names the folders it searched.
+    """
+    if root is None:
+        return None
+    if not isinstance(root, str | PathLike) or not str(root).strip():
+        raise bad_value(key, root, "None (the default location) or a folder path")
+    path = Path(root)
+    if not path.is_dir():
+        what = "it is a file" if path.exists() else "it does not exist"
+        allowed = (f"an existing folder holding data set {name!r} ({what}); create it first to download "
+                   "into it, or set no root to use the default location")  # fmt: skip
+        if name == "folder":
+            allowed = f"an existing folder of images ({what})"
+        raise DataRootError(str(bad_value(key, str(root), allowed)))
+    return path
+
+
 def available_datasets() -> tuple[str, ...]:
     """Names accepted by :func:`load_dataset`."""
     return tuple(DATASETS)
@@ -43,6 +67,7 @@ def load_dataset(
     limit: int | None = None,
     download: bool | None = None,
     verify: bool = True,
+    root_key: str = "root",
 ) -> ImageDataset:
     """Load a data set by name as an :class:`~advdiff.data.base.ImageDataset`.
 
@@ -68,6 +93,8 @@ def load_dataset(
     verify
         ``folder`` only: decode every file now, so that a bad one is named at once (default). Turn it
         off when every image is about to be read anyway (the read names a bad file the same way).
+    root_key
+        How errors about ``root`` name it (e.g. ``--data-root`` for the command line, ``dataset.root``).
 
     Returns
     -------
@@ -81,7 +108,8 @@ def load_dataset(
         An argument is outside what is allowed (the message names it, its value and what is allowed).
     advdiff.data.DataError
         A file or folder cannot be used (named in the message); :class:`~advdiff.data.DataUnavailableError`
-        when the data set is not here and could not be fetched (the message says how to get it).
+        when the data set is not here and could not be fetched (the message says how to get it);
+        :class:`~advdiff.data.base.DataRootError` when ``root`` is given but is not an existing folder.
     """
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
     if key not in DATASETS:
@@ -94,6 +122,7 @@ def load_dataset(
         raise bad_value("download", download, "None, True or False")
     if not isinstance(verify, bool):
         raise bad_value("verify", verify, "True or False")
+    check_root(key, root, root_key)
     loader, download_default = DATASETS[key]
     return loader(
         root,

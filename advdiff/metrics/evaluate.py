@@ -7,9 +7,10 @@ Two ways in:
   checkpoint (or read from a ``.pt`` file / an earlier evaluation's samples) against ``n_real``
   images of the run's data set, whose statistics are cached (:mod:`advdiff.metrics.reference`).
 
-Both check everything that can be checked (folders, sizes, NaNs, counts against k and the KID
-subset) before the slow feature extraction, and write ``metrics.json`` atomically only once every
-score exists: a failed evaluation writes nothing.
+Both check everything that can be checked (folders, sizes, real against generated sizes, NaNs,
+value ranges, counts against k and the KID subset, the device and the sampler) before the slow
+feature extraction, and write ``metrics.json`` atomically only once every score exists: a failed
+evaluation writes nothing.
 
 ``metrics.json`` keys: ``fid``, ``kid`` (+ ``kid_std``), ``precision``, ``recall``, ``density``,
 ``coverage`` (k = ``prdc_k``), ``palette`` (+ ``palette_per_channel``, ``intensity_shift``),
@@ -34,7 +35,7 @@ import torch
 from advdiff.errors import ConfigError, bad_value
 from advdiff.files import atomic_write_text
 from advdiff.metrics.features import INCEPTION, FeatureExtractor, build_extractor
-from advdiff.metrics.images import read_folder, to_uint8
+from advdiff.metrics.images import check_same_size, read_folder, to_uint8
 from advdiff.metrics.reference import ReferenceStats, folder_fingerprint, reference_key, reference_stats
 from advdiff.metrics.scores import (
     channel_histograms,
@@ -79,6 +80,7 @@ def score(
 ) -> dict[str, Any]:
     """Every score of uint8 generated images ``fake`` (N, C, H, W) against ``reference``."""
     check_counts(reference.n, fake.shape[0], prdc_k=prdc_k, kid_subset=kid_subset)
+    check_same_size(reference.image_size, fake.shape[2:])
     t0 = time.perf_counter()
     features = extractor.features(fake, batch_size=batch_size, progress=progress, desc="generated images")
     seconds_fake = time.perf_counter() - t0
@@ -160,15 +162,22 @@ def evaluate_folders(
     ``n_real`` / ``n_fake`` keep the first images of each folder (sorted paths). The real folder's
     statistics are cached, keyed by its path, its files and the extractor.
     """
+    from advdiff.data.folder import read_image
+    from advdiff.metrics.features import resolve_device
+
     t0 = time.perf_counter()
     target = _check_out(out)
+    resolve_device(device)  # a CUDA device on a machine without one is refused now, not after reading images
     real_path, fake_path = Path(real).resolve(), Path(fake).resolve()
     fake_images = read_folder(fake_path, "fake", limit=n_fake)
     if not real_path.is_dir():
         raise bad_value("real", str(real), "an existing folder of images")
-    real_count = len(read_folder_listing(real_path, n_real))
+    real_files = read_folder_listing(real_path, n_real)
+    real_count = len(real_files)
     if real_count == 0:
         read_folder(real_path, "real", limit=n_real)  # raises the empty-folder error
+    width, height = read_image(real_files[0]).size  # one file: every real image has its size (read_folder checks)
+    check_same_size((height, width), fake_images.shape[2:])
     check_counts(real_count, fake_images.shape[0], prdc_k=prdc_k, kid_subset=kid_subset)
     extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
     key = reference_key(extractor, dataset="folder", root=str(real_path), n=real_count,
@@ -235,6 +244,8 @@ def evaluate_run(
     """
     from advdiff.data import load_dataset
     from advdiff.data.base import check_split
+    from advdiff.metrics.features import resolve_device
+    from advdiff.preflight import check_sampler
     from advdiff.runs import sample_run
     from advdiff.sampling import default_sampler
     from advdiff.training import TrainConfig, load_checkpoint
@@ -252,10 +263,13 @@ def evaluate_run(
         raise bad_value("run", str(folder), f"a run folder of `advdiff train` (with {CONFIG_FILE})")
     config = TrainConfig.load(folder / CONFIG_FILE)
     target = _check_out(out if out is not None else folder / METRICS_FILE)
+    resolve_device(device)  # a CUDA device on a machine without one is refused now, not after sampling
+    if samples is None:
+        check_sampler(sampler, [config.family], "sampler")
     ds = config.dataset
     # no up-front decode of a folder: the real images are read only on a reference-cache miss (a bad file is named then)
     data = load_dataset(ds.name, root=ds.root, split=real_split, size=ds.size, channels=ds.channels, limit=n_real,
-                        verify=False)  # fmt: skip
+                        verify=False, root_key="dataset.root")  # fmt: skip
     real_count = len(data)
     if real_count < n_real:
         log.warning("data set %s (%s) has only %d images; scoring against all of them", ds.name, real_split,
@@ -284,6 +298,7 @@ def evaluate_run(
             info["seconds_sampling"] = summary["seconds"]
         info.update(step=step, sampler=name, sample_seed=sample_seed, samples=str(grid.with_suffix(".pt")))
     fake = to_uint8(images, "generated images")
+    check_same_size(data.shape[1:], fake.shape[2:])
     extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
     root = str(Path(ds.root).resolve()) if ds.root is not None else None
     identity = dict(dataset=ds.name, root=root, split=real_split, size=ds.size, channels=ds.channels, n=real_count)

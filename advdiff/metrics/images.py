@@ -1,9 +1,12 @@
 """Image sets for the scores: folders or tensors, checked, as uint8 (N, C, H, W).
 
 Every score works on 8-bit images, as written to PNG: float images in [0, 1] are rounded to the
-256 levels (values outside [0, 1] are clipped, and how many were is logged); NaN or infinite values
-are an error naming the set and the count. A folder must hold at least one image and all its images
-must have one size (no silent resizing: FID depends on it). Grey folders stay one-channel (an RGB
+256 levels. Values outside [0, 1] are clipped with a logged warning, but when more than
+:data:`MAX_OUTSIDE_FRACTION` of them lie beyond [-:data:`RANGE_TOLERANCE`, 1 + :data:`RANGE_TOLERANCE`]
+the images are refused: scores of mostly clipped samples describe the clipping, not the model. NaN
+or infinite values are an error naming the set and the count. A folder must hold at least one image
+and all its images must have one size, and real and generated images must have the same size (no
+silent resizing: FID depends on it; :func:`check_same_size`). Grey folders stay one-channel (an RGB
 image with R = G = B everywhere counts as grey).
 """
 
@@ -21,6 +24,40 @@ from advdiff.data.folder import IMAGE_EXTENSIONS, list_images, read_image
 from advdiff.errors import ConfigError, bad_value
 
 log = logging.getLogger(__name__)
+
+RANGE_TOLERANCE = 0.05
+"""Float images may reach this far beyond [0, 1] (sampler overshoot) and are then clipped without refusal."""
+MAX_OUTSIDE_FRACTION = 0.01
+"""Largest fraction of values beyond [-RANGE_TOLERANCE, 1 + RANGE_TOLERANCE] that is clipped, not refused."""
+
+
+def check_same_size(real: tuple[int, int], fake: tuple[int, int]) -> None:
+    """Refuse real and generated images of different sizes (H, W): the scores would compare unlike images."""
+    (hr, wr), (hf, wf) = (int(v) for v in real), (int(v) for v in fake)
+    if (hr, wr) != (hf, wf):
+        raise ConfigError(
+            f"image size: the real images are {wr}x{hr} px but the generated images are {wf}x{hf} px; "
+            "scores compare one size with itself: draw the samples at the real images' size (the run's "
+            "dataset.size), or score against real images of the generated size (resize one set first)"
+        )
+
+
+def _check_range(images: torch.Tensor, name: str) -> None:
+    """Log clipping of values outside [0, 1]; refuse sets with too many values far outside it."""
+    low, high = -RANGE_TOLERANCE, 1.0 + RANGE_TOLERANCE
+    count = images.numel()
+    far = int(((images < low) | (images > high)).sum())
+    if far > MAX_OUTSIDE_FRACTION * count:
+        raise ConfigError(
+            f"{name}: {far / count:.1%} of the values ({far} of {count}) lie outside [{low:g}, {high:g}] "
+            f"(allowed: at most {MAX_OUTSIDE_FRACTION:.0%}); images are [0, 1] intensities, and scores of "
+            "mostly clipped samples would describe the clipping: check the sampler and the model (or the "
+            "samples' value range, e.g. [-1, 1] data must be mapped to [0, 1]) before scoring them"
+        )
+    outside = int(((images < 0) | (images > 1)).sum())
+    if outside:
+        log.warning("%s: %d of %d values (%.2g%%) outside [0, 1] clipped", name, outside, count,
+                    100.0 * outside / count)  # fmt: skip
 
 
 def to_uint8(images: torch.Tensor, name: str = "images") -> torch.Tensor:
@@ -48,9 +85,7 @@ def to_uint8(images: torch.Tensor, name: str = "images") -> torch.Tensor:
             f"{images.shape[0]} images (first: image {first}); the sampler diverged or the model is broken: "
             "fix the samples (e.g. retrain or use another sampler) before scoring them"
         )
-    outside = ((images < 0) | (images > 1)).sum()
-    if outside:
-        log.info("%s: %d of %d values outside [0, 1] clipped", name, int(outside), images.numel())
+    _check_range(images, name)
     return images.to(torch.float32).clamp(0, 1).mul(255).add(0.5).floor().to(torch.uint8).contiguous()
 
 

@@ -349,8 +349,33 @@ def _check_device(device: Any) -> str:
     return str(parsed)
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else as given."""
+def check_device_usable(device: str, key: str = "device") -> torch.device:
+    """``device`` as a ``torch.device`` after checking that it can run on this machine.
+
+    ``auto`` -> ``cuda`` when a CUDA GPU is usable, else ``cpu``. ``cuda`` / ``cuda:N`` without a
+    usable GPU (or with N beyond the GPUs here) raise :class:`~advdiff.errors.ConfigError` naming
+    ``key``, before any work. Not part of :class:`TrainConfig`'s validation: a configuration may be
+    built on one machine (a cluster's login node) and run on another.
+    """
+    device = _check_device(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    parsed = torch.device(device)
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            built = torch.version.cuda or "none"
+            raise bad_value(key, device, "auto or cpu: no CUDA GPU is usable here (torch.cuda.is_available() "
+                            f"is false; torch {torch.__version__}, built for CUDA {built})")  # fmt: skip
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise bad_value(key, device, f"auto, cpu, cuda or cuda:0 to cuda:{count - 1} ({count} GPU(s) here)")
+    return parsed
+
+
+def resolve_device(device: str, key: str = "device") -> torch.device:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else as given, if it can run here.
+
+    Raises :class:`~advdiff.errors.ConfigError` for a CUDA device on a machine without one
+    (:func:`check_device_usable`).
+    """
+    return check_device_usable(device, key)

@@ -13,7 +13,7 @@ from tests.metrics.conftest import write_pngs
 
 
 def test_to_uint8_rounds_clips_and_keeps_uint8():
-    x = torch.tensor([0.0, 0.5, 1.0, 1.2, -0.3, 0.499 / 255]).reshape(1, 1, 2, 3)
+    x = torch.tensor([0.0, 0.5, 1.0, 1.02, -0.03, 0.499 / 255]).reshape(1, 1, 2, 3)
     assert to_uint8(x).flatten().tolist() == [0, 128, 255, 255, 0, 0]
     u = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
     assert torch.equal(to_uint8(u), u)

@@ -22,7 +22,9 @@ CORRUPT_SETTINGS = {setting_id(s): s for s in CORRUPT["settings"]}
 def _check_settings():
     """Build every advdiff setting once, so a bad value stops the workflow before any job runs."""
     from advdiff.corruptions import build
+    from advdiff.data import check_root
 
+    check_root(CORRUPT["dataset"], CORRUPT["data_root"], "corrupt.data_root")
     for s in CORRUPT_SETTINGS.values():
         build("advdiff", peclet=s["peclet"], reynolds=s.get("reynolds"), collision=CORRUPT["collision"])
 
@@ -35,6 +37,10 @@ _check_settings()
 from advdiff.sweep import build_sweep
 
 SWEEP = build_sweep(config["sweep"])
+# Settings used only after training (sampler, devices, tracking URI): checked now, not hours later.
+from advdiff.preflight import check_workflow
+
+check_workflow(config)
 POINTS = SWEEP.points
 RES = config["resources"]
 TRACKING = config["tracking"]

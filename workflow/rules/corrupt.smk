@@ -14,22 +14,22 @@ rule corrupt_figures:
     resources:
         mem_mb=3000,
     params:
-        families=lambda wc: " ".join(f"--family {f}" for f in CORRUPT["families"]),
+        # lists: `:q` quotes every element, so no config value is ever read by the shell
+        families=lambda wc: [arg for f in CORRUPT["families"] for arg in ("--family", f)],
         peclet=lambda wc: CORRUPT_SETTINGS[wc.setting]["peclet"],
         reynolds=lambda wc: (
-            ""
+            []
             if CORRUPT_SETTINGS[wc.setting].get("reynolds") is None
-            else f"--reynolds {CORRUPT_SETTINGS[wc.setting]['reynolds']}"
+            else ["--reynolds", CORRUPT_SETTINGS[wc.setting]["reynolds"]]
         ),
-        data=lambda wc: (
-            f"--dataset {CORRUPT['dataset']}"
-            + (f" --data-root {CORRUPT['data_root']}" if CORRUPT["data_root"] else "")
-        ),
+        data=lambda wc: ["--dataset", CORRUPT["dataset"]]
+        + (["--data-root", CORRUPT["data_root"]] if CORRUPT["data_root"] else []),
         n=CORRUPT["n_images"],
         collision=CORRUPT["collision"],
+        out=lambda wc: f"results/corrupt/{wc.setting}",
     shell:
-        "advdiff -v corrupt {params.families} {params.data} --n {params.n} --peclet {params.peclet} "
-        "{params.reynolds} --collision {params.collision} --out results/corrupt/{wildcards.setting} > {log} 2>&1"
+        "advdiff -v corrupt {params.families:q} {params.data:q} --n {params.n:q} --peclet {params.peclet:q} "
+        "{params.reynolds:q} --collision {params.collision:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule bench_corrupt:
@@ -43,7 +43,7 @@ rule bench_corrupt:
     resources:
         mem_mb=4000,
     shell:
-        "advdiff -v bench corrupt --backend {wildcards.backend} --json {output} > {log} 2>&1"
+        "advdiff -v bench corrupt --backend {wildcards.backend:q} --json {output:q} > {log:q} 2>&1"
 
 
 rule point_figures:

@@ -16,10 +16,10 @@ rule validate_lbm:
         mem_mb=2000,
     params:
         backend=LBM["backend"],
-        collisions=" ".join(LBM["collisions"]),
+        collisions=LBM["collisions"],
     shell:
-        "advdiff -v validate lbm --backend {params.backend} --collision {params.collisions} "
-        "--out results/validation/lbm > {log} 2>&1"
+        "advdiff -v validate lbm --backend {params.backend:q} --collision {params.collisions:q} "
+        "--out results/validation/lbm > {log:q} 2>&1"
 
 
 rule bench_lbm:
@@ -40,6 +40,6 @@ rule bench_lbm:
         collision=BENCH["collision"],
         boundary=BENCH["boundary"],
     shell:
-        "advdiff -v bench lbm --backend {wildcards.backend} --batch {params.batch} "
-        "--channels {params.channels} --size {params.size} --steps {params.steps} "
-        "--collision {params.collision} --boundary {params.boundary} --json {output} > {log} 2>&1"
+        "advdiff -v bench lbm --backend {wildcards.backend:q} --batch {params.batch:q} "
+        "--channels {params.channels:q} --size {params.size:q} --steps {params.steps:q} "
+        "--collision {params.collision:q} --boundary {params.boundary:q} --json {output:q} > {log:q} 2>&1"
