@@ -28,6 +28,20 @@ def _write_json(path: str | None, data: dict[str, Any]) -> None:
     log.info("wrote %s", target)
 
 
+def _writable_folder(key: str, folder: str | Path) -> None:
+    """Create ``folder`` if needed and check that a file can be written in it, before any work starts."""
+    import tempfile
+
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{key}={str(path)!r} is not allowed: expected a folder this process can create and "
+                          f"write ({exc.strerror or exc})") from None  # fmt: skip
+
+
 def _cmd_bench_lbm(args: argparse.Namespace) -> int:
     from advdiff.bench.lbm import bench_lbm
 
@@ -105,6 +119,7 @@ def _cmd_corrupt(args: argparse.Namespace) -> int:
     from advdiff.data import load_dataset
 
     names = list(families()) if "all" in args.family else list(dict.fromkeys(args.family))
+    _writable_folder("--out", args.out)
     data = load_dataset(args.dataset, root=args.data_root, split=args.split, size=args.size,
                         channels=args.channels, limit=args.n, root_key="--data-root")  # fmt: skip
     x0 = data.tensor(args.n)
@@ -173,6 +188,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from advdiff.runs import load_config, sample_run
 
     _set_threads(args.threads)
+    if args.out is not None:
+        _writable_folder("--out (its folder)", Path(args.out).parent)
     config = load_config(args.config, {"device": args.device})
     _check_start(config.device, args.sampler, config.family)
     summary = sample_run(config, args.n, args.run_dir, sampler=args.sampler, seed=args.seed,
@@ -191,6 +208,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                   use_cache=not args.no_cache, download=args.download_weights, device=args.device,
                   batch_size=args.batch_size, prdc_k=args.k, kid_subsets=args.kid_subsets,
                   kid_subset=args.kid_subset_size, seed=args.seed, progress=not args.no_progress)  # fmt: skip
+    out_path = args.out or (str(Path(args.run) / "metrics.json") if args.run is not None else None)
+    if out_path is not None:  # before any sampling or scoring
+        _writable_folder("--out (its folder)", Path(out_path).parent)
     if args.run is not None:
         if args.real is not None or args.fake is not None:
             raise ConfigError("--run cannot be combined with --real/--fake: give a run folder or two image folders")
@@ -363,6 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except AdvdiffError as exc:
+        print(f"advdiff: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. an output path that cannot be written: one line, no traceback
+        log.debug("OSError", exc_info=True)
         print(f"advdiff: error: {exc}", file=sys.stderr)
         return 2
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from advdiff.errors import ConfigError, bad_value
 from advdiff.training import TrainConfig, image_generators, load_checkpoint, train
 from advdiff.training.trainer import CHECKPOINT_FILE, data_options, draw_prior, load_images
+from advdiff.yaml_files import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,7 @@ RUNS_ROOT = Path("results") / "runs"
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read a training configuration from YAML or JSON, apply ``overrides`` and validate it."""
     p = Path(path)
-    if not p.is_file():
-        raise bad_value("config", str(p), "an existing YAML or JSON file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config={str(p)!r} is not valid YAML/JSON: {exc}") from None
+    data = load_yaml(p, key="config")  # a key given twice is refused
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -57,6 +52,22 @@ def train_run(config: TrainConfig, run_dir: str | Path | None = None, *, progres
     return summary
 
 
+def _grid_path(out: str | Path) -> Path:
+    """The grid's path for ``out``: an image path as given; ``x.pt`` -> ``x.png`` (the samples then go to ``x.pt``)."""
+    target = Path(out)
+    suffix = target.suffix.lower()
+    if suffix == ".pt":
+        return target.with_suffix(".png")
+    from PIL import Image
+
+    Image.init()
+    if Image.registered_extensions().get(suffix) not in Image.SAVE:
+        allowed = ("an image path for the grid such as samples.png (the samples go beside it as samples.pt), "
+                   "or a .pt path for the samples (the grid goes beside it as .png)")  # fmt: skip
+        raise bad_value("out", str(target), allowed)
+    return target
+
+
 def sample_run(
     config: TrainConfig,
     n: int,
@@ -72,7 +83,9 @@ def sample_run(
 
     The prior comes from the training images for families that start from corrupted data
     (heat, advdiff), else from noise. Per-image generators from ``seed`` make sample ``i`` the
-    same whatever ``n`` is. Returns a summary with ``images_per_second``.
+    same whatever ``n`` is. ``out`` is the grid's path (an image file; the samples go beside it
+    as ``.pt``), or the samples' ``.pt`` path (the grid then goes beside it as ``.png``). Returns
+    a summary with ``images_per_second``.
     """
     from torchvision.utils import save_image
 
@@ -82,6 +95,7 @@ def sample_run(
 
     if n < 1:
         raise bad_value("n", n, "an integer >= 1")
+    grid_out = _grid_path(out) if out is not None else None  # before any work
     folder = Path(run_dir) if run_dir is not None else run_dir_for(config)
     ckpt_path = folder / CHECKPOINT_FILE
     if not ckpt_path.is_file():
@@ -105,7 +119,7 @@ def sample_run(
         x0 = sample(model, corruption, x_K, sampler=name, generator=image_generators(seed, 1, n, stream="sample"),
                     progress=progress, **data_options(name, corruption, images))  # fmt: skip
     seconds = time.perf_counter() - t0
-    target = Path(out) if out is not None else folder / "samples" / f"samples_step{ckpt['step']:07d}_n{n}.png"
+    target = grid_out if grid_out is not None else folder / "samples" / f"samples_step{ckpt['step']:07d}_n{n}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     save_image(x0.detach().float().clamp(0, 1).cpu(), target, nrow=max(1, math.ceil(math.sqrt(n))))
     torch.save(x0.detach().cpu(), target.with_suffix(".pt"))

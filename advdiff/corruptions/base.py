@@ -13,7 +13,9 @@ Conventions, the same for every family:
 
 * Images are float tensors (B, C, H, W) with data in [0, 1]; every output is in the same data
   units, dtype and device as the input (families that work internally in [-1, 1] map back
-  with ``(z + 1) / 2``). Half-precision inputs are computed in float32 and cast back.
+  with ``(z + 1) / 2``). Half-precision inputs are computed in float32 and cast back; uint8
+  inputs are read as 8-bit images (divided by 255, answered in float32); other integer, bool and
+  complex tensors, and data outside [0, 1] (beyond round-off), are refused (:func:`check_data`).
 * Families hold no random state. All randomness comes from ``generator``: ``None`` (torch's
   global generator), one ``torch.Generator``, or a sequence of B generators, one per image.
   With a sequence, image ``b``'s output depends only on ``x0[b]``, ``k[b]`` and generator ``b``,
@@ -37,6 +39,7 @@ from __future__ import annotations
 import abc
 import importlib
 import inspect
+import logging
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -55,6 +58,11 @@ Level = int | torch.Tensor
 """A corruption level: an int, or a (B,) integer tensor with one level per image."""
 
 C = TypeVar("C", bound="Corruption")
+
+log = logging.getLogger(__name__)
+
+DATA_TOLERANCE = 1e-3
+"""How far data given to a family may lie outside [0, 1] (round-off of resampled or decoded images)."""
 
 
 class FamilyUnavailableError(AdvdiffError, ImportError):
@@ -129,6 +137,38 @@ def check_images(x0: Any, key: str = "x0") -> torch.Tensor:
     if not bool(torch.isfinite(x0).all()):
         raise bad_value(key, "a tensor with NaN or infinite values", "finite values (data in [0, 1])")
     return x0
+
+
+def check_data(x0: Any, key: str = "x0") -> tuple[torch.Tensor, torch.dtype]:
+    """Check images given to a family; return them ready to compute on, and the dtype to answer in.
+
+    Floating tensors of any precision are accepted: half types (float16, bfloat16) come back as
+    float32 to compute on and are answered in their own dtype. A uint8 tensor is read as 8-bit
+    images (0..255) and divided by 255 (a logged notice; answered in float32). Other integer
+    dtypes, bool and complex tensors are refused, and so is data outside [0, 1] by more than
+    :data:`DATA_TOLERANCE` (images in 0..255 as floats, or in [-1, 1]): the message names the
+    observed minimum and maximum.
+    """
+    if not isinstance(x0, torch.Tensor):
+        raise bad_value(key, type(x0).__name__, "a torch tensor of shape (B, C, H, W)")
+    if x0.dtype == torch.uint8:
+        log.info("%s: uint8 tensor read as 8-bit images 0..255 and divided by 255 into [0, 1] (float32)", key)
+        x0 = x0.to(torch.float32) / 255.0
+        out_dtype = torch.float32
+    elif x0.is_floating_point():
+        out_dtype = x0.dtype
+        x0 = x0.to(compute_dtype(x0.dtype))
+    else:
+        raise bad_value(key, f"a tensor of dtype {x0.dtype}",
+                        "a real floating-point tensor (any precision) with data in [0, 1], "
+                        "or a uint8 tensor of 8-bit images 0..255")  # fmt: skip
+    x0 = check_images(x0, key)
+    low, high = (float(v) for v in torch.aminmax(x0))
+    if low < -DATA_TOLERANCE or high > 1.0 + DATA_TOLERANCE:
+        raise bad_value(key, f"a tensor with values from {low:.6g} to {high:.6g}",
+                        f"data in [0, 1] (within {DATA_TOLERANCE:g}): divide 0..255 images by 255, "
+                        "map [-1, 1] data with (x + 1) / 2")  # fmt: skip
+    return x0, out_dtype
 
 
 def check_level(k: Any, batch: int, K: int, device: torch.device | str | None = None) -> torch.Tensor:
@@ -266,7 +306,7 @@ class Corruption(abc.ABC):
             Level-``k`` images in data units, same shape, dtype and device as ``x0``; exactly
             ``x0`` where ``k == 0``.
         """
-        x0 = check_images(x0)
+        x0, dtype = check_data(x0)
         batch = x0.shape[0]
         levels = check_level(k, batch, self.K, x0.device)
         gens = check_generator(generator, batch)
@@ -275,7 +315,7 @@ class Corruption(abc.ABC):
         else:
             out = self._degrade(x0, levels, gens)
         self._check_output("degrade", out, tuple(x0.shape))
-        return torch.where((levels == 0).view(-1, 1, 1, 1), x0, out.to(x0.dtype))
+        return torch.where((levels == 0).view(-1, 1, 1, 1), x0, out.to(x0.dtype)).to(dtype)
 
     def degrade_pair(
         self, x0: torch.Tensor, k: Level, generator: GeneratorLike = None
@@ -297,7 +337,7 @@ class Corruption(abc.ABC):
         generator state, which is one forward run for deterministic families; stochastic
         families whose two levels must share one sample path override :meth:`_degrade_pair`.
         """
-        x0 = check_images(x0)
+        x0, dtype = check_data(x0)
         batch = x0.shape[0]
         levels = check_level(k, batch, self.K, x0.device)
         if bool((levels < 1).any()):
@@ -309,7 +349,7 @@ class Corruption(abc.ABC):
         self._check_output("degrade_pair", cur, tuple(x0.shape))
         self._check_output("degrade_pair", prev, tuple(x0.shape))
         keep = (levels == 1).view(-1, 1, 1, 1)
-        return torch.where(keep, x0, prev.to(x0.dtype)), cur.to(x0.dtype)
+        return torch.where(keep, x0, prev.to(x0.dtype)).to(dtype), cur.to(dtype)
 
     def _degrade_pair(
         self, x0: torch.Tensor, k: torch.Tensor, generator: torch.Generator | list[torch.Generator] | None
@@ -339,7 +379,7 @@ class Corruption(abc.ABC):
             Shape (K+1, B, C, H, W) in data units, same dtype and device as ``x0``; entry 0 is ``x0``.
             Memory grows as (K+1)·B·C·H·W.
         """
-        x0 = check_images(x0)
+        x0, dtype = check_data(x0)
         batch = x0.shape[0]
         gens = check_generator(generator, batch)
         if isinstance(gens, list) and not self.batched_generators:
@@ -349,7 +389,7 @@ class Corruption(abc.ABC):
         self._check_output("trajectory", out, (self.K + 1, *x0.shape))
         out = out.to(x0.dtype)
         out[0] = x0
-        return out
+        return out.to(dtype)
 
     def prior(
         self,
@@ -381,8 +421,8 @@ class Corruption(abc.ABC):
             (B or n, C, H, W) in data units.
         """
         if isinstance(x0_or_n, torch.Tensor):
-            x0 = check_images(x0_or_n, key="x0_or_n")
-            n, each, device, dtype = x0.shape[0], tuple(x0.shape[1:]), x0.device, x0.dtype
+            x0, dtype = check_data(x0_or_n, key="x0_or_n")
+            n, each, device = x0.shape[0], tuple(x0.shape[1:]), x0.device
         else:
             if self.prior_needs_images:
                 raise bad_value(
@@ -401,11 +441,12 @@ class Corruption(abc.ABC):
         gens = check_generator(generator, n)
         if isinstance(gens, list) and not self.batched_generators:
             parts = [
-                self._prior(1, each, None if x0 is None else x0[b : b + 1], gens[b], device, dtype) for b in range(n)
+                self._prior(1, each, None if x0 is None else x0[b : b + 1], gens[b], device, compute_dtype(dtype))
+                for b in range(n)
             ]
             out = torch.cat(parts)
         else:
-            out = self._prior(n, each, x0, gens, device, dtype)
+            out = self._prior(n, each, x0, gens, device, compute_dtype(dtype))
         self._check_output("prior", out, (n, *each))
         return out.to(dtype)
 

@@ -8,7 +8,14 @@ Run directory
   of its identity keys (:meth:`TrainConfig.hash`) names the run;
 * ``checkpoint.pt``: step, model and EMA weights, Adam state, warm-up state, torch / CUDA / NumPy /
   Python RNG states, the data order, the pair source (pool tensors and counters), the config and
-  its hash, the model's own config; written atomically (a temporary file, then ``os.replace``);
+  its hash, the model's own config, and the sha256 of all of it; written atomically (a temporary
+  file, then ``os.replace``);
+* ``checkpoint.prev.pt``: the checkpoint before the latest one, kept while the run trains (a
+  checkpoint that fails its checksum on resume falls back to it, with a warning, and is moved
+  aside to ``checkpoint.corrupt.pt``); removed once the run finishes and its last checkpoint reads
+  back intact;
+* ``.lock``: held (``fcntl.flock``) by the one trainer that works in the folder; a second trainer
+  on the same folder is refused at once; removed when training ends;
 * ``metrics.jsonl``: one JSON line per ``log_every`` steps (loss, mse, lr, grad norm, images/s, ...);
 * ``samples/step_NNNNNNN.png``: sample grids of the EMA model every ``sample_every`` steps, when
   :mod:`advdiff.sampling` exists;
@@ -34,6 +41,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import fcntl
+import hashlib
 import json
 import logging
 import math
@@ -62,6 +71,10 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
+PREVIOUS_CHECKPOINT_FILE = "checkpoint.prev.pt"
+CORRUPT_CHECKPOINT_FILE = "checkpoint.corrupt.pt"
+LOCK_FILE = ".lock"
+CHECKSUM_KEY = "sha256"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 SAMPLES_DIR = "samples"
@@ -75,10 +88,13 @@ Callback = Callable[[int, dict[str, Any]], None]
 __all__ = [
     "CHECKPOINT_FILE",
     "CONFIG_FILE",
+    "LOCK_FILE",
     "METRICS_FILE",
     "SAMPLES_DIR",
     "SUMMARY_FILE",
+    "CheckpointError",
     "NonFiniteLossError",
+    "RunDirLockedError",
     "TrainConfig",
     "TrainingData",
     "build_network",
@@ -116,6 +132,14 @@ class NonFiniteLossError(AdvdiffError, FloatingPointError):
             else "no checkpoint was written before it"
         )
         super().__init__(f"non-finite {what} ({value}) at step {step}; training stopped, {where}")
+
+
+class CheckpointError(AdvdiffError, RuntimeError):
+    """A checkpoint cannot be read, or its contents fail their checksum; the message names the file and the fix."""
+
+
+class RunDirLockedError(AdvdiffError, RuntimeError):
+    """Another trainer holds the run folder's lock; the message names the folder and that trainer's PID."""
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -215,26 +239,194 @@ def seed_globals(seed: int) -> None:
     random.seed(value)
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb", keep: Path | None = None) -> None:
+    """Write ``path`` through a temporary file and ``os.replace``; with ``keep``, the old ``path`` moves there first."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, mode) as fh:
         write(fh)
         fh.flush()
         os.fsync(fh.fileno())
+    if keep is not None and path.exists():
+        os.replace(path, keep)
     os.replace(tmp, path)
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write a checkpoint atomically (``path.tmp`` then ``os.replace``)."""
-    _atomic_write(path, lambda fh: torch.save(state, fh))
+def previous_checkpoint(path: str | PathLike[str]) -> Path:
+    """Where the checkpoint before ``path`` is kept: ``checkpoint.pt`` -> ``checkpoint.prev.pt``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def _feed(h: Any, obj: Any) -> None:
+    """Feed ``obj`` (tensors, dicts, lists, tuples and plain values, nested) into the hash ``h``."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous().reshape(-1)
+        h.update(f"T{t.dtype}{tuple(obj.shape)}|".encode())
+        if t.numel():
+            h.update(t.view(torch.uint8).numpy())  # the bytes themselves, without a copy
+    elif isinstance(obj, dict):
+        h.update(f"D{len(obj)}|".encode())
+        for key, value in obj.items():
+            _feed(h, key)
+            _feed(h, value)
+    elif isinstance(obj, list | tuple):
+        h.update(f"{type(obj).__name__[0]}{len(obj)}|".encode())
+        for value in obj:
+            _feed(h, value)
+    else:
+        h.update(f"{type(obj).__name__}:{obj!r}|".encode())
+
+
+def checkpoint_digest(state: Mapping[str, Any]) -> str:
+    """sha256 (hex) of a checkpoint's contents: every tensor's bytes, dtype and shape, every other value, every key.
+
+    The same after a save and a load (``torch.load`` does not check the zip's CRCs, so this is
+    what notices flipped bytes); the entry :data:`CHECKSUM_KEY` itself is left out.
+    """
+    h = hashlib.sha256()
+    _feed(h, {key: value for key, value in state.items() if key != CHECKSUM_KEY})
+    return h.hexdigest()
+
+
+def save_checkpoint(path: Path, state: dict[str, Any], keep_previous: bool = True) -> None:
+    """Write a checkpoint with its sha256 atomically (``path.tmp`` then ``os.replace``).
+
+    With ``keep_previous``, the checkpoint it replaces is kept as :func:`previous_checkpoint`.
+    """
+    body = {key: value for key, value in state.items() if key != CHECKSUM_KEY}
+    body[CHECKSUM_KEY] = checkpoint_digest(body)
+    keep = previous_checkpoint(path) if keep_previous else None
+    _atomic_write(path, lambda fh: torch.save(body, fh), keep=keep)
+
+
+def _corrupt(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(
+        f"checkpoint {path} is corrupt ({why}); delete it to start the run again from step 0, "
+        "or restore it from a backup"
+    )
 
 
 def load_checkpoint(path: str | PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`train` (on the CPU, ``weights_only``)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """Read a checkpoint written by :func:`train` (on the CPU, ``weights_only``) and verify its sha256.
+
+    Raises
+    ------
+    CheckpointError
+        The file is empty, truncated or otherwise unreadable, or its contents do not match the
+        checksum stored in it (the message names the file and the fix). A checkpoint written
+        before checksums were stored is read with a logged warning.
+    advdiff.errors.ConfigError
+        The file is not a checkpoint of :func:`train`.
+    """
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise _corrupt(path, "the file is empty")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except Exception as exc:  # truncated or damaged: zip, pickle or storage errors of every kind
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise _corrupt(path, f"unreadable: {type(exc).__name__}: {detail}") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise bad_value("checkpoint", str(path), f"a checkpoint of format {CHECKPOINT_FORMAT}")
+    stored = state.pop(CHECKSUM_KEY, None)
+    if stored is None:
+        log.warning("checkpoint %s holds no checksum (written by an older version): it is not verified", path)
+    elif checkpoint_digest(state) != stored:
+        raise _corrupt(path, "its contents do not match the sha256 stored in it")
     return state
+
+
+def _resume_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, Path | None]:
+    """The checkpoint to resume ``run_dir`` from, and its path; ``(None, None)`` for a fresh run.
+
+    A corrupt ``checkpoint.pt`` falls back to ``checkpoint.prev.pt`` with a logged warning (the
+    corrupt file is moved aside to ``checkpoint.corrupt.pt``); without a good previous one the
+    error names the file and the fix. A previous checkpoint alone (a kill between the two
+    renames of :func:`save_checkpoint`) is resumed from.
+    """
+    latest, prev = run_dir / CHECKPOINT_FILE, run_dir / PREVIOUS_CHECKPOINT_FILE
+    if not latest.exists():
+        if not prev.exists():
+            return None, None
+        log.warning("run %s has no %s but a previous checkpoint: resuming from %s", run_dir, CHECKPOINT_FILE, prev)
+        return load_checkpoint(prev), prev
+    try:
+        return load_checkpoint(latest), latest
+    except CheckpointError as exc:
+        if not prev.exists():
+            raise CheckpointError(f"{exc}; there is no previous checkpoint ({prev.name}) to fall back to") from exc
+        try:
+            state = load_checkpoint(prev)
+        except CheckpointError as prev_exc:
+            raise CheckpointError(
+                f"{exc}; the previous checkpoint {prev} is corrupt too: delete both to start the run again from step 0"
+            ) from prev_exc
+        aside = run_dir / CORRUPT_CHECKPOINT_FILE
+        os.replace(latest, aside)
+        log.warning("%s; moved it to %s and resuming from the previous checkpoint %s (step %d)",
+                    exc, aside, prev, int(state["step"]))  # fmt: skip
+        return state, prev
+
+
+class _RunDirLock:
+    """``fcntl.flock`` on ``<run_dir>/.lock`` (non-blocking), held while one trainer works in ``run_dir``.
+
+    The file holds the holder's PID. Creating ``run_dir`` (or the lock file) fails with a
+    :class:`~advdiff.errors.ConfigError` when the folder cannot be written; a held lock with
+    :class:`RunDirLockedError`. On release the lock file is removed, and so is ``run_dir`` if this
+    lock created it and nothing else was written into it.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / LOCK_FILE
+        self.created = False
+        self.fh: Any = None
+
+    def __enter__(self) -> _RunDirLock:
+        self.created = not self.run_dir.exists()
+        for _ in range(10):  # the holder may remove the file between our open and our lock: then again
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (closed in __exit__)
+            except OSError as exc:
+                raise bad_value("run_dir", str(self.run_dir),
+                                f"a folder this process can create and write ({exc.strerror or exc}); "
+                                "choose another run folder or fix its permissions") from None  # fmt: skip
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                fh.close()
+                raise RunDirLockedError(
+                    f"run_dir {self.run_dir} is in use by another trainer (PID {holder}, lock file {self.path}); "
+                    "wait for it to finish or stop it, or train in another run folder"
+                ) from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"{os.getpid()}\n")
+                fh.flush()
+                self.fh = fh
+                return self
+            fh.close()
+        raise RunDirLockedError(f"run_dir {self.run_dir}: could not take the lock {self.path}; another trainer keeps "
+                                "replacing it")  # fmt: skip
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        self.fh.close()
+        if self.created:
+            with contextlib.suppress(OSError):
+                self.run_dir.rmdir()  # only when empty: a run that failed before writing anything
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -473,6 +665,14 @@ def train(
     """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     run_dir = Path(run_dir)
+    with _RunDirLock(run_dir):  # one trainer per run folder, for the whole run
+        return _train(cfg, run_dir, model=model, progress=progress, callback=callback)
+
+
+def _train(
+    cfg: TrainConfig, run_dir: Path, *, model: nn.Module | None, progress: bool, callback: Callback | None
+) -> dict[str, Any]:
+    """:func:`train` while holding the run folder's lock."""
     write_config = _check_run_dir(cfg, run_dir)  # before any work; config.json is written once training starts
     run_id = cfg.hash()
     device = resolve_device(cfg.device)
@@ -481,9 +681,9 @@ def train(
         log.info("amp=true is ignored on %s (bfloat16 autocast is used on CUDA only)", device)
     ckpt_path = run_dir / CHECKPOINT_FILE
     metrics_path = run_dir / METRICS_FILE
-    checkpoint = load_checkpoint(ckpt_path) if ckpt_path.exists() else None
+    checkpoint, resumed_from = _resume_checkpoint(run_dir)  # verified; a corrupt one falls back to the previous
     if checkpoint is not None and checkpoint["config_hash"] != run_id:
-        raise ConfigError(f"{ckpt_path} belongs to run {checkpoint['config_hash']}, not {run_id}")
+        raise ConfigError(f"{resumed_from} belongs to run {checkpoint['config_hash']}, not {run_id}")
 
     corruption = cfg.build_corruption()
     loss_fn = loss_for(corruption)
@@ -506,7 +706,7 @@ def train(
         set_rng_state(checkpoint["rng"], device)
         start = int(checkpoint["step"])
         totals = {"images": int(checkpoint["totals"]["images"]), "seconds": float(checkpoint["totals"]["seconds"])}
-        log.info("run %s: resuming from %s at step %d", run_id, ckpt_path, start)
+        log.info("run %s: resuming from %s at step %d", run_id, resumed_from, start)
     run_dir.mkdir(parents=True, exist_ok=True)
     if write_config:  # only now: a run that fails while loading its data or model leaves no config behind
         _atomic_write(run_dir / CONFIG_FILE, lambda fh: fh.write(json.dumps(cfg.to_dict(), indent=2) + "\n"), "w")
@@ -546,7 +746,7 @@ def train(
             "window": window.state_dict(),
         }
 
-    last_ckpt = (ckpt_path, start) if checkpoint is not None else (None, None)
+    last_ckpt = (resumed_from, start) if checkpoint is not None else (None, None)
     window = _Window()
     if checkpoint is not None:
         window.load_state_dict(checkpoint["window"])  # a logging window cut by the checkpoint continues
@@ -600,6 +800,7 @@ def train(
 
     if checkpoint is not None and start >= cfg.steps:
         log.info("run %s: already trained for %d steps (asked for %d)", run_id, start, cfg.steps)
+    _drop_previous_checkpoint(ckpt_path)
     summary = {
         "run": run_id,
         "family": cfg.family,
@@ -623,6 +824,19 @@ def train(
     log.info("run %s: step %d, loss %s, %.1f images/s", run_id, summary["step"], summary["loss"],
              summary["images_per_second"] or 0.0)  # fmt: skip
     return summary
+
+
+def _drop_previous_checkpoint(path: Path) -> None:
+    """At the end of a run: remove the previous checkpoint once the last one reads back intact."""
+    prev = previous_checkpoint(path)
+    if not prev.exists() or not path.exists():
+        return
+    try:
+        load_checkpoint(path)
+    except CheckpointError as exc:
+        log.warning("%s; keeping the previous checkpoint %s", exc, prev)
+        return
+    prev.unlink()
 
 
 def _last_logged_loss(path: Path) -> float | None:

@@ -3,6 +3,9 @@ import re
 
 from snakemake.utils import validate
 
+from advdiff.yaml_files import check_yaml_files
+
+check_yaml_files(workflow.configfiles)  # a key given twice in a config file stops here (YAML keeps the last)
 validate(config, schema="../schemas/config.schema.yaml")
 
 LBM = config["lbm"]
