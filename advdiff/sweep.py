@@ -264,6 +264,51 @@ def _check_runtime(sample: Mapping[str, Any], fams: Sequence[str]) -> None:
     check_sampler(sample.get("sampler"), fams, "sweep.sample.sampler")
 
 
+LIMITER_WARN = 0.95
+"""A Pe whose realised velocity RMS is below this fraction of the requested one is logged."""
+LIMITER_DISTINCT = 0.05
+"""Two Pe values whose realised RMS differ by less than this (relative) are refused as one point."""
+
+
+def _check_limiter(points: Mapping[str, SweepPoint], peclets: Sequence[float | None], size: int) -> None:
+    """Log Pe values the soft limiter saturates, and refuse Pe values it makes indistinguishable.
+
+    The limiter c tanh(|v| / c) caps the velocity: at 28 px, Pe 5 and Pe 19 realise nearly the same
+    RMS, so their points would differ in name only (as inert Reynolds numbers would).
+    """
+    from advdiff.corruptions import build
+
+    realised: dict[tuple[Any, ...], list[tuple[float, float]]] = {}
+    seen: set[tuple[Any, ...]] = set()
+    for point in points.values():
+        if point.family != "advdiff" or not point.peclet:
+            continue
+        p = dict(point.config.family_params)
+        key = (point.reynolds, point.intensity_map, point.divergence_free, point.peclet)
+        if key in seen:
+            continue
+        seen.add(key)
+        rms = build("advdiff", **{k: v for k, v in p.items() if k != "backend"}).velocity_rms(size, size)
+        if rms["limiter_ratio"] < LIMITER_WARN:
+            log.warning("sweep.peclet: Pe %g realises %.0f %% of its velocity RMS at %d x %d px (the soft limiter "
+                        "c = %g caps |v|): %.3g instead of %.3g lattice units per step", point.peclet,
+                        100 * rms["limiter_ratio"], size, size, p.get("limiter"), rms["realised"],
+                        rms["requested"])  # fmt: skip
+        realised.setdefault(key[:3], []).append((point.peclet, rms["realised"]))
+    for group in realised.values():
+        group.sort()
+        for (pe_a, u_a), (pe_b, u_b) in zip(group, group[1:], strict=False):
+            if abs(u_b - u_a) < LIMITER_DISTINCT * max(u_a, u_b):
+                i, j = peclets.index(pe_a), peclets.index(pe_b)
+                raise ConfigError(
+                    f"sweep.peclet[{i}] = {pe_a:g} and sweep.peclet[{j}] = {pe_b:g} realise velocity RMS "
+                    f"{u_a:.3g} and {u_b:.3g} at {size} x {size} px: the soft limiter (c tanh(|v|/c)) saturates, "
+                    f"so their points would differ by less than {100 * LIMITER_DISTINCT:.0f} %; keep Pe values "
+                    "whose realised RMS differ (the record's schedule.velocity_rms_realised), or raise "
+                    "family_params.advdiff.limiter"
+                )
+
+
 def build_sweep(section: Mapping[str, Any]) -> Sweep:
     """Validate a ``sweep`` configuration section and expand it into points.
 
@@ -394,6 +439,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
                                          intensity_map=imap, divergence_free=div)  # fmt: skip
     if "advdiff" in fams and any(pe for pe in peclets):
         _check_reynolds(reynolds, int(size or 0))
+        _check_limiter(points, peclets, int(size or 0))
     label = s.get("dataset_label") or _dataset_label(dataset, int(size or 0))
     return Sweep(name=name, dataset_label=str(label), image_size=size, points=points, sample=sample,
                  evaluate=evaluate, figures=figures, compare_paper=compare,
@@ -559,6 +605,13 @@ def build_record(
         schedule = sched.summary()
         if point.reynolds is not None:
             schedule["pe_over_re"] = point.peclet / point.reynolds
+        from advdiff.corruptions import build
+
+        rms = build("advdiff", **{k: v for k, v in p.items() if k != "backend"}).velocity_rms(
+            sweep.image_size, sweep.image_size
+        )
+        schedule.update(velocity_rms_requested=rms["requested"], velocity_rms_realised=rms["realised"],
+                        limiter_ratio=rms["limiter_ratio"])  # fmt: skip
     device = str(train.get("device", "cpu"))
     seconds = {"train": float(train.get("seconds") or 0.0), "sample": float(sample.get("seconds") or 0.0),
                "evaluate": float(scores.get("seconds") or 0.0)}  # fmt: skip

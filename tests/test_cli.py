@@ -75,7 +75,8 @@ def test_corrupt_writes_every_figure(tmp_path, capsys):
             )
         data = ["--dataset", "folder", "--data-root", str(folder), "--split", "train", "--size", "20"]
     out = tmp_path / "fig"
-    args = ["--peclet", "1", "--reynolds", "100", "--K", "12", "--sigma-max", "4", "--n", "2", "--backend", "cpu"]
+    args = ["--peclet", "1", "--reynolds", "100", "--K", "12", "--sigma-max", "4", "--n", "2", "--backend", "cpu",
+            "--intensity-map", "none"]  # fmt: skip
     code = main(["corrupt", "--family", "heat", "--family", "advdiff", *args, *data, "--out", str(out)])
     assert code == 0
     for name in ("trajectory_strip.png", "power_spectra.png", "velocity_field.png", "heat_vs_advdiff.png",

@@ -210,6 +210,20 @@ class AdvectionDiffusion(Corruption):
             )  # fmt: skip
         return self._schedules[L]
 
+    def velocity_rms(self, height: int, width: int) -> dict[str, float]:
+        """Largest per-step velocity RMS of a trajectory at this size: requested (Pe alpha / L) and realised.
+
+        The soft limiter (c tanh(|v| / c)) keeps only part of a large RMS: ``limiter_ratio`` is the
+        realised fraction (1 in the limiter's linear range), measured on sample fields.
+        """
+        from advdiff.fields import realised_rms_ratio
+
+        p = self.params
+        requested = float(self.schedule(height, width).velocity_rms.max())
+        ratio = realised_rms_ratio((height, width), requested, law=p["law"], reynolds=p["reynolds"],
+                                   divergence_free=p["divergence_free"], limiter=p["limiter"])  # fmt: skip
+        return {"requested": requested, "realised": requested * ratio, "limiter_ratio": ratio}
+
     def turbulence(self, height: int, width: int, seeds: list[int], xp: Any = np) -> SpectralTurbulence:
         """The velocity-field generator of a batch: one realisation per image, from per-image seeds."""
         p = self.params

@@ -6,13 +6,21 @@
 """
 
 from advdiff.fields.spectrum import energy_spectrum, wavenumbers
-from advdiff.fields.turbulence import LAWS, SpectralTurbulence, amplitude, reynolds_without_cutoff, velocity_callable
+from advdiff.fields.turbulence import (
+    LAWS,
+    SpectralTurbulence,
+    amplitude,
+    realised_rms_ratio,
+    reynolds_without_cutoff,
+    velocity_callable,
+)
 
 __all__ = [
     "LAWS",
     "SpectralTurbulence",
     "amplitude",
     "energy_spectrum",
+    "realised_rms_ratio",
     "reynolds_without_cutoff",
     "velocity_callable",
     "wavenumbers",

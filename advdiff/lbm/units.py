@@ -38,6 +38,27 @@ MAX_SPEED = MACH_LIMIT * math.sqrt(CS2)
 ALPHA_MAX_DEFAULT = 1.0 / 6.0
 """Default largest diffusivity per step in the schedule (tau <= 1), as in the paper's code."""
 
+ALPHA_STABLE_MAX = 1.0
+"""Largest diffusivity per step the solver accepts (tau <= 3.5). Beyond it the lattice loses the
+maximum principle: the first-order start state's non-equilibrium part (tau - 1) w_i e_i.grad(rho)
+outweighs the equilibrium at steep edges and the over-large tau lets it propagate (measured on
+random data in [0, 1], 20 steps: alpha = 2 widens the range for BGK, alpha = 5 gives [-0.28, 1.19],
+alpha = 1e6 gives +-5e5); up to alpha = 1 every collision and start state keeps data in their
+range. The blur schedules cap alpha at 1/6 (tau <= 1), well inside."""
+
+ALPHA_MIN = 1e-6
+"""Smallest diffusivity per step the solver accepts: tau - 1/2 = 3 alpha must be resolved in float32
+(its spacing near 1/2 is 6e-8); below, tau rounds towards 1/2 and the lattice stops diffusing
+(alpha = 1e-30 leaves values in [-0.002, 1.017] after 20 steps of random data in [0, 1])."""
+
+SIGMA_MIN_VALIDATED = 0.5
+"""Smallest blur width (pixels) of a schedule: the smallest sigma at which the lattice was validated
+against the exact DCT heat operator (reports/lbm.md). Below, its few-step kernels are not Gaussians
+(advdiff at sigma 0.001..0.01 px differed from heat by 0.5); the heat family computes such blurs exactly."""
+
+MAX_TOTAL_STEPS = 10_000_000
+"""Most LBM steps a schedule may ask for (the paper's largest, sigma_max = 128 px, needs 49 267)."""
+
 
 def _finite_scalar(key: str, value: Any) -> float:
     try:
@@ -56,7 +77,8 @@ def check_diffusivity(diffusivity: Any, steps: int, key: str = "diffusivity") ->
     unstable or non-diffusive lattice).
     """
     arr = np.asarray(diffusivity, dtype=np.float64) if not np.isscalar(diffusivity) else None
-    if arr is None or arr.ndim == 0:
+    scalar = arr is None or arr.ndim == 0
+    if scalar:
         value = _finite_scalar(key, diffusivity if arr is None else arr.item())
         arr = np.full(steps, value, dtype=np.float64)
     elif arr.ndim != 1 or arr.shape[0] != steps:
@@ -70,6 +92,21 @@ def check_diffusivity(diffusivity: Any, steps: int, key: str = "diffusivity") ->
             f"{key}[{bad}]" if arr.size > 1 else key,
             float(arr[bad]),
             f"> 0 (tau = 3*alpha + 1/2 must exceed 1/2; got tau={tau(float(arr[bad]), check=False):g})",
+        )
+    outside = (arr < ALPHA_MIN) | (arr > ALPHA_STABLE_MAX)
+    if np.any(outside):
+        bad = int(np.flatnonzero(outside)[0])
+        where = key if scalar or arr.size == 1 else f"{key}[{bad}]"
+        why = (
+            "below it tau - 1/2 = 3 alpha is not resolved in float32 and the lattice stops diffusing"
+            if arr[bad] < ALPHA_MIN
+            else "beyond it the lattice loses the maximum principle (values leave the data's range)"
+        )
+        raise bad_value(
+            where,
+            float(arr[bad]),
+            f"a diffusivity from {ALPHA_MIN:g} to {ALPHA_STABLE_MAX:g} lattice units per step ({why}; "
+            f"the blur schedules use at most {ALPHA_MAX_DEFAULT:.4g})",
         )
     return arr
 
@@ -158,11 +195,18 @@ def sigma_schedule(K: int, sigma_min: float, sigma_max: float) -> np.ndarray:
     K = _check_int("K", K, low=1)
     smin = _finite_scalar("sigma_min", sigma_min)
     smax = _finite_scalar("sigma_max", sigma_max)
-    if smin <= 0:
-        raise bad_value("sigma_min", smin, "> 0 pixels")
+    if smin < SIGMA_MIN_VALIDATED:
+        raise bad_value("sigma_min", smin, f">= {SIGMA_MIN_VALIDATED} pixels, the smallest blur at which the lattice "
+                        "was validated against the exact heat operator (below, its few-step kernels are not "
+                        "Gaussians; the heat family computes such blurs exactly)")  # fmt: skip
     if smax < smin or (K > 1 and smax == smin):
         raise bad_value("sigma_max", smax, f"> sigma_min={smin} pixels")
     return np.concatenate([[0.0], np.exp(np.linspace(math.log(smin), math.log(smax), K))])
+
+
+def smax_sq(sigmas: np.ndarray) -> float:
+    """sigma_max^2 of a schedule's blur widths (the default schedule takes about 3 sigma_max^2 steps)."""
+    return float(sigmas[-1] ** 2) * 2.0
 
 
 def _check_int(key: str, value: Any, low: int) -> int:
@@ -274,9 +318,17 @@ def build_schedule(
     amax = _finite_scalar("alpha_max", alpha_max)
     if amax <= 0:
         raise bad_value("alpha_max", amax, "> 0 (tau_max = 3*alpha_max + 1/2 > 1/2)")
+    if amax > ALPHA_STABLE_MAX:
+        raise bad_value("alpha_max", amax, f"<= {ALPHA_STABLE_MAX:g} (the solver's stable range; default "
+                        f"{ALPHA_MAX_DEFAULT:.4g}, tau <= 1)")  # fmt: skip
     variance = np.diff(sigmas**2)
     # Smallest integer n with variance / (2 n) <= alpha_max; the relative slack absorbs
     # round-off when the ratio is an exact integer.
+    needed = float(np.sum(np.maximum(1.0, np.ceil(variance / (2.0 * amax)))))
+    if needed > MAX_TOTAL_STEPS:
+        raise bad_value("alpha_max", amax, f"a value whose schedule needs at most {MAX_TOTAL_STEPS:,} LBM steps "
+                        f"(this one needs {needed:.3g}; the default {ALPHA_MAX_DEFAULT:.4g} needs about "
+                        f"{1.5 * smax_sq(sigmas):.3g})")  # fmt: skip
     steps = np.maximum(1, np.ceil(variance / (2.0 * amax) * (1.0 - 1e-12))).astype(np.int64)
     alphas = variance / (2.0 * steps)
     check_diffusivity(alphas, alphas.shape[0], key="schedule alpha_k")

@@ -16,11 +16,11 @@ rule operator_report:
         "results/logs/operator_report.log",
     conda:
         "../envs/advdiff.yaml"
-    threads: workflow.cores
+    threads: 1
     resources:
         mem_mb=2000,
     params:
         data=lambda wc: ["--data-root", CORRUPT["data_root"]] if CORRUPT["data_root"] else [],
     shell:
         "advdiff -v analyze operator --out results/operator --report {output.report:q} "
-        "--figures reports/figures {params.data:q} > {log:q} 2>&1"
+        "--figures reports/figures --threads {threads} {params.data:q} > {log:q} 2>&1"
