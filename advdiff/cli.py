@@ -77,6 +77,22 @@ def _cmd_bench_lbm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analyze_operator(args: argparse.Namespace) -> int:
+    from advdiff.reporting.operator import analyze_operator, write_operator_report
+
+    _set_threads(args.threads)
+    if args.quick:
+        summary = analyze_operator(args.out, peclets=(0.06, 1.0), seeds=2, n_images=4, seeds_128=1, n_images_128=1,
+                                   data_root=args.data_root, backend=args.backend, include_128=False)  # fmt: skip
+    else:
+        summary = analyze_operator(args.out, seeds=args.seeds, n_images=args.images, data_root=args.data_root,
+                                   backend=args.backend)  # fmt: skip
+    report = write_operator_report(summary, args.report or Path(args.out) / "operator.md",
+                                   args.figures or Path(args.out) / "figures")  # fmt: skip
+    print(f"operator report: {report}")
+    return 0
+
+
 def _cmd_validate_lbm(args: argparse.Namespace) -> int:
     from advdiff.lbm.validation import validate
 
@@ -109,6 +125,8 @@ def _family_params(args: argparse.Namespace, name: str) -> dict[str, Any]:
             divergence_free=args.divergence_free,
             law=args.law,
             backend=args.backend,
+            intensity_map=args.intensity_map,
+            variant=args.variant,
         )
     return params
 
@@ -328,10 +346,29 @@ def build_parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--collision", default="central_moment", choices=["bgk", "central_moment"])
     corrupt.add_argument("--law", default="paper", choices=["paper", "kolmogorov"])
     corrupt.add_argument("--divergence-free", action="store_true", help="advdiff: Leray-project the velocity")
+    corrupt.add_argument("--intensity-map", default="paper", choices=["paper", "none"],
+                         help="advdiff: the authors' map rho = 0.95 + 0.1 x (default) or none")  # fmt: skip
+    corrupt.add_argument("--variant", default="default", choices=["default", "authors"],
+                         help="advdiff: LBM solver choices, ours (default) or the authors' (ablation)")  # fmt: skip
     corrupt.add_argument("--backend", default="auto", choices=["auto", "cpu", "cupy", "numpy"])
     corrupt.add_argument("--seed", type=int, default=0)
     corrupt.add_argument("--out", required=True, help="output folder")
     corrupt.set_defaults(func=_cmd_corrupt)
+
+    analyze = sub.add_parser("analyze", help="measurements of the corruption operators without training")
+    analyze_sub = analyze.add_subparsers(dest="analyze", required=True)
+    aop = analyze_sub.add_parser("operator", help="advdiff's departure from Pe = 0: compressive part vs transport")
+    aop.add_argument("--out", required=True, help="folder for operator.json (and the report, unless --report)")
+    aop.add_argument("--report", help="Markdown report to write (default OUT/operator.md)")
+    aop.add_argument("--figures", help="folder for the report's figures (default OUT/figures)")
+    aop.add_argument("--seeds", type=int, default=3, help="field seeds per point at 28 px (default 3)")
+    aop.add_argument("--images", type=int, default=16, help="Fashion-MNIST test images at 28 px (default 16)")
+    aop.add_argument("--data-root", help="Fashion-MNIST folder (default: the usual locations)")
+    aop.add_argument("--backend", default="auto", choices=["auto", "numpy", "cpu", "cupy"], help="LBM backend")
+    aop.add_argument("--quick", action="store_true", help="a small grid (tests): Pe 0.06 and 1, 28 px only")
+    aop.add_argument("--threads", type=int, default=1,
+                     help="CPU threads (default 1: these small lattices step fastest on one thread)")  # fmt: skip
+    aop.set_defaults(func=_cmd_analyze_operator)
 
     validate = sub.add_parser("validate", help="physical validation against exact solutions, with figures")
     validate_sub = validate.add_subparsers(dest="validate", required=True)

@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 RANGE_TOLERANCE = 0.05
 """Float images may reach this far beyond [0, 1] (sampler overshoot) and are then clipped without refusal."""
-MAX_OUTSIDE_FRACTION = 0.01
-"""Largest fraction of values beyond [-RANGE_TOLERANCE, 1 + RANGE_TOLERANCE] that is clipped, not refused."""
+MAX_OUTSIDE_FRACTION = 0.5
+"""Largest fraction of values beyond [-RANGE_TOLERANCE, 1 + RANGE_TOLERANCE] that is clipped (with a
+warning), not refused: beyond it the set is mostly clipping (a red-team sample set had 99.6 %), while
+briefly trained models overshoot on part of their pixels and are still scored, with the warning."""
 
 
 def check_same_size(real: tuple[int, int], fake: tuple[int, int]) -> None:

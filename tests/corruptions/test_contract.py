@@ -149,7 +149,7 @@ def test_bad_inputs_are_config_errors(family):
     with pytest.raises(ConfigError, match="x0"):
         family.degrade(x0[0], 1)
     with pytest.raises(ConfigError, match="x0"):
-        family.degrade((x0 * 255).to(torch.uint8), 1)
+        family.degrade((x0 * 255).to(torch.int32), 1)  # uint8 is converted (0..255 images); other ints refused
     nan = x0.clone()
     nan[0, 0, 0, 0] = float("nan")
     with pytest.raises(ConfigError, match="x0"):
