@@ -164,6 +164,7 @@ def _figure_departure(results: list[dict[str, Any]], group: str, out: Path, titl
                 ax.plot(k[1:], r["departure"][1:], style, color="C3", label=f"paper map ({tag})")
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_yscale("log")
+        ax.set_ylim(bottom=1e-3)  # level 1 takes one step with the previous (zero) field: D_1 ~ 0
         ax.set_title(f"Pe = {pe:g}", fontsize=9)
         ax.set_xlabel("level k")
     axes[0].set_ylabel("D_k / σ  (σ = 0.01, training noise)")
@@ -202,6 +203,9 @@ def _figure_spectra(spectra: dict[str, Any], out: Path) -> Path:
         label = "Fashion-MNIST test images" if key == "images" else f"compressive term, level {key}"
         ax.loglog(s["frequency"], s["power"], "--" if key == "images" else "-",
                   color="k" if key == "images" else f"C{i}", label=label)  # fmt: skip
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a short log axis overlap
     ax.set_xlabel("frequency (cycles per pixel)")
     ax.set_ylabel("radially averaged power")
     ax.legend(fontsize=7)
