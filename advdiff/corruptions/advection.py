@@ -165,7 +165,7 @@ class AdvectionDiffusion(Corruption):
         # with length=None the Mach check is repeated for each image size at run time.
         units.build_schedule(K, sigma_max, sigma_min=sigma_min, peclet=peclet, length=length or 1e9,
                              alpha_max=alpha_max)  # fmt: skip
-        SpectralTurbulence((4, 4), law=law, reynolds=reynolds, divergence_free=divergence_free,
+        SpectralTurbulence((8, 8), law=law, reynolds=reynolds, divergence_free=divergence_free,
                            limiter=limiter, dt_turb=dt_turb, seed=0)  # fmt: skip
         super().__init__(
             K=K,

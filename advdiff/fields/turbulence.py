@@ -2,7 +2,7 @@
 
 Follows the Beyond Blur generator (notes/paper-method.md §3): a frozen amplitude
 spectrum ``A(|k|)``, independent uniform random phases per image and component, phases
-rotating linearly with the LBM step, ``u = Re(IFFT2(û))``, optional Leray projection,
+rotating linearly with the LBM step, ``u = Re(IFFT2(û))``, an optional divergence-free mode,
 each component rescaled to the per-step RMS ``U_n = Pe·α_n/L``, and an optional soft
 magnitude limiter. Added here: the Reynolds roll-off of SPEC §2 and a second amplitude
 law with a true k^(−5/3) energy spectrum.
@@ -26,11 +26,13 @@ Construction, for image i of a batch (wavenumbers ``k`` as in :mod:`advdiff.fiel
   Hermitian part ``H_c = ½(X_c(k) + conj X_c(−k))``, whose inverse FFT is real; so both
   components come exactly from one complex inverse FFT of ``H_x + i·H_y`` (real part: x,
   imaginary part: y).
-* ``divergence_free``: Leray projection ``X ← X − k(k·X)/|k|²``. The projector is real
-  and even in k, so it commutes with taking the Hermitian part and with the phase
-  rotation; it is applied once. The Nyquist row/column (even H or W), where ``−k``
-  aliases onto ``k`` and a real field's derivative is undefined, is dropped in this mode,
-  so the real field has zero spectral divergence to round-off.
+* ``divergence_free``: instead of two independent components, one stream function psi (random
+  phases, amplitude A divided by the gain of the lattice curl, zero on the two outer rings of
+  pixels) and v = its lattice curl (:func:`_lattice_curl`). The D2Q9 lattice's own divergence of
+  v vanishes identically and v is zero at the walls, so a uniform image stays uniform to
+  round-off under the zero-flux walls; a spectral (Leray) projection leaves a discrete
+  divergence and, being periodic, flows through the walls and piles mass up there. The velocity's
+  amplitude is A away from the two outer rings.
 * rescaling: each component to RMS (= standard deviation; the mean is exactly zero)
   ``U_n`` per image. With ``divergence_free`` both components share one factor (their
   joint RMS is ``U_n``), since rescaling them separately would create divergence.
@@ -82,6 +84,35 @@ ZERO_RMS = 1e-14
 
 _AMPLITUDE_EXPONENT = {"paper": -5.0 / 3.0, "kolmogorov": -4.0 / 3.0}
 _DTYPES = {"float32": (np.float32, np.complex64), "float64": (np.float64, np.complex128)}
+
+
+def _lattice_curl(xp: Any, psi: Any) -> Any:
+    """Velocity (B, 2, H, W) = lattice curl of a stream function (B, H, W) that is zero on its two outer rings.
+
+    v_x = S_x d_y psi, v_y = -S_y d_x psi, with d the central difference and S the (1/6, 2/3, 1/6)
+    smoothing across the other axis. Streaming a D2Q9 equilibrium changes a uniform density by
+    -(d_x S_y v_x + d_y S_x v_y) (the lattice's own divergence), which vanishes identically for
+    this v; and v is zero on the outer ring, so the zero-flux walls see no flow through them. A
+    uniform image therefore stays uniform to round-off, which a spectrally divergence-free,
+    periodic field does not achieve on a walled lattice.
+    """
+    p = xp.pad(psi, ((0, 0), (1, 1), (1, 1)))
+    dy = 0.5 * (p[:, 2:, :] - p[:, :-2, :])  # (B, H, W + 2)
+    dx = 0.5 * (p[:, :, 2:] - p[:, :, :-2])  # (B, H + 2, W)
+    vx = dy[:, :, :-2] / 6.0 + dy[:, :, 1:-1] * (2.0 / 3.0) + dy[:, :, 2:] / 6.0
+    vy = -(dx[:, :-2, :] / 6.0 + dx[:, 1:-1, :] * (2.0 / 3.0) + dx[:, 2:, :] / 6.0)
+    return xp.stack([vx, vy], axis=1)
+
+
+def _curl_gain(shape: tuple[int, int]) -> np.ndarray:
+    """|Fourier symbol| of :func:`_lattice_curl` on the periodic grid: a stream function of amplitude
+    A / gain gives a velocity of amplitude A (before the outer rings are zeroed)."""
+    H, W = shape
+    ky = 2.0 * math.pi * np.fft.fftfreq(H)[:, None]
+    kx = 2.0 * math.pi * np.fft.fftfreq(W)[None, :]
+    sx = np.sin(kx) * (2.0 + np.cos(ky)) / 3.0
+    sy = np.sin(ky) * (2.0 + np.cos(kx)) / 3.0
+    return np.sqrt(sx**2 + sy**2)
 
 
 @functools.cache
@@ -285,12 +316,17 @@ class SpectralTurbulence:
 
         amp = amplitude(kmag, law, self.k0, self.k_eta)
         if self.divergence_free:
-            # Drop the Nyquist row/column: there -k aliases onto k and the projection
-            # would not commute with taking the real part.
+            if min(H, W) < 5:
+                raise bad_value("shape", shape, "at least 5 x 5 pixels for a divergence-free field (it is zero on "
+                                "the two outer rings)")  # fmt: skip
+            # Drop the Nyquist row/column (there -k aliases onto k), and turn A into the amplitude of
+            # a stream function whose lattice curl has amplitude A (see _lattice_curl).
             if H % 2 == 0:
                 amp[H // 2, :] = 0.0
             if W % 2 == 0:
                 amp[:, W // 2] = 0.0
+            gain = _curl_gain(self.shape)
+            amp = np.where(gain > 1e-12, amp / np.where(gain > 1e-12, gain, 1.0), 0.0)
         if not np.any(amp > 0):
             raise bad_value(
                 "reynolds",
@@ -298,13 +334,16 @@ class SpectralTurbulence:
                 f"a value that leaves at least one grid mode (k_eta = k0·Re^(3/4) = {self.k_eta:.3g} is too small)",
             )
         self._amp = amp
+        interior = np.zeros((H, W))
+        interior[2 : H - 2, 2 : W - 2] = 1.0
+        self._interior = self.xp.asarray(interior, dtype=self._real_dtype)
         self._kx, self._ky, self._k2 = kx, ky, kmag**2
         self._neg_y = (-np.arange(H)) % H
         self._neg_x = (-np.arange(W)) % W
         # Phase speed, kept in float64 so that ω·n mod 2π stays accurate for n ~ 1e5.
         self._omega = self.xp.asarray(self.dt_turb * kmag, dtype=np.float64)
         self._ifft2 = self._fft_function()
-        self.compiled = self.xp is np and self._real_dtype == np.float32
+        self.compiled = self.xp is np and self._real_dtype == np.float32 and not self.divergence_free
         """Use the compiled CPU passes (NumPy, float32, extension built); False forces the reference path."""
         self.reseed(seed, first_image, image_seeds=image_seeds)
 
@@ -357,12 +396,7 @@ class SpectralTurbulence:
         for i in range(self.batch):
             rng = np.random.default_rng(sequences[i])
             phases = rng.uniform(0.0, 2.0 * math.pi, size=(2, H, W))
-            C = self._amp * np.exp(1j * phases)  # (2, H, W): X_c(k, n=0)
-            if self.divergence_free:
-                k2 = np.where(self._k2 > 0, self._k2, 1.0)
-                dot = (self._kx * C[0] + self._ky * C[1]) / k2
-                C[0] -= self._kx * dot
-                C[1] -= self._ky * dot
+            C = self._amp * np.exp(1j * phases)  # (2, H, W): X_c(k, n=0); divergence-free: C[0] is psi
             D = np.conj(C[:, self._neg_y][:, :, self._neg_x])  # conj X(-k)
             # Hermitian part at step n: ½(C e^{iωn} + D e^{-iωn}) = S cos(ωn) + T sin(ωn), whose
             # inverse FFT is real; packing x + i·y gives both components from one complex FFT.
@@ -469,9 +503,12 @@ class SpectralTurbulence:
         xp.multiply(_pairs(self._P), cos, out=zf)
         zf += xp.multiply(_pairs(self._Q), sin, out=z2f)
         w = self._ifft2(z)  # real part: x component, imaginary part: y component
-        v = xp.empty((self.batch, 2, H, W), dtype=self._real_dtype)
-        v[:, 0] = w.real
-        v[:, 1] = w.imag
+        if self.divergence_free:  # real part: the stream function
+            v = _lattice_curl(xp, w.real * self._interior).astype(self._real_dtype, copy=False)
+        else:
+            v = xp.empty((self.batch, 2, H, W), dtype=self._real_dtype)
+            v[:, 0] = w.real
+            v[:, 1] = w.imag
         # Mean square per image and component; the mean is exactly 0 (A(0) = 0), so RMS = std.
         ms = xp.einsum("bchw,bchw->bc", v, v) / (H * W)
         if self.divergence_free:

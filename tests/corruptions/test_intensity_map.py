@@ -36,31 +36,27 @@ def test_both_maps_agree_at_zero_peclet(images):
     torch.testing.assert_close(paper, plain.clamp(0, 1), atol=3e-5, rtol=0)
 
 
-def _uniform_response(divergence_free, boundary):
-    """S(1) - 1 of the family's fields (Pe 0.06 at 28 px, the limiter's linear range) under ``boundary``."""
+def _uniform_response(divergence_free):
+    """RMS of 9.5 (S(1) - 1) per level: the family's fields at Pe 0.06, 28 px, zero-flux walls."""
     import numpy as np
 
-    from advdiff.fields import velocity_callable
-    from advdiff.lbm import solve
-
-    adv = build("advdiff", peclet=0.06, intensity_map="none", divergence_free=divergence_free, backend="cpu")
-    sched = adv.schedule(28, 28)
-    velocity = velocity_callable(adv.turbulence(28, 28, [11, 12, 13]), sched, delay=1)
-    ones = np.ones((3, 1, 28, 28), np.float32)
-    out = solve(ones, sched.per_step_diffusivity(), sched.total_steps, velocity, backend="cpu",
-                collision="central_moment", boundary=boundary)  # fmt: skip
-    return np.abs(out - 1).max()
+    plain = build("advdiff", peclet=0.06, intensity_map="none", divergence_free=divergence_free, backend="cpu")
+    s_1 = plain.trajectory(torch.ones(3, 1, 28, 28), _gens(3)).double()
+    return np.sqrt(((9.5 * (s_1 - 1)) ** 2).mean(dim=(1, 2, 3, 4)).numpy())
 
 
-def test_divergence_free_fields_have_almost_no_compressive_term_without_walls():
-    """Leray-projected fields leave a uniform image uniform up to the lattice's discrete divergence
-    (measured 1e-5 against 6e-3 for the compressible field); zero-flux walls are another matter: a
-    periodic divergence-free field still crosses them and piles mass up there (see docs/families.md)."""
-    compressible = _uniform_response(False, "periodic")
-    solenoidal = _uniform_response(True, "periodic")
-    assert compressible > 1e-3
-    assert solenoidal < 1e-2 * compressible
-    assert _uniform_response(True, "neumann") > 0.1 * compressible
+def test_divergence_free_fields_have_almost_no_compressive_term():
+    """The divergence-free field (lattice curl of a stream function, still at the walls) leaves a uniform
+    image nearly uniform: 9.5 (S(1) - 1) stays below 1e-3 (0.1 sigma) at every level, against up to 6e-2
+    for the compressible field. The remainder (measured 3e-4 at most) is not round-off: the lattice's
+    non-equilibrium moments, which persist at the levels where tau < 1, are not divergence-free."""
+    import numpy as np
+
+    solenoidal, compressible = _uniform_response(True), _uniform_response(False)
+    assert solenoidal.max() < 1e-3
+    assert compressible.max() > 3e-2
+    assert np.all(solenoidal[10:] < 0.15 * compressible[10:])
+    assert solenoidal[10:].mean() < 0.02 * compressible[10:].mean()
 
 
 def test_plain_map_keeps_every_channel_sum_the_paper_map_does_not_have_to(images):
