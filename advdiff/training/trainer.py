@@ -247,7 +247,12 @@ def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb", ke
         fh.flush()
         os.fsync(fh.fileno())
     if keep is not None and path.exists():
-        os.replace(path, keep)
+        # a second name for the old file, then the new file in its place: a crash in between
+        # leaves both checkpoints readable (never only the previous one)
+        link = keep.with_name(keep.name + ".tmp")
+        link.unlink(missing_ok=True)
+        os.link(path, link)
+        os.replace(link, keep)
     os.replace(tmp, path)
 
 
