@@ -148,10 +148,14 @@ def _re(r: dict[str, Any]) -> str:
 
 def _figure_departure(results: list[dict[str, Any]], group: str, out: Path, title: str) -> Path:
     plt = pyplot()
-    peclets = sorted({r["peclet"] for r in _rows(results, group)})
-    fig, axes = plt.subplots(1, len(peclets), figsize=(3.2 * len(peclets), 3.2), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, pe in zip(axes, peclets, strict=True):
+    rows_all = _rows(results, group)
+    peclets = sorted({r["peclet"] for r in rows_all})
+    cols = min(3, len(peclets))
+    nrows = (len(peclets) + cols) // cols  # one more slot than panels, for the legend
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.3 * nrows), sharey=True, squeeze=False)
+    top = max(max(r[key][1:]) for r in rows_all for key in ("departure", "compressive", "transport"))
+    flat = axes.ravel()
+    for ax, pe in zip(flat, peclets, strict=False):
         for r in _rows(results, group, peclet=pe):
             k = np.arange(r["K"] + 1)
             style = "-" if r["reynolds"] is None else ":"
@@ -164,14 +168,17 @@ def _figure_departure(results: list[dict[str, Any]], group: str, out: Path, titl
                 ax.plot(k[1:], r["departure"][1:], style, color="C3", label=f"paper map ({tag})")
         ax.axhline(1.0, color="k", lw=0.8)
         ax.set_yscale("log")
-        ax.set_ylim(bottom=1e-3)  # level 1 takes one step with the previous (zero) field: D_1 ~ 0
+        ax.set_ylim(1e-3, 2.0 * top)  # level 1 takes one step with the previous (zero) field: D_1 ~ 0
         ax.set_title(f"Pe = {pe:g}", fontsize=9)
         ax.set_xlabel("level k")
-    axes[0].set_ylabel("D_k / σ  (σ = 0.01, training noise)")
-    handles, labels = axes[-1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("D_k / σ  (σ = 0.01)")
+    handles, labels = flat[0].get_legend_handles_labels()
+    for ax in flat[len(peclets) :]:
+        ax.axis("off")
+    flat[-1].legend(handles, labels, loc="center", fontsize=7, title="black line: the training noise σ")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.16, 1, 0.95))
+    fig.tight_layout()
     return save(fig, out)
 
 
