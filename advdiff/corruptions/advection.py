@@ -80,12 +80,13 @@ class AdvectionDiffusion(Corruption):
         Péclet number Pe = U L / alpha >= 0; 0 switches the velocity off.
     reynolds
         Range of scales of the synthetic turbulence: inertial range k0 .. k0 Re^(3/4), then a
-        smooth roll-off; ``None`` keeps every grid mode (the paper's setting).
+        smooth roll-off; ``None`` keeps every grid mode (as the authors' code).
     collision
         ``central_moment`` (default; the collision of the authors' code, and the more accurate
         at sub-pixel blur: see ``reports/lbm.md``) or ``bgk``.
     divergence_free
-        Leray-project the velocity so that div v = 0 (off in the paper's runs).
+        Make the velocity divergence-free on the lattice and still at the walls (off in the authors'
+        configurations): the ablation without the compressive term.
     seed
         Integer seed of the velocity fields when no ``generator`` is passed (image i of a
         call gets ``SeedSequence(seed, spawn_key=(i,))``); ``None`` draws from torch's
@@ -125,8 +126,8 @@ class AdvectionDiffusion(Corruption):
         sigma_max: float = 20.0,  # blur width of level K, pixels
         peclet: float = 0.0,  # Pe = U L / alpha
         reynolds: float | None = None,  # turbulence scale range; None keeps every mode
-        collision: str = "central_moment",  # LBM collision operator (the paper's)
-        divergence_free: bool = False,  # Leray projection of the velocity
+        collision: str = "central_moment",  # LBM collision operator (the authors' code's)
+        divergence_free: bool = False,  # lattice-divergence-free velocity, still at the walls
         seed: int | None = None,  # field seed when no generator is given
         backend: str = "auto",  # LBM backend
         law: str = "paper",  # amplitude law of the velocity spectrum

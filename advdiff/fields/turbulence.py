@@ -19,7 +19,7 @@ Construction, for image i of a batch (wavenumbers ``k`` as in :mod:`advdiff.fiel
   above ``k_eta`` the amplitude is multiplied by ``exp(−(k/k_eta − 1)²)`` (a Gaussian in
   the excess wavenumber: smooth, with zero slope at ``k_eta``, so the inertial range keeps
   its exact power law; the shell energy falls by e^(−2) at 2·k_eta and e^(−8) at
-  3·k_eta). ``Re = None`` (or inf) keeps every grid mode, the paper's setting.
+  3·k_eta). ``Re = None`` (or inf) keeps every grid mode, as the authors' code.
 * random spectrum ``X_c(k, n) = A(k)·exp(i(φ_c(k) + ω(k)·n))``, c ∈ {x, y}, ω = dt_turb·|k|,
   φ_c uniform in [0, 2π) on the full (non-Hermitian) grid, as in the paper.
 * real field ``v_c = Re(IFFT2(X_c))``. Taking the real part equals the inverse FFT of the
@@ -225,12 +225,12 @@ class SpectralTurbulence:
         Amplitude law, ``paper`` (default, as the authors' code) or ``kolmogorov``.
     reynolds
         Re > 0 sets the inertial range ``k0 … k0·Re^(3/4)`` with a smooth roll-off above;
-        ``None``, ``inf`` or ``"none"`` keeps every grid mode (the paper's setting).
+        ``None``, ``inf`` or ``"none"`` keeps every grid mode (as the authors' code).
     k0
         Energy-containing wavenumber in scaled units (2π = one wave per image side);
         ``None`` means the lowest nonzero grid mode, 2π. In (0, largest grid |k|].
     divergence_free
-        Apply the Leray projection so that ∇·v = 0 (off in the paper's runs).
+        Make v divergence-free on the lattice and still at the walls (off in the authors' configurations).
     limiter
         Soft limiter scale c > 0 in lattice units per step (|v| → c·tanh(|v|/c)), or
         ``None`` for none. Default 0.01 as in the paper's code.

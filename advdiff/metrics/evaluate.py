@@ -56,7 +56,9 @@ METRICS_FILE = "metrics.json"
 def check_counts(n_real: int, n_fake: int, *, prdc_k: int = 5, kid_subset: int = 1000) -> None:
     """Raise before any work if the set sizes cannot give every score."""
     if isinstance(prdc_k, bool) or not isinstance(prdc_k, int) or prdc_k < 1:
-        raise bad_value("prdc_k", prdc_k, "an integer >= 1 (the paper's k is 5)")
+        raise bad_value(
+            "prdc_k", prdc_k, "an integer >= 1 (5 is the prdc package's example value; the paper does not state its k)"
+        )
     if isinstance(kid_subset, bool) or not isinstance(kid_subset, int) or kid_subset < 2:
         raise bad_value("kid_subset_size", kid_subset, "an integer >= 2")
     for side, n in (("real", n_real), ("generated", n_fake)):

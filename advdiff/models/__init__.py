@@ -2,7 +2,7 @@
 
 ``build_model(preset, in_channels=..., **overrides)`` builds a :class:`UNet` from a named size in
 :data:`PRESETS` (``tiny`` for tests, ``small`` for a CPU, ``ihdm_mnist``, ``ihdm_cifar10`` and
-the paper's ``ffhq128`` for GPUs); ``model(x, k)`` maps images (B, C, H, W) and levels (B,) to
+``ffhq128``, the authors' FFHQ-128 configuration, for GPUs); ``model(x, k)`` maps images (B, C, H, W) and levels (B,) to
 (B, C_out, H, W), zero at initialisation. ``model.config`` holds every constructor argument
 (JSON types) and ``UNet.from_config`` rebuilds from it; ``describe(model)`` is the run record.
 """
