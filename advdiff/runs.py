@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,20 @@ def run_dir_for(config: TrainConfig, root: str | Path = RUNS_ROOT) -> Path:
     return Path(root) / f"{config.family}-{config.hash()[:12]}"
 
 
-def train_run(config: TrainConfig, run_dir: str | Path | None = None, *, progress: bool = True) -> dict[str, Any]:
-    """Train (or resume) the run of ``config`` in ``run_dir`` (default :func:`run_dir_for`)."""
+def train_run(
+    config: TrainConfig,
+    run_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    on_log: Callable[[int, dict[str, Any], int], None] | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) the run of ``config`` in ``run_dir`` (default :func:`run_dir_for`).
+
+    ``on_log(step, metrics, timestamp_ms)`` receives every line of the run's ``metrics.jsonl`` as
+    it is written (see :func:`advdiff.training.train`).
+    """
     folder = Path(run_dir) if run_dir is not None else run_dir_for(config)
-    summary = train(config, folder, progress=progress)
+    summary = train(config, folder, progress=progress, on_log=on_log)
     summary["run_dir"] = str(folder)
     return summary
 

@@ -542,20 +542,6 @@ def check_data(dataset: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[
     return info
 
 
-def git_commit(path: str | os.PathLike[str] | None = None) -> str:
-    """The git commit of the code (with ``-dirty`` when the tree has changes), or ``unknown``."""
-    where = Path(path) if path is not None else Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-                               capture_output=True, text=True, timeout=10)  # fmt: skip
-        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def _read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
@@ -587,6 +573,7 @@ def build_record(
     figures_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Everything known about one finished point, from its result files (the reports read these records)."""
+    from advdiff.tracking import git_state
     from advdiff.training.trainer import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
 
     run = Path(run_dir)
@@ -612,6 +599,7 @@ def build_record(
         )
         schedule.update(velocity_rms_requested=rms["requested"], velocity_rms_realised=rms["realised"],
                         limiter_ratio=rms["limiter_ratio"])  # fmt: skip
+    git = git_state()
     device = str(train.get("device", "cpu"))
     seconds = {"train": float(train.get("seconds") or 0.0), "sample": float(sample.get("seconds") or 0.0),
                "evaluate": float(scores.get("seconds") or 0.0)}  # fmt: skip
@@ -641,7 +629,8 @@ def build_record(
             "hours": sum(seconds.values()) / 3600.0,
             "kind": "GPU" if device.startswith("cuda") else "CPU",
         },  # fmt: skip
-        "git_commit": git_commit(),
+        "git_commit": git["commit"],  # the plain commit; what differed from it is listed apart
+        "git_dirty_paths": git["dirty_paths"],
         "files": files,
     }
 

@@ -16,7 +16,9 @@ Run directory
   back intact;
 * ``.lock``: held (``fcntl.flock``) by the one trainer that works in the folder; a second trainer
   on the same folder is refused at once; removed when training ends;
-* ``metrics.jsonl``: one JSON line per ``log_every`` steps (loss, mse, lr, grad norm, images/s, ...);
+* ``metrics.jsonl``: one JSON line per ``log_every`` steps (loss, mse, lr, grad norm, images/s, the
+  EMA's decay and its distance from the weights, the wall-clock ``time``, ...); each line is also
+  handed to ``on_log`` (live experiment tracking) as it is written;
 * ``samples/step_NNNNNNN.png``: sample grids of the EMA model every ``sample_every`` steps, when
   :mod:`advdiff.sampling` exists;
 * ``summary.json``: steps, final loss, images per second, device, pair-source counters.
@@ -84,6 +86,8 @@ ADAM_EPS = 1e-8
 
 Callback = Callable[[int, dict[str, Any]], None]
 """``callback(step, info)``, called after every step (after its checkpoint, if any)."""
+LogHook = Callable[[int, dict[str, Any], int], None]
+"""``on_log(step, metrics, timestamp_ms)``, called with every line written to ``metrics.jsonl``."""
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -201,6 +205,17 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.lerp_(p.detach(), 1.0 - decay)
     for e, b in zip(ema.buffers(), model.buffers(), strict=True):
         e.copy_(b)
+
+
+def ema_distance(ema: nn.Module, model: nn.Module) -> float:
+    """How far the EMA weights are from the trained ones: ``|ema - model| / |model|`` (L2 over all weights)."""
+    with torch.no_grad():  # summed on the device, read once
+        pairs = list(zip(ema.parameters(), model.parameters(), strict=True))
+        if not pairs:
+            return 0.0
+        diff = torch.stack([(e.float() - p.float()).pow(2).sum() for e, p in pairs]).sum()
+        total = torch.stack([p.float().pow(2).sum() for _, p in pairs]).sum()
+        return math.sqrt(float(diff) / float(total)) if float(total) > 0 else 0.0
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:
@@ -633,6 +648,7 @@ def train(
     model: nn.Module | None = None,
     progress: bool = True,
     callback: Callback | None = None,
+    on_log: LogHook | None = None,
 ) -> dict[str, Any]:
     """Train (or continue training) a network for one corruption family.
 
@@ -652,6 +668,11 @@ def train(
     callback
         ``callback(step, info)`` after every step (after the step's checkpoint, if any); an
         exception it raises stops the run (as a kill would).
+    on_log
+        ``on_log(step, metrics, timestamp_ms)`` with every ``metrics.jsonl`` line, right after it
+        is written: the step, the line's values and its wall-clock time in milliseconds (e.g.
+        :meth:`advdiff.tracking.PointRun.on_log`). A resumed run calls it from the step after its
+        checkpoint. An exception it raises stops the run (as a kill would).
 
     Returns
     -------
@@ -671,11 +692,17 @@ def train(
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     run_dir = Path(run_dir)
     with _RunDirLock(run_dir):  # one trainer per run folder, for the whole run
-        return _train(cfg, run_dir, model=model, progress=progress, callback=callback)
+        return _train(cfg, run_dir, model=model, progress=progress, callback=callback, on_log=on_log)
 
 
 def _train(
-    cfg: TrainConfig, run_dir: Path, *, model: nn.Module | None, progress: bool, callback: Callback | None
+    cfg: TrainConfig,
+    run_dir: Path,
+    *,
+    model: nn.Module | None,
+    progress: bool,
+    callback: Callback | None,
+    on_log: LogHook | None = None,
 ) -> dict[str, Any]:
     """:func:`train` while holding the run folder's lock."""
     write_config = _check_run_dir(cfg, run_dir)  # before any work; config.json is written once training starts
@@ -778,7 +805,8 @@ def _train(
             if not math.isfinite(grad_norm):
                 raise NonFiniteLossError(step, "gradient norm", grad_norm, *last_ckpt)
             optimizer.step()
-            ema_update(ema, model, ema_decay_at(step, cfg.ema_decay, cfg.ema_warmup))
+            decay = ema_decay_at(step, cfg.ema_decay, cfg.ema_warmup)
+            ema_update(ema, model, decay)
             seconds = time.perf_counter() - t0
             totals["images"] += cfg.batch_size
             totals["seconds"] += seconds
@@ -786,9 +814,12 @@ def _train(
             info = {**info, "lr": lr, "grad_norm": grad_norm}
             if step % cfg.log_every == 0 or step == cfg.steps:
                 entry = window.flush(step, lr, data.stats())
+                entry.update(ema_decay=decay, ema_distance=ema_distance(ema, model))
                 last_loss = entry["loss"]
                 metrics.write(json.dumps(entry) + "\n")
                 metrics.flush()
+                if on_log is not None:
+                    on_log(step, dict(entry), int(entry["time"] * 1000))
                 bar.set_postfix(loss=f"{entry['loss']:.4g}", img_s=f"{entry['images_per_second']:.0f}")
                 log.debug("step %d: %s", step, entry)
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:

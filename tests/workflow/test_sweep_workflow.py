@@ -128,12 +128,13 @@ def _points(work: Path) -> list[str]:
     return sorted(p.parent.name for p in (work / "results" / "sweep" / "smoke").glob("*/record.json"))
 
 
-def _mlflow_runs(work: Path):
+def _mlflow_runs(work: Path, role: str = "point"):
+    """The client and the smoke experiment's point runs (``role="sweep"``: its parent runs)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{work / 'results' / 'mlflow' / 'mlflow.db'}")
     exp = client.get_experiment_by_name("advdiff-smoke")
-    return client, client.search_runs([exp.experiment_id])
+    return client, [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("advdiff.role") == role]
 
 
 def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
@@ -141,9 +142,21 @@ def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
     assert len(points) == 3  # heat, advdiff Pe 0, advdiff Pe 1 Re 10
     client, runs = _mlflow_runs(smoke)
     assert sorted(r.data.tags["advdiff.point"] for r in runs) == points
+    _, parents = _mlflow_runs(smoke, role="sweep")  # one parent run for the sweep, finished with its last point
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED" and parents[0].data.params["name"] == "smoke"
     for run in runs:
-        assert run.info.status == "FINISHED"
+        assert run.info.status == "FINISHED" and run.info.end_time > run.info.start_time
         tags = run.data.tags
+        assert tags["mlflow.parentRunId"] == parents[0].info.run_id
+        names = ("heat s1", "advdiff Pe=0 Re=∞ map=paper s1", "advdiff Pe=1 Re=10 map=paper s1")
+        assert tags["mlflow.runName"] in names
+        assert tags["mlflow.source.git.commit"] == tags["git_commit"] and not tags["git_commit"].endswith("-dirty")
+        assert "advdiff.git.dirty_paths" in tags and tags["mlflow.note.content"]
+        # the training job opened the run and logged its curve live; the record completed it, replacing nothing
+        marker = smoke / "results" / "sweep" / "smoke" / tags["advdiff.point"] / "tracking.json"
+        tracked = json.loads(marker.read_text())
+        assert tracked["run_id"] == run.info.run_id and tracked["created"] is False and tracked["replaced"] == []
+        assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["fashion_mnist"]
         tagged = ("family", "peclet", "reynolds", "intensity_map", "divergence_free", "backend", "device")
         for tag in (*tagged, "git_commit", "feature_extractor"):
             assert tag in tags, tag
@@ -151,12 +164,22 @@ def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
         for metric in (*scores, "eval.palette", "train.images_per_second_mean", "sample.images_per_second",
                        "compute.hours"):  # fmt: skip
             assert metric in run.data.metrics, metric
-        assert len(client.get_metric_history(run.info.run_id, "train.loss")) == 4  # log_every 1, 4 steps
+        loss = client.get_metric_history(run.info.run_id, "train.loss")
+        assert sorted(m.step for m in loss) == [1, 2, 3, 4]  # log_every 1, 4 steps, each once
+        for key in ("train.lr", "train.images_per_second", "train.ema_decay", "train.ema_distance"):
+            assert key in run.data.metrics, key
+        for key in ("eval.fid", "sample.images_per_second"):  # logged by its job, not again by track
+            assert len(client.get_metric_history(run.info.run_id, key)) == 1, key
         assert run.data.params["model.preset"] == "tiny" and run.data.params["steps"] == "4"
+        assert run.data.params["seed"] == "1" and run.data.params["family"] == tags["family"]
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-        assert {"config.json", "samples.png", "scores.json", "trajectory_strip.png", "record.json"} <= artifacts
+        assert {"config.json", "figures", "samples", "metrics", "checkpoints"} <= artifacts
+        listed = {a.path for folder in ("figures", "samples", "metrics", "checkpoints")
+                  for a in client.list_artifacts(run.info.run_id, folder)}  # fmt: skip
+        assert {"samples/samples.png", "samples/samples.pt.json", "metrics/scores.json", "metrics/record.json",
+                "figures/trajectory_strip.png", "checkpoints/checkpoint.pt.json"} <= listed  # fmt: skip
         if tags["peclet"] == "1":
-            assert "velocity_field.png" in artifacts
+            assert "figures/velocity_field.png" in listed
 
 
 def test_smoke_tables_hold_every_point(smoke):
@@ -287,5 +310,9 @@ def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_pat
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'results' / 'mlflow' / 'mlflow.db'}")
     exp = client.get_experiment_by_name("advdiff-smoke")
-    points = sorted(r.data.tags["advdiff.point"] for r in client.search_runs([exp.experiment_id]))
+    point_runs = [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("advdiff.role") == "point"]
+    points = sorted(r.data.tags["advdiff.point"] for r in point_runs)
     assert points == sorted(p.parent.name for p in runs.glob("*/summary.json")) and len(points) == 3
+    for run in point_runs:  # the killed training's run continued: its whole curve, each step once
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "train.loss")]
+        assert sorted(steps) == list(range(20, 401, 20)) and run.info.status == "FINISHED", (run.info.run_name, steps)
