@@ -1,6 +1,10 @@
 # advdiff workflow: thin; the rules live in workflow/rules/, the logic in the advdiff package.
-# Run with `make run` (sets up .venv first) or `snakemake --cores all` inside the environment;
-# on a cluster `snakemake --profile workflow/profiles/slurm --configfile config/paper.yaml`.
+# Run with `make run` (sets up .venv first) or `snakemake --cores all` inside the environment (both
+# use the default profile, workflow/profiles/default); on a cluster
+# `snakemake --workflow-profile workflow/profiles/slurm --configfile config/paper.yaml`.
+from snakemake.utils import min_version
+
+min_version("8.0")
 
 
 configfile: "config/config.yaml"
@@ -19,18 +23,14 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/track.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/publish.smk"
 
 
 rule all:
     default_target: True
     input:
-        # The result files too: they are never committed, so a fresh clone (whose committed
-        # reports look up to date) still runs every job and rebuilds the reports from them.
-        rules.report_lbm.input,
-        rules.report_corruptions.input,
-        rules.report_lbm.output,
-        rules.report_corruptions.output,
-        rules.operator_report.output,
-        rules.report_sweep.input,
-        rules.report_sweep.output,
-        expand(rules.track.output, point=POINTS),
+        # Everything, then `publish` as the last job: the reports are built under results/reports/
+        # (never committed, so a fresh clone whose committed reports look up to date still runs
+        # every job) and copied into reports/ only after every record and MLflow run exists.
+        rules.publish.input,
+        rules.publish.output,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,29 @@ STRIP_LEVELS = (0.0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0)
 """Fractions of K shown in trajectory strips and spectra."""
 
 
+def figure_files(families: Sequence[str], peclet: float | None = None) -> dict[str, str]:
+    """The files :func:`corruption_figures` writes for these families (advdiff at this Pe), by role.
+
+    Keys: ``strip``, ``spectra``, ``summary``, ``animation_<family>`` for each family, ``velocity``
+    (advdiff with Pe > 0) and ``heat_vs_advdiff`` (heat and advdiff both drawn). The workflow declares
+    exactly these files as the outputs of its figure rules.
+    """
+    files = {"strip": "trajectory_strip.png", "spectra": "power_spectra.png", "summary": "corrupt.json"}
+    files.update({f"animation_{name}": f"animation_{name}.gif" for name in families})
+    if "advdiff" in families and (peclet or 0.0) > 0:
+        files["velocity"] = "velocity_field.png"
+    if "heat" in families and "advdiff" in families:
+        files["heat_vs_advdiff"] = "heat_vs_advdiff.png"
+    return files
+
+
 def corruption_figures(
     families: dict[str, Corruption], x0: torch.Tensor, out_dir: str | Path, *, seed: int = 0
 ) -> dict[str, Any]:
-    """Run every family's trajectory on ``x0`` (B, C, H, W) and write the figures; returns the summary."""
+    """Run every family's trajectory on ``x0`` (B, C, H, W) and write the figures; returns the summary.
+
+    The files written are those of :func:`figure_files`.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     trajectories: dict[str, np.ndarray] = {}

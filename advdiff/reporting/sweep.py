@@ -138,13 +138,16 @@ def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else None)
 
 
+def _row_key(rec: Mapping[str, Any]) -> tuple:
+    """What makes a table row, seeds apart: (family, Pe, Re, intensity map, divergence-free)."""
+    return rec["family"], rec["peclet"], rec["reynolds"], _intensity_map(rec), _divergence_free(rec)
+
+
 def aggregate(records: Sequence[Mapping[str, Any]], compare_paper: bool = False) -> list[dict[str, Any]]:
     """One row per (data set, family, Pe, Re, intensity map, divergence-free): mean and std over seeds."""
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
     for rec in records:
-        key = (rec["dataset"], rec["family"], rec["peclet"], rec["reynolds"], _intensity_map(rec),
-               _divergence_free(rec))  # fmt: skip
-        groups.setdefault(key, []).append(rec)
+        groups.setdefault((rec["dataset"], *_row_key(rec)), []).append(rec)
     order = {"ddpm": 0, "heat": 1, "blur": 2, "advdiff": 3}
     maps = {"paper": 0, "none": 1}
 
@@ -371,7 +374,29 @@ POINT_FIGURES = ("trajectory_strip", "velocity_field", "power_spectra")
 """The per-point figures copied into the report, as ``figures/sweep_<name>_<point>_<kind>.png``."""
 
 
-def _remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
+def report_point_figures(points: Sequence[Mapping[str, Any]], name: str) -> dict[str, str]:
+    """The per-point figure copies that :func:`write_sweep_report` makes, known before any job runs:
+    file name -> the point it shows.
+
+    ``points`` are the sweep's point labels (:meth:`advdiff.sweep.SweepPoint.labels`: point, family,
+    peclet, reynolds, intensity_map, divergence_free, seed). Each row shows the figures of its first
+    seed: the trajectory strip and power spectra, and the velocity field where advdiff moves (Pe > 0),
+    as :func:`advdiff.corrupt.figure_files` says. The workflow declares these files as outputs.
+    """
+    from advdiff.corrupt import figure_files
+
+    first: dict[tuple, Mapping[str, Any]] = {}
+    for p in sorted(points, key=lambda p: p["seed"]):
+        first.setdefault(_row_key(p), p)
+    names = {}
+    for p in first.values():
+        files = set(figure_files([p["family"]], p["peclet"]).values())
+        names.update({f"sweep_{name}_{p['point']}_{kind}.png": p["point"] for kind in POINT_FIGURES
+                      if f"{kind}.png" in files})  # fmt: skip
+    return names
+
+
+def remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
     """Delete this sweep's per-point figure copies that are not in ``keep`` (points that left the sweep).
 
     Only names of the exact form ``sweep_<name>_<point id>_<kind>.png`` are touched (point ids as
@@ -434,7 +459,7 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
                 dst = figs / f"sweep_{name}_{row['points'][0]}_{kind}.png"
                 shutil.copyfile(src, dst)
                 strips.append((row, kind, dst))
-    _remove_stale_point_figures(figs, name, {dst for _, _, dst in strips})
+    remove_stale_point_figures(figs, name, {dst for _, _, dst in strips})
     steps = ", ".join(sorted({str(r["train"]["step"]) for r in records}))
     lines = [
         f"# Benchmark sweep `{name}`",

@@ -48,22 +48,33 @@ def test_dry_run_default_config_plans_the_sweep(tmp_path):
     assert res.returncode == 0, res.stderr
     jobs = _jobs(res.stdout)
     # 4 families; advdiff at Pe 0 (once) and Pe 0.06, 1.0 x Re 10, inf: 8 points, 1 seed
-    for rule in ("train", "sample", "evaluate", "record", "track", "point_figures"):
+    for rule in ("train", "sample", "evaluate", "record", "track"):
         assert jobs[rule] == 8, (rule, jobs)
+    # one figure rule per family (its animation) and one for advdiff that moves (its velocity field)
+    figures = {rule: n for rule, n in jobs.items() if rule.startswith("point_figures_")}
+    assert figures == {"point_figures_ddpm": 1, "point_figures_heat": 1, "point_figures_blur": 1,
+                       "point_figures_advdiff": 1, "point_figures_advdiff_velocity": 4}, jobs  # fmt: skip
     assert jobs["report_sweep"] == 1 and jobs["check_data"] == 1 and jobs["validate_lbm"] == 1
 
 
 @pytest.mark.parametrize("profile", [None, "slurm", "local-gpu"])
 def test_dry_run_paper_config_without_ffhq(tmp_path, profile):
-    """The paper's sweep plans 7 Pe x 2 seeds on a machine without FFHQ, also through both profiles."""
+    """The paper's sweep plans 7 Pe x 2 seeds on a machine without FFHQ, also through both profiles.
+
+    Without one, the default profile's 7 GB cap scales the jobs' memory down; a cluster profile given
+    as --workflow-profile replaces the default one, so its jobs ask for the config's memory."""
     args = ["sweep", "-n", "--configfile", str(ROOT / "config" / "paper.yaml")]
     if profile:
-        args += ["--profile", str(ROOT / "workflow" / "profiles" / profile)]
+        args += ["--workflow-profile", str(ROOT / "workflow" / "profiles" / profile)]
     res = snakemake(*args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     jobs = _jobs(res.stdout)
     assert jobs["train"] == 14 and jobs["evaluate"] == 14 and jobs["track"] == 14
-    assert "gpu=1" in res.stdout and "mem_mb=64000" in res.stdout
+    assert "gpu=1" in res.stdout
+    if profile:
+        assert "mem_mb=64000" in res.stdout and "mem_mb=7000," not in res.stdout
+    else:
+        assert "mem_mb=7000," in res.stdout and "mem_mb=64000" not in res.stdout
     if profile == "slurm":
         assert "slurm_partition=gpu" in res.stdout
     assert not (tmp_path / "results").exists()
@@ -109,19 +120,10 @@ def test_lint_and_snakefmt_are_clean(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """The tiny sweep end to end (train, sample, evaluate, record, track, report), run once per module."""
-    pytest.importorskip("mlflow")
-    from advdiff.data import find_fashion_mnist
-
-    try:
-        find_fashion_mnist()
-    except Exception as exc:  # noqa: BLE001 - any reason the data is missing skips the smoke run
-        pytest.skip(f"Fashion-MNIST is not installed ({exc}); run `make data`")
-    work = tmp_path_factory.mktemp("smoke")
-    res = snakemake("sweep", "--configfile", str(SMOKE), cwd=work)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return work
+def smoke(smoke_sweep):
+    """The tiny sweep end to end (train, sample, evaluate, record, track, report): the session's one run
+    (tests/workflow/conftest.py), shared with the MLflow UI test."""
+    return smoke_sweep
 
 
 def _points(work: Path) -> list[str]:
@@ -184,7 +186,8 @@ def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
 
 def test_smoke_tables_hold_every_point(smoke):
     points = _points(smoke)
-    tables = smoke / "reports" / "tables"
+    reports = smoke / "results" / "reports"  # the `sweep` target builds them; only `publish` writes reports/
+    tables = reports / "tables"
     rows = list(csv.DictReader((tables / "sweep_smoke_points.csv").open()))
     assert sorted(r["point"] for r in rows) == points
     assert {r["feature_extractor"] for r in rows} == {"advdiff-tiny-test"} and {r["n_fake"] for r in rows} == {"8"}
@@ -194,25 +197,32 @@ def test_smoke_tables_hold_every_point(smoke):
     md = (tables / "sweep_smoke.md").read_text()
     assert md.count("| Fashion-MNIST 16x16 |") == 3 and "8 / 8" in md and "advdiff-tiny-test" in md
     assert "\\begin{tabular}" in (tables / "sweep_smoke.tex").read_text()
-    page = (smoke / "reports" / "sweep_smoke.md").read_text()
+    page = (reports / "sweep_smoke.md").read_text()
     assert "not FID" in page
     for fig in ("sweep_smoke_fid_vs_pe.png", "sweep_smoke_samples.png"):
-        assert (smoke / "reports" / "figures" / fig).stat().st_size > 1000
+        assert (reports / "figures" / fig).stat().st_size > 1000
     # every row shows its trajectory strip and power spectra; the moving advdiff row its velocity field
     for point in points:
         kinds = ["trajectory_strip", "power_spectra"] + (["velocity_field"] if "-pe1-" in point else [])
         for kind in kinds:
             name = f"sweep_smoke_{point}_{kind}.png"
             assert f"(figures/{name})" in page, name
-            assert (smoke / "reports" / "figures" / name).stat().st_size > 1000
+            assert (reports / "figures" / name).stat().st_size > 1000
+    assert not (smoke / "reports").exists()
 
 
 def test_smoke_snakemake_html_report(smoke):
-    """`snakemake --report` packs the finished sweep into one HTML file."""
-    out = smoke / "reports" / "workflow.html"
+    """`snakemake --report` packs the finished sweep into one HTML file: every figure and table, with captions."""
+    out = smoke / "results" / "workflow.html"
     res = snakemake("sweep", "--configfile", str(SMOKE), "--report", str(out), cwd=smoke)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert out.stat().st_size > 10_000 and "<html" in out.read_text(errors="replace")[:5000].lower()
+    html = out.read_text(errors="replace")
+    assert out.stat().st_size > 10_000 and "<html" in html[:5000].lower()
+    built = smoke / "results" / "reports"
+    files = [p.name for p in (built / "figures").glob("*.png")] + [p.name for p in (built / "tables").iterdir()]
+    assert len(files) == 2 + 7 + 4  # fid_vs_pe, samples; 3 strips, 3 spectra, 1 velocity field; 4 tables
+    for name in files:
+        assert name in html, name
 
 
 def test_smoke_changed_parameter_plans_exactly_the_points_that_depend_on_it(smoke):
@@ -265,7 +275,7 @@ def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_pat
     About two minutes; in the default suite because the issue's proof names it.
 
     After a hard kill Snakemake's lock stays: `snakemake --unlock`, then the same command with
-    `--rerun-incomplete` (`make run` passes it) continues.
+    `--rerun-incomplete` (the default profile, which `make run` uses, sets it) continues.
     """
     import signal
     import time

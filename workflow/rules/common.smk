@@ -1,4 +1,5 @@
 # Shared set-up: validate the config against the schema (defaults filled in, unknown keys rejected).
+import os
 import re
 
 from snakemake.utils import validate
@@ -51,6 +52,40 @@ EXPERIMENT = TRACKING["experiment"] or f"advdiff-{SWEEP.name}"
 SWEEP_DIR = f"results/sweep/{SWEEP.name}"
 RUNS_DIR = "results/sweep/runs"  # training runs, named by config hash (shared by configs with equal points)
 SWEEP_LOGS = f"results/logs/sweep/{SWEEP.name}"
+# Reports, tables and figures are built here; only the `publish` rule copies them into the tracked reports/.
+REPORTS = "results/reports"
+PUBLISHED = "reports"
+
+
+def benchmark_file(rule, job="job"):
+    """The benchmark file of one job (run time, memory): results/benchmarks/<rule>/<job>.tsv."""
+    return f"results/benchmarks/{rule}/{job}.tsv"
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these names."""
+    return "|".join(re.escape(n) for n in names)
+
+
+def sweep_table(path, caption):
+    """A table of the sweep report, shown in the HTML report with its caption."""
+    return report(path, caption=f"../report/{caption}", category="Sweep", subcategory="Tables")
+
+
+def benchmark_jobs():
+    """(rule, job) of every job that `publish` waits for: each writes results/benchmarks/<rule>/<job>.tsv.
+
+    Uses the figure rules' kinds (CORRUPT_KINDS, POINT_FIGURE_KINDS of corrupt.smk), so call it after
+    corrupt.smk is included."""
+    jobs = [("validate_lbm", "job"), ("operator_report", "job"), ("report_lbm", "job"), ("report_corruptions", "job")]
+    jobs += [("bench_lbm", b) for b in BENCH["backends"]]
+    jobs += [("bench_corrupt", b) for b in BENCH["backends"]] if BENCH["corrupt"] else []
+    jobs += [(r, s) for r, settings in CORRUPT_KINDS.items() for s in settings]
+    jobs += [("check_data", SWEEP.name), ("report_sweep", SWEEP.name)]
+    jobs += [("train", p) for p in POINTS]
+    jobs += [(r, f"{SWEEP.name}/{p}") for r in ("sample", "evaluate", "record", "track") for p in POINTS]
+    jobs += [(r, f"{SWEEP.name}/{p}") for r, points in POINT_FIGURE_KINDS.items() for p in points]
+    return jobs
 
 
 wildcard_constraints:

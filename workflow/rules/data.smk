@@ -7,6 +7,8 @@ rule check_data:
         f"{SWEEP_DIR}/data.json",
     log:
         f"{SWEEP_LOGS}/check_data.log",
+    benchmark:
+        benchmark_file("check_data", SWEEP.name)
     localrule: True
     conda:
         "../envs/advdiff.yaml"

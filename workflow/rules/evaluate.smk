@@ -9,6 +9,8 @@ rule evaluate:
         f"{SWEEP_DIR}/{{point}}/scores.json",
     log:
         f"{SWEEP_LOGS}/evaluate/{{point}}.log",
+    benchmark:
+        benchmark_file("evaluate", f"{SWEEP.name}/{{point}}")
     conda:
         "../envs/advdiff.yaml"
     threads: RES["threads"]

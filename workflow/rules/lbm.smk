@@ -9,6 +9,8 @@ rule validate_lbm:
         convergence="results/validation/lbm/gaussian_convergence.png",
     log:
         "results/logs/validate_lbm.log",
+    benchmark:
+        benchmark_file("validate_lbm")
     conda:
         "../envs/advdiff.yaml"
     threads: workflow.cores
@@ -27,6 +29,8 @@ rule bench_lbm:
         "results/bench/lbm_{backend}.json",
     log:
         "results/logs/bench_lbm_{backend}.log",
+    benchmark:
+        benchmark_file("bench_lbm", "{backend}")
     conda:
         "../envs/advdiff.yaml"
     threads: workflow.cores

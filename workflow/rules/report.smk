@@ -1,19 +1,31 @@
-# Reports are rebuilt from result files only.
+# Reports are rebuilt from result files only, under results/reports/ (REPORTS); the `publish` rule
+# (publish.smk) copies them into the tracked reports/ once every record is written.
+from advdiff.reporting.corruptions import FIGURES as CORRUPT_REPORT_FIGURES
+from advdiff.reporting.sweep import report_point_figures
+
+LBM_FIGURES = {
+    "heat": ("heat_vs_lbm.png", "heat_vs_lbm.rst"),
+    "heat_levels": ("heat_error_by_level.png", "heat_error_by_level.rst"),
+    "convergence": ("gaussian_convergence.png", "gaussian_convergence.rst"),
+}
 
 
 rule report_lbm:
     input:
         validation=rules.validate_lbm.output.json,
-        figures=[
-            rules.validate_lbm.output.heat,
-            rules.validate_lbm.output.heat_levels,
-            rules.validate_lbm.output.convergence,
-        ],
+        figures=[rules.validate_lbm.output[key] for key in LBM_FIGURES],
         bench=expand("results/bench/lbm_{backend}.json", backend=BENCH["backends"]),
     output:
-        "reports/lbm.md",
+        md=f"{REPORTS}/lbm.md",
+        # copies of the validation figures, next to the page that shows them
+        figures=[
+            report(f"{REPORTS}/figures/{name}", caption=f"../report/{caption}", category="LBM validation")
+            for name, caption in LBM_FIGURES.values()
+        ],
     log:
         "results/logs/report_lbm.log",
+    benchmark:
+        benchmark_file("report_lbm")
     conda:
         "../envs/advdiff.yaml"
     script:
@@ -25,9 +37,23 @@ rule report_corruptions:
         summaries=expand("results/corrupt/{setting}/corrupt.json", setting=CORRUPT_SETTINGS),
         bench=expand("results/bench/corrupt_{backend}.json", backend=BENCH["backends"]) if BENCH["corrupt"] else [],
     output:
-        "reports/corruptions.md",
+        md=f"{REPORTS}/corruptions.md",
+        # copies of each setting's figures (the noise families' animations are left out)
+        figures=[
+            report(
+                f"{REPORTS}/figures/corrupt_{setting}_{name}",
+                caption="../report/corruption_figure.rst",
+                category="Corruption families",
+                labels={"setting": setting, "figure": name},
+            )
+            for setting, files in CORRUPT_FILES.items()
+            for name in CORRUPT_REPORT_FIGURES
+            if name in files.values()
+        ],
     log:
         "results/logs/report_corruptions.log",
+    benchmark:
+        benchmark_file("report_corruptions")
     conda:
         "../envs/advdiff.yaml"
     script:
@@ -35,37 +61,53 @@ rule report_corruptions:
 
 
 SWEEP_REPORT = {
-    "md": f"reports/sweep_{SWEEP.name}.md",
-    "table": f"reports/tables/sweep_{SWEEP.name}.md",
-    "tex": f"reports/tables/sweep_{SWEEP.name}.tex",
-    "csv": f"reports/tables/sweep_{SWEEP.name}.csv",
-    "points_csv": f"reports/tables/sweep_{SWEEP.name}_points.csv",
-    "fid_vs_pe": f"reports/figures/sweep_{SWEEP.name}_fid_vs_pe.png",
-    "samples": f"reports/figures/sweep_{SWEEP.name}_samples.png",
+    "md": f"{REPORTS}/sweep_{SWEEP.name}.md",
+    "table": f"{REPORTS}/tables/sweep_{SWEEP.name}.md",
+    "tex": f"{REPORTS}/tables/sweep_{SWEEP.name}.tex",
+    "csv": f"{REPORTS}/tables/sweep_{SWEEP.name}.csv",
+    "points_csv": f"{REPORTS}/tables/sweep_{SWEEP.name}_points.csv",
+    "fid_vs_pe": f"{REPORTS}/figures/sweep_{SWEEP.name}_fid_vs_pe.png",
+    "samples": f"{REPORTS}/figures/sweep_{SWEEP.name}_samples.png",
 }
+# each row's trajectory strip, power spectra (and velocity field), copied from its first seed's point
+SWEEP_POINT_FIGURES = report_point_figures([p.labels() for p in POINTS.values()], SWEEP.name)
 
 
 rule report_sweep:
     input:
         records=expand(rules.record.output, point=POINTS),
     output:
-        md=SWEEP_REPORT["md"],
-        table=SWEEP_REPORT["table"],
-        tex=SWEEP_REPORT["tex"],
-        csv=SWEEP_REPORT["csv"],
-        points_csv=SWEEP_REPORT["points_csv"],
+        md=sweep_table(SWEEP_REPORT["md"], "sweep_page.rst"),
+        table=sweep_table(SWEEP_REPORT["table"], "sweep_table.rst"),
+        tex=sweep_table(SWEEP_REPORT["tex"], "sweep_table.rst"),
+        csv=sweep_table(SWEEP_REPORT["csv"], "sweep_table.rst"),
+        points_csv=sweep_table(SWEEP_REPORT["points_csv"], "sweep_points_table.rst"),
         fid_vs_pe=report(
             SWEEP_REPORT["fid_vs_pe"],
             caption="../report/fid_vs_pe.rst",
             category="Sweep",
+            subcategory="Figures",
         ),
         samples=report(
             SWEEP_REPORT["samples"],
             caption="../report/samples.rst",
             category="Sweep",
+            subcategory="Figures",
         ),
+        points=[
+            report(
+                f"{REPORTS}/figures/{name}",
+                caption="../report/sweep_point_figure.rst",
+                category="Sweep",
+                subcategory="Per-point figures",
+                labels={"point": point, "figure": name.removeprefix(f"sweep_{SWEEP.name}_{point}_")},
+            )
+            for name, point in SWEEP_POINT_FIGURES.items()
+        ],
     log:
         f"{SWEEP_LOGS}/report.log",
+    benchmark:
+        benchmark_file("report_sweep", SWEEP.name)
     localrule: True
     conda:
         "../envs/advdiff.yaml"

@@ -10,6 +10,8 @@ rule sample:
         summary=f"{SWEEP_DIR}/{{point}}/samples.json",
     log:
         f"{SWEEP_LOGS}/sample/{{point}}.log",
+    benchmark:
+        benchmark_file("sample", f"{SWEEP.name}/{{point}}")
     conda:
         "../envs/advdiff.yaml"
     threads: RES["threads"]

@@ -6,11 +6,13 @@ rule record:
         train=rules.train.output[0],
         samples=rules.sample.output.summary,
         scores=rules.evaluate.output[0],
-        strip=rules.point_figures.output.strip,
+        strip=f"{POINT_FIGURES_DIR}/trajectory_strip.png",
     output:
         f"{SWEEP_DIR}/{{point}}/record.json",
     log:
         f"{SWEEP_LOGS}/record/{{point}}.log",
+    benchmark:
+        benchmark_file("record", f"{SWEEP.name}/{{point}}")
     localrule: True
     conda:
         "../envs/advdiff.yaml"
@@ -28,6 +30,8 @@ rule track:
         f"{SWEEP_DIR}/{{point}}/tracking.json",
     log:
         f"{SWEEP_LOGS}/track/{{point}}.log",
+    benchmark:
+        benchmark_file("track", f"{SWEEP.name}/{{point}}")
     localrule: True
     conda:
         "../envs/advdiff.yaml"

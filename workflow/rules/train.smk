@@ -9,6 +9,8 @@ rule train:
         f"{RUNS_DIR}/{{point}}/summary.json",
     log:
         f"{SWEEP_LOGS}/train/{{point}}.log",
+    benchmark:
+        benchmark_file("train", "{point}")  # like the run folder, shared by sweeps with the same point
     conda:
         "../envs/advdiff.yaml"
     threads: RES["threads"]

@@ -1,4 +1,4 @@
-"""Snakemake adapter: write reports/corruptions.md from the corrupt summaries and benchmark files."""
+"""Snakemake adapter: write results/reports/corruptions.md from the corrupt summaries and benchmark files."""
 
 import logging
 

@@ -1,4 +1,4 @@
-"""Snakemake adapter: write reports/lbm.md from the validation and benchmark JSON files."""
+"""Snakemake adapter: write results/reports/lbm.md from the validation and benchmark JSON files."""
 
 import logging
 
