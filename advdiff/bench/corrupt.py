@@ -1,9 +1,9 @@
 """``advdiff bench corrupt``: seconds per image of a full ``advdiff`` trajectory, velocity fields included.
 
-Two settings (issue 3): 28x28 grey, sigma_max 20, K 100 (about 1 260 LBM steps) and
+Two settings: 28x28 grey, sigma_max 20, K 100 (about 1 260 LBM steps) and
 128x128 RGB, sigma_max 32, K 200 (about 3 200 steps per channel), each batched the way
 training batches images. The reference figures are the paper's own solver on its CPU
-backend on a 2-core machine of the kind this project runs on (as stated in issue 3):
+backend on a 2-core machine of the kind this project runs on (reference figures, not re-measured here):
 about 1.0 s per 28x28 image and 25 s per 128x128 RGB image.
 """
 
@@ -23,7 +23,7 @@ from advdiff.lbm.backends import get_backend
 log = logging.getLogger(__name__)
 
 PAPER_SECONDS_PER_IMAGE = {"28": 1.0, "128_rgb": 25.0}
-"""The paper's solver, CPU backend, 2 cores (issue 3's figures; not measured here)."""
+"""The paper's solver, CPU backend, 2 cores (reference figures; not measured here)."""
 
 SETTINGS = {
     "28": {"shape": (1, 28, 28), "K": 100, "sigma_max": 20.0},

@@ -6,7 +6,7 @@ steps: a first logged window of ``steps`` steps (which includes filling advdiff'
 pool), then the timed window of ``steps`` steps whose images/s the trainer logs. advdiff's
 pairs come from trajectories with fresh velocity fields (the refreshed pool), so the ratio
 is the price of fresh levels and fields.
-Goal (issue 4): advdiff >= 0.7 of heat.
+Goal: advdiff >= 0.7 of heat.
 """
 
 from __future__ import annotations

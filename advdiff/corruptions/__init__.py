@@ -1,4 +1,4 @@
-"""Corruption families by short name: ``ddpm``, ``heat``, ``blur``, ``advdiff`` (SPEC §7).
+"""Corruption families by short name: ``ddpm``, ``heat``, ``blur``, ``advdiff``.
 
 ``build(name, **params)`` constructs one; every family offers ``degrade``, ``trajectory``,
 ``prior``, ``K``, ``params`` and ``describe()`` on (B, C, H, W) tensors with data in [0, 1]

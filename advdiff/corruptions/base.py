@@ -118,7 +118,7 @@ def check_K(K: Any) -> int:
 def blur_widths(K: int, sigma_min: Any, sigma_max: Any) -> torch.Tensor:
     """Blur widths ``sigma_0..sigma_K`` (float64, ``sigma_0 = 0``, log-spaced from sigma_min to sigma_max).
 
-    The heat-dissipation schedule of SPEC §3, from :func:`advdiff.lbm.units.sigma_schedule`.
+    The heat-dissipation schedule (Rissanen et al. 2023), from :func:`advdiff.lbm.units.sigma_schedule`.
     """
     K = check_K(K)
     smin = check_real("sigma_min", sigma_min, low=0.0, open_low=True)
@@ -320,7 +320,7 @@ class Corruption(abc.ABC):
     def degrade_pair(
         self, x0: torch.Tensor, k: Level, generator: GeneratorLike = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Levels ``k - 1`` and ``k`` of the same forward run (the training pair of SPEC §7).
+        """Levels ``k - 1`` and ``k`` of the same forward run (the training pair of heat dissipation).
 
         Parameters
         ----------
@@ -537,7 +537,7 @@ def _plain(value: Any) -> Any:
 
 _REGISTRY: dict[str, type[Corruption]] = {}
 _LAZY: dict[str, str] = {"advdiff": "advdiff.corruptions.advection:AdvectionDiffusion"}
-_ORDER = ("ddpm", "heat", "blur", "advdiff")  # how families() lists the built-in families (SPEC §7); others follow
+_ORDER = ("ddpm", "heat", "blur", "advdiff")  # how families() lists the built-in families; others follow
 
 
 def register(name: str) -> Callable[[type[C]], type[C]]:
@@ -575,7 +575,7 @@ def register_lazy(name: str, target: str) -> None:
 
 
 def families() -> tuple[str, ...]:
-    """Names :func:`build` accepts: ``ddpm, heat, blur, advdiff`` (SPEC §7), then any other family in
+    """Names :func:`build` accepts: ``ddpm, heat, blur, advdiff``, then any other family in
     the order it was registered or declared (lazily declared families are listed before they are imported)."""
     names = list(_REGISTRY) + [name for name in _LAZY if name not in _REGISTRY]
     return tuple(sorted(names, key=lambda name: _ORDER.index(name) if name in _ORDER else len(_ORDER)))

@@ -5,12 +5,12 @@ Level k is the exact solution of the heat equation with zero-flux walls at time
 
     u_k = IDCT(exp(-lambda sigma_k^2 / 2) * DCT(u_0)),  lambda_ij = (pi i / H)^2 + (pi j / W)^2,
 
-with the orthonormal DCT-II over the last two axes and the blur schedule of SPEC §3
+with the orthonormal DCT-II over the last two axes and the blur schedule of Rissanen et al. 2023
 (``sigma_k`` log-spaced from ``sigma_min`` to ``sigma_max``, ``sigma_0 = 0``). The forward
 process is deterministic, keeps each channel's mean exactly, and keeps data in [0, 1]
 (the heat kernel is positive). The prior is the last level of training images, as in the
 released IHDM code (no prior noise). The trainer adds ``training_noise`` to the network
-input and the sampler uses ``sampling_delta`` (SPEC §7).
+input and the sampler uses ``sampling_delta``.
 """
 
 from __future__ import annotations

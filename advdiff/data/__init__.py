@@ -1,4 +1,4 @@
-"""Image data sets for training and corrupting (SPEC §9).
+"""Image data sets for training and corrupting.
 
 ``load_dataset(name, root=..., split=..., size=..., channels=..., limit=...)`` returns an
 :class:`ImageDataset` (a ``torch.utils.data.Dataset`` of ``(image, label)``, image float32

@@ -1,4 +1,4 @@
-"""Stochastic velocity fields that drive the advection-diffusion corruption (SPEC §4).
+"""Stochastic velocity fields that drive the advection-diffusion corruption.
 
 ``SpectralTurbulence`` generates batched spectral turbulence with rotating phases;
 ``velocity_callable`` turns it and a schedule into the ``velocity`` argument of

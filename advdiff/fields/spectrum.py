@@ -1,4 +1,4 @@
-"""Wavenumber grids and the shell-summed energy spectrum of a velocity field (SPEC §4).
+"""Wavenumber grids and the shell-summed energy spectrum of a velocity field.
 
 Wavenumber convention
 ---------------------

@@ -1,10 +1,10 @@
-"""Spectral stochastic "turbulence": the velocity field that advects images (SPEC §4).
+"""Spectral stochastic "turbulence": the velocity field that advects images.
 
 Follows the Beyond Blur generator (notes/paper-method.md §3): a frozen amplitude
 spectrum ``A(|k|)``, independent uniform random phases per image and component, phases
 rotating linearly with the LBM step, ``u = Re(IFFT2(û))``, an optional divergence-free mode,
 each component rescaled to the per-step RMS ``U_n = Pe·α_n/L``, and an optional soft
-magnitude limiter. Added here: the Reynolds roll-off of SPEC §2 and a second amplitude
+magnitude limiter. Added here: a Reynolds roll-off and a second amplitude
 law with a true k^(−5/3) energy spectrum.
 
 Construction, for image i of a batch (wavenumbers ``k`` as in :mod:`advdiff.fields.spectrum`):
@@ -210,7 +210,7 @@ def reynolds_without_cutoff(shape: tuple[int, int], k0: float | None = None) -> 
 
 
 class SpectralTurbulence:
-    """Batched spectral stochastic velocity field with rotating phases (SPEC §4).
+    """Batched spectral stochastic velocity field with rotating phases.
 
     One realisation per image of the batch (its channels share it), evaluated at any
     LBM step ``n`` with any RMS by :meth:`field`.

@@ -1,4 +1,4 @@
-"""D2Q9 lattice Boltzmann solver of the advection-diffusion equation (SPEC §5).
+"""D2Q9 lattice Boltzmann solver of the advection-diffusion equation.
 
 ``solve`` is the entry point; ``units`` converts Pe, Fo and the blur schedule to
 lattice units; ``lattice`` holds the D2Q9 constants; ``backends`` the engines.

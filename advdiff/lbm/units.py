@@ -3,12 +3,12 @@
 Lattice units throughout: one pixel is dx = 1, one LBM step is dt = 1.
 
 * Diffusivity and relaxation time: ``tau = alpha / c_s^2 + 1/2 = 3 alpha + 1/2``.
-* Péclet number ``Pe = U L / alpha`` (SPEC §2), so the velocity RMS for a step with
+* Péclet number ``Pe = U L / alpha``, so the velocity RMS for a step with
   diffusivity ``alpha`` is ``U = Pe alpha / L``.
 * Fourier number ``Fo = alpha t / L^2``; a Gaussian blur of width sigma equals
   diffusion for ``alpha t = sigma^2 / 2``, so level k has ``Fo_k = sigma_k^2 / (2 L^2)``.
-* The blur schedule follows the heat-dissipation code that the Beyond Blur paper reuses
-  (SPEC §3): ``sigma_k = exp(linspace(log sigma_min, log sigma_max, K))`` with
+* The blur schedule follows the heat-dissipation code that the Beyond Blur paper reuses:
+  ``sigma_k = exp(linspace(log sigma_min, log sigma_max, K))`` with
   ``sigma_0 = 0``; level k adds ``d_k = sigma_k^2 - sigma_{k-1}^2`` of variance in
   ``n_k`` LBM steps at ``alpha_k = d_k / (2 n_k)``, ``n_k`` the smallest integer keeping
   ``alpha_k <= alpha_max``.
@@ -220,7 +220,7 @@ def _check_int(key: str, value: Any, low: int) -> int:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Per-level LBM schedule of one corruption trajectory (SPEC §3).
+    """Per-level LBM schedule of one corruption trajectory.
 
     Arrays are indexed by level k = 0..K; level 0 is the clean image (0 steps).
     """
@@ -297,7 +297,7 @@ def build_schedule(
 ) -> Schedule:
     """Convert (K, sigma_min, sigma_max or Fo_max, Pe, L) into per-level steps, diffusivities and velocities.
 
-    Follows the schedule of the Beyond Blur code (SPEC §3). Give the final blur either as
+    Follows the schedule of the Beyond Blur code. Give the final blur either as
     ``sigma_max`` (pixels) or as the Fourier number ``fourier_max`` = sigma_max^2 / (2 L^2).
     Raises :class:`~advdiff.errors.ConfigError` before any work if a value is out of range,
     including a Péclet number whose velocity would exceed the Mach limit.

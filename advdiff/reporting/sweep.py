@@ -38,7 +38,7 @@ PAPER_FFHQ128: dict[float, dict[str, float]] = {
     0.10: {"fid": 42.88, "precision": 0.764, "recall": 0.187, "density": 0.854, "coverage": 0.556},
     0.12: {"fid": 48.62, "precision": 0.688, "recall": 0.183, "density": 0.683, "coverage": 0.510},
 }
-"""Beyond Blur (Gruszczynski et al. 2025), FFHQ 128x128, advdiff with every mode (Re = ∞); SPEC §8."""
+"""Beyond Blur (Gruszczynski et al. 2025), FFHQ 128x128, advdiff with every mode (Re = ∞)."""
 PAPER_SETTING = "FFHQ-128, advdiff, Re = ∞, TF-Inception FID on 50 000 samples (Gruszczynski et al. 2025)"
 
 SCORES = ("fid", "kid", "precision", "recall", "density", "coverage", "palette")

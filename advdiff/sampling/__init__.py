@@ -1,4 +1,4 @@
-"""Samplers for every corruption family, with one signature (SPEC §7; DESIGN: k-diffusion's layout).
+"""Samplers for every corruption family, with one signature (k-diffusion's layout).
 
 ``sampler(model, corruption, x_K, generator=None, *, progress=False, **options) -> x_0``:
 

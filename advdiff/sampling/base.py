@@ -57,7 +57,7 @@ FITS: dict[str, tuple[str, ...]] = {
     "blur": ("blur",),
     "heat": ("heat", "advdiff"),
 }
-"""Sampler name -> the corruption families (registry names) it can sample (SPEC §7)."""
+"""Sampler name -> the corruption families (registry names) it can sample."""
 
 
 def samplers_for(family: str) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ SAMPLERS: dict[str, Sampler] = {
 """Sampler name -> sampler; all share one signature (see :mod:`advdiff.sampling.base`)."""
 
 DEFAULT_SAMPLERS: dict[str, str] = {"ddpm": "ddpm", "blur": "blur", "heat": "heat", "advdiff": "heat"}
-"""Corruption family -> the sampler its paper uses (SPEC §7)."""
+"""Corruption family -> the sampler its paper uses."""
 
 
 def default_sampler(family: str) -> str:

@@ -1,4 +1,4 @@
-"""Training objectives: the loss *receives* the corruption (the seam of SPEC §7, after IHDM's code).
+"""Training objectives: the loss *receives* the corruption (the seam of IHDM's code).
 
 Two objectives cover the four families:
 
@@ -13,7 +13,7 @@ Two objectives cover the four families:
   Data stay in [0, 1] units.
 
 Levels are drawn uniformly from ``1..K`` *inclusive* (the reference code's ``1..K-1`` never trains
-the level sampling starts from; SPEC §7 pitfalls). A loss is called as
+the level sampling starts from). A loss is called as
 ``loss(model, x0, generator) -> (scalar, info)``, where ``generator`` is ``None``, one
 ``torch.Generator`` or a list of one per image (then image ``b``'s level, noise and velocity field
 come from generator ``b`` only). ``info`` holds plain floats for logging.

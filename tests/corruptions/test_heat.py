@@ -1,4 +1,4 @@
-"""``heat``: the exact DCT heat operator is a Gaussian blur of width sigma_k with reflecting walls (SPEC §6)."""
+"""``heat``: the exact DCT heat operator is a Gaussian blur of width sigma_k with reflecting walls."""
 
 import math
 
@@ -78,7 +78,7 @@ def test_levels_compose_as_a_semigroup():
 
 
 def test_schedule_prior_and_sampling_constants():
-    """sigma_k is the SPEC §3 schedule; the prior is the last level of training images; delta = 1.25 sigma."""
+    """sigma_k is the heat-dissipation schedule; the prior is the last level of training images; delta = 1.25 sigma."""
     heat = HeatDissipation()
     assert (heat.K, heat.params["sigma_min"], heat.params["sigma_max"]) == (100, 0.5, 20.0)
     np.testing.assert_allclose(heat.sigmas.numpy(), units.sigma_schedule(100, 0.5, 20.0))

@@ -57,7 +57,7 @@ def test_names_are_case_insensitive_and_params_come_from_the_constructor():
 
 
 def test_every_family_accepts_the_common_parameters():
-    """K, sigma_min and sigma_max can be given to every family (SPEC §7's common parameters)."""
+    """K, sigma_min and sigma_max can be given to every family (the common parameters of every family)."""
     for name in ("ddpm", "heat", "blur", "advdiff"):
         assert {"K", "sigma_min", "sigma_max"} <= set(known_params(name)), name
     assert build("ddpm", K=10, sigma_min=0.5, sigma_max=20).describe()["sigma_max_used"] is False

@@ -1,4 +1,4 @@
-"""Spectral stochastic turbulence (SPEC §4): construction, spectra, seeding, limiter, validation, solver use."""
+"""Spectral stochastic turbulence: construction, spectra, seeding, limiter, validation, solver use."""
 
 import importlib.util
 import math

@@ -1,4 +1,4 @@
-"""The LBM against exact solutions of the advection-diffusion equation (issue acceptance criteria).
+"""The LBM against exact solutions of the advection-diffusion equation.
 
 Oracles are written here, independently of :mod:`advdiff.lbm.validation`:
 

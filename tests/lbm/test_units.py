@@ -1,4 +1,4 @@
-"""Units, dimensionless numbers and the blur schedule (SPEC §2-§3)."""
+"""Units, dimensionless numbers and the blur schedule."""
 
 import math
 

@@ -17,7 +17,7 @@ def images(n=6, size=8, seed=0):
 
 
 def test_levels_cover_one_to_K_inclusive():
-    """SPEC §7 pitfall: the reference code trains 1..K-1 but samples from K. Here K is drawn too."""
+    """Pitfall of the reference code: the reference code trains 1..K-1 but samples from K. Here K is drawn too."""
     K = 6
     k = draw_levels(K, 5000, torch.Generator().manual_seed(0))
     assert k.dtype == torch.int64
