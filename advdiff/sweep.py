@@ -54,6 +54,7 @@ SECTION_KEYS = (
     "intensity_map",
     "divergence_free",
     "seeds",
+    "exclude",
     "family_params",
     "model",
     "train",
@@ -128,6 +129,40 @@ def _choice_list(key: str, value: Any, allowed: Sequence[Any], what: str) -> lis
     if len(set(value)) != len(value):
         raise bad_value(key, value, "a list without repeated values")
     return list(value)
+
+
+def _exclude_rules(value: Any, *axes: Sequence[Any]) -> list[dict[str, Any]]:
+    """``sweep.exclude``: advdiff combinations to leave out of the cross-product of the axes.
+
+    Each rule is a mapping of some of ``peclet``, ``reynolds``, ``intensity_map`` and
+    ``divergence_free`` to one value; a combination matching every value of a rule is dropped. A
+    value that is not on its axis is an error (a typo would otherwise exclude nothing).
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_value("sweep.exclude", value, "a list of mappings of advdiff axis values")
+    rules = []
+    for i, rule in enumerate(value):
+        rule = _mapping(f"sweep.exclude[{i}]", rule, SWEPT_PARAMS)
+        if not rule:
+            raise bad_value(f"sweep.exclude[{i}]", rule, f"at least one of {', '.join(SWEPT_PARAMS)}")
+        for key, axis in zip(SWEPT_PARAMS, axes, strict=True):
+            if key not in rule:
+                continue
+            v = rule[key]
+            same_kind = isinstance(v, bool) == (key == "divergence_free") and (
+                key != "intensity_map" or isinstance(v, str)
+            )
+            if not same_kind or v not in axis:
+                raise bad_value(f"sweep.exclude[{i}].{key}", v, f"a value of sweep.{key}: {list(axis)}")
+        rules.append(rule)
+    return rules
+
+
+def _excluded(rule: Mapping[str, Any], combo: tuple[Any, ...]) -> bool:
+    """Whether an advdiff (Pe, Re, map, divergence-free) combination matches an exclude rule."""
+    return all(key not in rule or rule[key] == value for key, value in zip(SWEPT_PARAMS, combo, strict=True))
 
 
 def _label(value: float | None) -> str:
@@ -357,6 +392,13 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
     if len(set(seeds)) != len(seeds):
         raise bad_value("sweep.seeds", seeds, "a list without repeated seeds")
 
+    excludes = _exclude_rules(s.get("exclude"), peclets, reynolds, maps, projections)
+    if "advdiff" in fams:
+        kept = [(pe, re, m, d) for pe in peclets for re in ([None] if pe == 0 else reynolds) for m in maps
+                for d in ([False] if pe == 0 else projections)]  # fmt: skip
+        if kept and all(any(_excluded(rule, c) for rule in excludes) for c in kept):
+            raise bad_value("sweep.exclude", s.get("exclude"), "rules that leave at least one advdiff point")
+
     per_family = s.get("family_params") or {}
     if not isinstance(per_family, Mapping):
         raise bad_value("sweep.family_params", per_family, "a mapping from family name to its parameters")
@@ -408,6 +450,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
             combos = [(pe, re, imap, div) for pe in peclets for re in ([None] if pe == 0 else reynolds)
                       for imap in maps for div in ([False] if pe == 0 else projections)]  # fmt: skip
             combos = list(dict.fromkeys(combos))
+            combos = [c for c in combos if not any(_excluded(rule, c) for rule in excludes)]
         else:
             combos = [(None, None, None, None)]
         for pe, re, imap, div in combos:
