@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 MEM_MB ?=
 MLFLOW_PORT ?= 5000
+CONFIGS ?=
 # The workflow's settings (rerun-incomplete, the 7 GB memory cap, printed commands) are in its
 # default profile; MEM_MB=... overrides the memory cap.
-SNAKEMAKE := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --workflow-profile workflow/profiles/default \
-	--cores $(CORES) --snakefile Snakefile --configfile config/config.yaml $(if $(MEM_MB),--resources mem_mb=$(MEM_MB))
+# (--configfile takes several files, so it comes before the flags that end a target list.)
+SNAKEMAKE = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --workflow-profile workflow/profiles/default \
+	--configfile config/config.yaml $(CONFIGS) --cores $(CORES) --snakefile Snakefile \
+	$(if $(MEM_MB),--resources mem_mb=$(MEM_MB))
 
 .PHONY: run study publish test test-all test-ui lint format data env bench mlflow-ui report clean
 
@@ -30,8 +33,9 @@ run: $(STAMP) data
 
 ## study: the Fashion-MNIST study of config/study.yaml (about 1.5 h on 2 cores): seeds, intervals, paired
 ## differences; writes reports/study_fashion_mnist.md. Resumable: a killed study continues where it stopped.
+study: CONFIGS = config/study.yaml
 study: $(STAMP) data
-	$(SNAKEMAKE) --configfile config/config.yaml config/study.yaml study
+	$(SNAKEMAKE) study
 
 ## publish: copy the reports built under results/reports/ into the tracked reports/ (runs what is missing first)
 publish: $(STAMP)
