@@ -1,0 +1,142 @@
+"""The study report from synthetic point records with known differences: intervals, verdicts, files."""
+
+import csv
+import json
+
+import pytest
+import torch
+
+from advdiff.errors import ConfigError
+from advdiff.reporting.study import compare, conclusion, job_costs, write_study_report
+from tests.workflow.test_tracking import make_record
+
+SEEDS = (1, 2, 3)
+
+
+def _record(tmp_path, family, pe, seed, fid, recall, intensity_map="paper"):
+    point = (f"advdiff-pe{pe:g}-reinf-map{intensity_map}-s{seed}-0123456789" if family == "advdiff"
+             else f"{family}-s{seed}-0123456789")  # fmt: skip
+    rec = make_record(tmp_path / point, point=point, fid=fid)
+    samples = tmp_path / point / "samples.pt"
+    torch.save(torch.rand(4, 1, 8, 8), samples)
+    rec.update(family=family, peclet=pe if family == "advdiff" else None, reynolds=None, seed=seed,
+               intensity_map=intensity_map if family == "advdiff" else None,
+               divergence_free=False if family == "advdiff" else None, sweep="study_t")  # fmt: skip
+    rec["sample"]["samples"] = str(samples)
+    rec["scores"].update(recall=recall, density=1.0 + 0.01 * seed, coverage=0.6, palette=0.01 * seed, n_fake=1000,
+                         n_real=5000, feature_extractor="inception-v3-compat", fid_is_standard=True)  # fmt: skip
+    rec["settings"] = {"name": "study_t", "sample": {"grid": 4}, "evaluate": {"n": 1000, "real_split": "test"}}
+    rec["config"].update(batch_size=64, lr=1e-3, ema_decay=0.99, model={"preset": "small"},
+                         family_params={"K": 10, "sigma_max": 20.0})  # fmt: skip
+    rec["compute"]["seconds"] = {"train": 10.0, "sample": 5.0, "evaluate": 2.0}
+    path = tmp_path / f"{point}.json"
+    path.write_text(json.dumps(rec))
+    return path
+
+
+def _outputs(tmp_path):
+    r = tmp_path / "reports"
+    return {"md": r / "study_t.md", "tex": r / "tables/study_t.tex", "csv": r / "tables/study_t.csv",
+            "json": r / "tables/study_t.json", "fid_vs_pe": r / "figures/study_t_scores_vs_pe.png",
+            "fid_vs_pe_pdf": r / "figures/study_t_scores_vs_pe.pdf", "samples": r / "figures/study_t_samples.png",
+            "loss": r / "figures/study_t_loss.png"}  # fmt: skip
+
+
+def _study(tmp_path):
+    """Pe 0 at FID 50 ± seed noise; Pe 0.06 10 lower on every seed (separable); heat equal to Pe 0 up to ±0.5."""
+    noise = {1: -1.0, 2: 0.0, 3: 1.5}
+    paths = []
+    for s in SEEDS:
+        paths.append(_record(tmp_path, "advdiff", 0.0, s, 50 + noise[s], 0.30))
+        paths.append(_record(tmp_path, "advdiff", 0.06, s, 40 + noise[s] + 0.1 * s, 0.30 + 0.05 + 0.001 * s))
+        paths.append(_record(tmp_path, "heat", None, s, 50 + noise[s] + (0.5, -0.5, 0.2)[s - 1], 0.30))
+    return paths
+
+
+def test_report_states_what_exceeds_the_seed_noise(tmp_path):
+    out = _outputs(tmp_path)
+    data = write_study_report(_study(tmp_path), out, departure=False, benchmarks=tmp_path / "none")
+    for path in out.values():
+        assert path.is_file() and path.stat().st_size > 0, path
+    comps = {c["name"]: c for c in data["comparisons"]}
+    adv = comps["advdiff Pe 0.06 (map paper) vs Pe 0"]
+    assert adv["fid"]["mean"] == pytest.approx(-10 + 0.2) and adv["fid"]["separable_t"]
+    assert "lower (better)" in adv["fid"]["sentence"] and "exceeds the seed noise" in adv["fid"]["sentence"]
+    assert adv["recall"]["separable_t"] and "higher (better)" in adv["recall"]["sentence"]
+    heat = comps["heat vs advdiff Pe 0"]
+    assert not heat["fid"]["separable_t"] and "not separable" in heat["fid"]["sentence"]
+    assert heat["fid"]["seeds"] == [1, 2, 3]
+    md = out["md"].read_text()
+    assert adv["fid"]["sentence"] in md and heat["fid"]["sentence"] in md
+    assert "1000 generated" in md and "5000" in md and "inception-v3-compat" in md
+    assert "not comparable" in md and "36.64" in md  # the paper only as labelled context
+    rows = list(csv.DictReader(out["csv"].open()))
+    assert len(rows) == 3 and {r["seeds"] for r in rows} == {"1 2 3"}
+    pe0 = next(r for r in rows if r["family"] == "advdiff" and float(r["peclet"]) == 0)
+    assert float(pe0["fid"]) == pytest.approx(50 + 0.5 / 3)
+    assert float(pe0["fid_t_low"]) < float(pe0["fid_boot_low"]) <= float(pe0["fid"])  # t is the wider one
+    assert "\\toprule" in out["tex"].read_text()
+    lines = conclusion(data["comparisons"])
+    assert any("Pe 0.06" in line and "separable from the seed noise" in line for line in lines)
+    assert any(line.startswith("- heat") and "within the seed noise" in line for line in lines)
+
+
+def test_identical_points_differ_by_zero_with_an_interval_around_zero(tmp_path):
+    a = [json.loads(_record(tmp_path / "a", "advdiff", 0.0, s, 50 + s, 0.3).read_text()) for s in SEEDS]
+    b = [json.loads(_record(tmp_path / "b", "heat", None, s, 50 + s, 0.3).read_text()) for s in SEEDS]
+    records = {r["point"]: r for r in a + b}
+    row = {"family": "heat", "points": [r["point"] for r in b]}
+    base = {"family": "advdiff", "pe": "0", "re": "∞", "map": "paper", "divergence_free": False,
+            "points": [r["point"] for r in a]}  # fmt: skip
+    c = compare(row, base, records, "same")
+    assert c["fid"]["mean"] == 0 and c["fid"]["t_low"] <= 0 <= c["fid"]["t_high"] and not c["fid"]["separable_t"]
+
+
+def test_a_point_without_a_finite_score_is_named(tmp_path):
+    paths = _study(tmp_path)
+    rec = json.loads(paths[0].read_text())
+    rec["scores"]["fid"] = None
+    paths[0].write_text(json.dumps(rec))
+    with pytest.raises(ConfigError, match=rf"{rec['point']}: scores.fid"):
+        write_study_report(paths, _outputs(tmp_path), departure=False)
+
+
+def test_costs_come_from_the_benchmark_files(tmp_path):
+    rec = json.loads(_record(tmp_path, "heat", None, 1, 50, 0.3).read_text())
+    bench = tmp_path / "benchmarks"
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for rule, job, cpu in (("train", rec["point"], 100.0), ("sample", f"study_t/{rec['point']}", 20.0),
+                           ("evaluate", f"study_t/{rec['point']}", 5.0)):  # fmt: skip
+        f = bench / rule / f"{job}.tsv"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(header + f"{cpu * 1.1}\t0:00:01\t1\t1\t1\t1\t0\t0\t90\t{cpu}\n")
+    cost = job_costs([rec], bench, "study_t")[rec["point"]]
+    assert cost["cpu_s"] == pytest.approx(125.0) and cost["wall_s"] == pytest.approx(137.5)
+    missing = job_costs([rec], tmp_path / "nowhere", "study_t")[rec["point"]]
+    assert missing["wall_s"] == pytest.approx(17.0) and missing["cpu_s"] != missing["cpu_s"]  # NaN: not measured
+
+
+def test_departure_is_measured_with_each_rows_own_operator(tmp_path):
+    from advdiff.data import find_fashion_mnist
+    from advdiff.reporting.study import departures
+
+    try:
+        find_fashion_mnist()
+    except Exception as exc:  # noqa: BLE001 - any reason the data is missing skips
+        pytest.skip(f"Fashion-MNIST is not installed ({exc}); run `make data`")
+
+    recs = {}
+    rows = []
+    for pe, imap in ((0.0, "paper"), (0.06, "paper"), (0.06, "none")):
+        rec = json.loads(_record(tmp_path, "advdiff", pe, 1, 50.0, 0.3, imap).read_text())
+        rec["config"]["dataset"] = {"name": "fashion_mnist", "split": "train"}
+        rec["config"]["family_params"] = {"K": 10, "sigma_max": 20.0, "peclet": pe, "intensity_map": imap}
+        recs[rec["point"]] = rec
+        rows.append({"family": "advdiff", "peclet": pe, "reynolds": None, "intensity_map": imap,
+                     "divergence_free": False, "points": [rec["point"]]})  # fmt: skip
+    deps = departures(rows, recs)
+    assert set(deps) == {rows[1]["points"][0], rows[2]["points"][0]}  # Pe = 0 departs from nothing
+    paper, plain = deps[rows[1]["points"][0]], deps[rows[2]["points"][0]]
+    assert paper["part"] == "departure" and plain["part"] == "transport" and paper["levels"] == [2, 5, 10]
+    # the paper map's compressive pattern dominates transport at Pe 0.06 (reports/operator.md)
+    assert paper["mean"][-1] > 3 * plain["mean"][-1] > 0
