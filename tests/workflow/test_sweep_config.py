@@ -1,6 +1,7 @@
 """The sweep section: expansion into points, identity by config hash, and errors that name the key."""
 
 import copy
+import re
 
 import pytest
 
@@ -184,3 +185,27 @@ def test_bad_axis_values_say_what_is_allowed():
     assert str(err.value).startswith("sweep.divergence_free[0]=1") and "false or true" in str(err.value)
     with pytest.raises(ConfigError, match="without repeated values"):
         _sweep(divergence_free=[True, True])
+
+
+def test_exclude_drops_matching_advdiff_combinations():
+    exclude = [{"peclet": 0, "intensity_map": "none"}, {"peclet": 1.0, "intensity_map": "none"}]
+    sweep = _sweep(families=["advdiff"], reynolds=[None], intensity_map=["paper", "none"], exclude=exclude)
+    got = sorted((p.peclet, p.intensity_map) for p in sweep.points.values())
+    assert got == [(0.0, "paper"), (0.06, "none"), (0.06, "paper"), (1.0, "paper")]
+
+
+@pytest.mark.parametrize(
+    ("exclude", "key"),
+    [
+        ([{"peclet": 0.5}], "sweep.exclude[0].peclet"),  # not on the axis: a typo would exclude nothing
+        ([{"intensity_map": "nope"}], "sweep.exclude[0].intensity_map"),
+        ([{"divergence_free": 1}], "sweep.exclude[0].divergence_free"),  # 1 is not a boolean
+        ([{"speed": 1}], "sweep.exclude[0].speed"),
+        ([{}], "sweep.exclude[0]"),
+        ({"peclet": 0}, "sweep.exclude"),
+        ([{"reynolds": None}], "sweep.exclude"),  # nothing left
+    ],
+)
+def test_exclude_rules_that_cannot_be_meant_are_refused(exclude, key):
+    with pytest.raises(ConfigError, match="^" + re.escape(key) + "="):
+        _sweep(families=["advdiff"], reynolds=[None], exclude=exclude)
