@@ -11,11 +11,12 @@ when read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -164,14 +165,32 @@ def reference_stats(
     ``load_images`` is called only on a cache miss and returns uint8 images (N, C, H, W).
     """
     path = cache_path(key, cache)
-    if use_cache and path.is_file():
-        ref = _load(path, key)
-        if ref is not None:
-            log.info("reference statistics from cache %s (%d images)", path, ref.n)
-            return ref
-    ref = compute_reference(key, load_images(), extractor, batch_size=batch_size, progress=progress)
-    if use_cache:
+    if not use_cache:
+        return compute_reference(key, load_images(), extractor, batch_size=batch_size, progress=progress)
+    # One job computes a missing entry; jobs that ask for it meanwhile (two evaluate jobs of a sweep
+    # start together) wait on the lock and then read the cache instead of repeating the work.
+    with _entry_lock(path):
+        if path.is_file():
+            ref = _load(path, key)
+            if ref is not None:
+                log.info("reference statistics from cache %s (%d images)", path, ref.n)
+                return ref
+        ref = compute_reference(key, load_images(), extractor, batch_size=batch_size, progress=progress)
         _save(ref, path)
-        ref.path = path
-        log.info("cached reference statistics of %d images in %s", ref.n, path)
+    ref.path = path
+    log.info("cached reference statistics of %d images in %s", ref.n, path)
     return ref
+
+
+@contextlib.contextmanager
+def _entry_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<entry>.lock`` beside a cache entry, held while it is read or computed."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -124,3 +124,34 @@ def test_no_cache_means_no_file(fmnist, tiny, tmp_path):
     load = Loader(to_uint8(fmnist[:10]))
     reference_stats(reference_key(tiny, dataset="x", n=10), load, tiny, cache=tmp_path, use_cache=False)
     assert not (tmp_path / "reference").exists()
+
+
+def test_jobs_asking_for_one_reference_at_once_compute_it_once(fmnist, tiny, tmp_path):
+    import threading
+
+    key = reference_key(tiny, dataset="fashion_mnist", split="test", n=30)
+    load = Loader(to_uint8(fmnist[:30]))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(reference_stats(key, load, tiny, cache=tmp_path)))
+               for _ in range(3)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert load.calls == 1 and len(results) == 3
+    assert sum(not r.from_cache for r in results) == 1
+    assert all(torch.equal(r.features, results[0].features) for r in results)
+
+
+@pytest.mark.parametrize("name", ["tiny-test", "inception"])
+def test_channels_last_features_equal_nchw_ones_to_float_rounding(fmnist, name):
+    from advdiff.metrics.features import build_extractor
+
+    images = to_uint8(fmnist[:6])
+    nhwc = build_extractor(name, device="cpu")
+    assert nhwc.channels_last  # the CPU default
+    fast = nhwc.features(images, batch_size=3)
+    slow = nhwc.use_channels_last(False).features(images, batch_size=3)
+    assert not nhwc.channels_last
+    scale = slow.abs().max()
+    assert torch.allclose(fast, slow, rtol=0, atol=1e-5 * float(scale))
