@@ -143,3 +143,17 @@ def test_bench_train_writes_the_ratio(tmp_path):
     data = json.loads(out.read_text())
     assert data["heat_images_per_s"] > 0 and data["advdiff_images_per_s"] > 0
     assert data["ratio"] == pytest.approx(data["advdiff_images_per_s"] / data["heat_images_per_s"])
+    assert data["fp32_eager_images_per_s"] > 0 and data["images_per_s"] == data["heat_images_per_s"]
+    assert data["speedup"] == pytest.approx(data["images_per_s"] / data["fp32_eager_images_per_s"])
+    assert data["default_settings"]["dtype"] == "float32"
+
+
+def test_bench_features_writes_the_side_by_side_keys(tmp_path, capsys):
+    out = tmp_path / "features.json"
+    assert main(["bench", "features", "--extractor", "tiny-test", "--n", "8", "--batch-size", "4", "--repeats", "1",
+                 "--json", str(out)]) == 0  # fmt: skip
+    r = json.loads(out.read_text())
+    assert r["fp32_eager_images_per_s"] > 0 and r["images_per_s"] > 0
+    assert r["speedup"] == pytest.approx(r["images_per_s"] / r["fp32_eager_images_per_s"])
+    assert r["max_abs_diff_relative"] < 1e-5 and r["machine"]["cpu_kind"] in ("AVX-512", "AVX2", "other")
+    assert "speedup" in capsys.readouterr().out

@@ -19,12 +19,49 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_family_model() -> str:
+    """``family/model`` from /proc/cpuinfo (AMD EPYC: 25/1 is Zen 3, 25/17 Zen 4), where the model name is generic."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key = line.split(":", 1)[0].strip()
+                if key in ("cpu family", "model") and key not in fields:
+                    fields[key] = line.split(":", 1)[1].strip()
+                if len(fields) == 2:
+                    break
+    except OSError:
+        pass
+    return f"{fields.get('cpu family', '?')}/{fields.get('model', '?')}"
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16() -> bool:
+    """Whether the CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX); elsewhere PyTorch emulates it slowly."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
 def describe() -> dict[str, object]:
     """Machine facts worth recording beside a measured figure."""
     import numpy
 
+    flags = cpu_flags()
     return {
         "cpu": cpu_model(),
+        "cpu_family_model": cpu_family_model(),
+        "cpu_kind": "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "other"),
+        "native_bf16": native_bf16(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,

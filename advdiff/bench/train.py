@@ -7,6 +7,12 @@ pool), then the timed window of ``steps`` steps whose images/s the trainer logs.
 pairs come from trajectories with fresh velocity fields (the refreshed pool), so the ratio
 is the price of fresh levels and fields.
 Goal: advdiff >= 0.7 of heat.
+
+``fp32_eager_images_per_s`` is heat's training path before any speed setting (float32, NCHW, eager,
+the trainer's threads); ``images_per_s`` is heat with the settings :func:`default_settings` picks for
+this CPU; ``speedup`` their ratio. On the CPUs measured so far no setting was faster (channels-last,
+``torch.compile`` and bf16 emulated on AVX2 were slower; BENCHMARKS.md), so both run the same path and
+their ratio shows the measurement's noise.
 """
 
 from __future__ import annotations
@@ -31,6 +37,13 @@ def _images_per_second(config: TrainConfig) -> float:
         return float(json.loads(lines[-1])["images_per_second"])
 
 
+def default_settings() -> dict[str, Any]:
+    """The training settings used on this CPU: float32, NCHW, eager (no faster one was measured here)."""
+    from advdiff.bench.machine import native_bf16
+
+    return {"dtype": "float32", "channels_last": False, "compile": False, "native_bf16": native_bf16()}
+
+
 def bench_train(steps: int = 30, batch_size: int = 128, peclet: float = 0.06, preset: str = "small") -> dict[str, Any]:
     """Images per second of heat and advdiff training after a warm-up window, and advdiff / heat."""
     if steps < 1:
@@ -50,11 +63,17 @@ def bench_train(steps: int = 30, batch_size: int = 128, peclet: float = 0.06, pr
     adv = TrainConfig.from_dict(
         {**common, "family": "advdiff", "family_params": {**common["family_params"], "peclet": peclet}}
     )
-    log.info("bench train: heat")
+    log.info("bench train: heat (fp32 eager)")
+    eager_ips = _images_per_second(heat)
+    log.info("bench train: heat (default settings)")
     heat_ips = _images_per_second(heat)
     log.info("bench train: advdiff (Pe %g)", peclet)
     adv_ips = _images_per_second(adv)
     return {
+        "fp32_eager_images_per_s": eager_ips,
+        "images_per_s": heat_ips,
+        "speedup": heat_ips / eager_ips,
+        "default_settings": default_settings(),
         "heat_images_per_s": heat_ips,
         "advdiff_images_per_s": adv_ips,
         "ratio": adv_ips / heat_ips,

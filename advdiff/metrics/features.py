@@ -190,7 +190,8 @@ def build_extractor(
 ) -> FeatureExtractor:
     """Create a feature extractor by name (``inception`` or ``tiny-test``) through torch-fidelity.
 
-    ``channels_last`` (None: on the CPU) runs the network in NHWC layout, faster on CPUs.
+    ``channels_last`` runs the network in NHWC layout; None: Inception on the CPU, where it is faster
+    (``advdiff bench features``), and never the test extractor.
 
     ``weights``, ``cache`` and ``download`` choose the Inception weights (see
     :func:`~advdiff.metrics.weights.resolve_inception_weights`); the test extractor ignores them.
@@ -205,7 +206,7 @@ def build_extractor(
         module = create_feature_extractor(key, ["64"], cuda=False, verbose=False).to(dev)
         sha = state_dict_sha256(module.state_dict())
         ext = FeatureExtractor(key, "64", module, dev, sha, "built in (seeded random network, not trained)")
-        return ext.use_channels_last(dev.type == "cpu" if channels_last is None else channels_last)
+        return ext.use_channels_last(bool(channels_last))  # its few small layers are slower in NHWC
     found: InceptionWeights = resolve_inception_weights(weights, cache=cache, download=download)
     path = str(found.path) if found.path is not None else None
     try:
