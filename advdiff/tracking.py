@@ -856,8 +856,13 @@ def track_record(
     extra_artifacts: list[str] | None = None,
     sweep: Mapping[str, Any] | None = None,
     sweep_points: int | None = None,
+    benchmarks: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> dict[str, Any]:
     """Complete one point's run from its record and mark it FINISHED (idempotent; serialised by a file lock).
+
+    ``benchmarks`` maps a job name (``train``, ``sample``, ...) to its Snakemake benchmark file: each
+    existing one is logged as metrics ``job.<name>.seconds``, ``.cpu_seconds`` and ``.max_rss_mb`` and
+    as an artifact in ``benchmarks/``.
 
     The run is the one the jobs opened (or a new one, under the sweep's parent run): tags, the
     params it lacks, the training curves (steps it does not hold yet, at their wall-clock times),
@@ -875,7 +880,8 @@ def track_record(
         raise bad_value("tracking.experiment", experiment, "a non-empty experiment name")
     resolved = check_store(uri, root)
     with _store_errors(uri, resolved, record.get("point")):
-        return _track(record, experiment, resolved, root, extra_artifacts or [], sweep, sweep_points)
+        return _track(record, experiment, resolved, root, extra_artifacts or [], sweep, sweep_points,
+                      dict(benchmarks or {}))  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -889,6 +895,34 @@ def _store_errors(uri: str | None, resolved: str, point: Any) -> Iterator[None]:
         raise TrackingError(f"{_uri_key(uri)} = {resolved!r}: could not record point {point} in MLflow "
                             f"({type(exc).__name__}: {exc}). Fix: check that the store is reachable and "
                             f"writable. {REPLAY}.") from exc  # fmt: skip
+
+
+BENCHMARK_COLUMNS = {"s": ("seconds", 1.0), "cpu_time": ("cpu_seconds", 1.0), "max_rss": ("max_rss_mb", 1.0)}
+"""Snakemake benchmark columns logged to a run: column -> (metric name, factor)."""
+
+
+def read_benchmark(path: str | os.PathLike[str]) -> dict[str, float] | None:
+    """The last line of a Snakemake benchmark file as ``{seconds, cpu_seconds, max_rss_mb}`` (None: no file).
+
+    Columns Snakemake could not measure (``-`` or ``NA``) are left out."""
+    import csv
+
+    f = Path(path)
+    if not f.is_file():
+        return None
+    with open(f, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows:
+        return None
+    out = {}
+    for column, (name, factor) in BENCHMARK_COLUMNS.items():
+        try:
+            number = _number(float(rows[-1].get(column) or ""))
+        except ValueError:
+            continue
+        if number is not None:
+            out[name] = number * factor
+    return out
 
 
 def _finish_parent(client: Any, experiment_id: str, parent_id: str, points: int | None) -> None:
@@ -909,11 +943,19 @@ def _track(
     extra_artifacts: list[str],
     sweep: Mapping[str, Any] | None,
     sweep_points: int | None,
+    benchmarks: Mapping[str, str | os.PathLike[str]],
 ) -> dict[str, Any]:
     from mlflow.entities import Metric
 
     digest = record_digest(record)
     contents = run_contents(record)
+    for job, path in sorted(benchmarks.items()):
+        values = read_benchmark(path)
+        if values is None:
+            continue
+        contents["artifacts"].append(("benchmarks", str(path)))
+        for key, value in values.items():
+            contents["metrics"][f"job.{job}.{key}"] = [(0, value)]
     section = sweep if sweep is not None else {**(record.get("settings") or {}), "name": record["sweep"]}
     artifacts = contents["artifacts"] + [("metrics", p) for p in extra_artifacts if Path(p).is_file()]
     stamps = contents["timestamps"]

@@ -343,3 +343,28 @@ def test_tracking_through_an_mlflow_server(tmp_path, monkeypatch):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)
+
+
+def test_job_benchmarks_are_logged_to_the_run(tmp_path, monkeypatch):
+    from advdiff.tracking import read_benchmark
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    train = tmp_path / "bench" / "train.tsv"
+    train.parent.mkdir()
+    train.write_text(header + "61.5\t0:01:01\t812.3\t900\t800\t805\t0\t1\t98.0\t60.2\n")
+    sample = tmp_path / "bench" / "sample.tsv"
+    sample.write_text(header + "10.0\t0:00:10\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t-\n")  # not measured: left out
+    assert read_benchmark(sample) == {"seconds": 10.0}
+    assert read_benchmark(tmp_path / "missing.tsv") is None
+    result = track_record(make_record(tmp_path / "p"), "advdiff-t", root=tmp_path,
+                          benchmarks={"train": train, "sample": sample, "evaluate": tmp_path / "none.tsv"})  # fmt: skip
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=result["tracking_uri"])
+    run = client.get_run(result["run_id"])
+    assert run.data.metrics["job.train.seconds"] == 61.5 and run.data.metrics["job.train.cpu_seconds"] == 60.2
+    assert run.data.metrics["job.train.max_rss_mb"] == 812.3 and run.data.metrics["job.sample.seconds"] == 10.0
+    assert not any(k.startswith("job.evaluate") for k in run.data.metrics)
+    names = {a.path for a in client.list_artifacts(result["run_id"], "benchmarks")}
+    assert names == {"benchmarks/train.tsv", "benchmarks/sample.tsv"}

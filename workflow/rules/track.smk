@@ -38,5 +38,10 @@ rule track:
     params:
         experiment=EXPERIMENT,
         uri=TRACKING["uri"],
+        # run time, CPU time and memory of the point's jobs, logged to its run as job.<rule>.* metrics
+        benchmarks=lambda wc: {
+            r: benchmark_file(r, wc.point if r == "train" else f"{SWEEP.name}/{wc.point}")
+            for r in ("train", "sample", "evaluate", "record")
+        },
     script:
         "../scripts/sweep_track.py"

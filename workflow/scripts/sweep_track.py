@@ -11,5 +11,5 @@ configure_job(log_file=smk.log[0])
 record = json.loads(Path(smk.input[0]).read_text())
 points = len(build_sweep(smk.config["sweep"]).points)  # the sweep's parent run finishes with its last point
 result = track_record(record, smk.params.experiment, uri=smk.params.uri, extra_artifacts=[smk.input[0]],
-                      sweep=smk.config["sweep"], sweep_points=points)  # fmt: skip
+                      sweep=smk.config["sweep"], sweep_points=points, benchmarks=smk.params.benchmarks)  # fmt: skip
 write_record(result, smk.output[0])
