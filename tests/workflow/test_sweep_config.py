@@ -209,3 +209,15 @@ def test_exclude_drops_matching_advdiff_combinations():
 def test_exclude_rules_that_cannot_be_meant_are_refused(exclude, key):
     with pytest.raises(ConfigError, match="^" + re.escape(key) + "="):
         _sweep(families=["advdiff"], reynolds=[None], exclude=exclude)
+
+
+def test_the_schemas_defaults_make_a_valid_sweep():
+    """An empty sweep section, filled in by the schema as the workflow does, passes build_sweep's checks."""
+    from pathlib import Path
+
+    from snakemake.utils import validate
+
+    config = {"sweep": {}}
+    validate(config, schema=str(Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"))
+    sweep = build_sweep(config["sweep"])
+    assert sweep.image_size == 28 and {p.family for p in sweep.points.values()} == {"ddpm", "heat", "blur", "advdiff"}
