@@ -79,6 +79,10 @@ def _grid_path(out: str | Path) -> Path:
     return target
 
 
+SAMPLE_BATCH = 200
+"""Images sampled at once by :func:`sample_run` (measured: 1000 at once is half as fast on a CPU)."""
+
+
 def sample_run(
     config: TrainConfig,
     n: int,
@@ -89,9 +93,12 @@ def sample_run(
     use_ema: bool = True,
     out: str | Path | None = None,
     progress: bool = True,
+    batch_size: int = SAMPLE_BATCH,
 ) -> dict[str, Any]:
     """Draw ``n`` samples from the run's last checkpoint; write a PNG grid and the samples (``.pt``).
 
+    Samples are drawn ``batch_size`` images at a time: the images do not depend on it beyond float
+    rounding (each image has its own generator), and a fixed ``batch_size`` repeats them bit for bit.
     The prior comes from the training images for families that start from corrupted data
     (heat, advdiff), else from noise. Per-image generators from ``seed`` make sample ``i`` the
     same whatever ``n`` is. ``out`` is the grid's path (an image file; the samples go beside it
@@ -102,10 +109,13 @@ def sample_run(
 
     from advdiff.models import UNet
     from advdiff.sampling import default_sampler, sample
+    from advdiff.sampling.base import progress_bar
     from advdiff.training.config import resolve_device
 
     if n < 1:
         raise bad_value("n", n, "an integer >= 1")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise bad_value("batch_size", batch_size, "an integer >= 1")
     grid_out = _grid_path(out) if out is not None else None  # before any work
     folder = Path(run_dir) if run_dir is not None else run_dir_for(config)
     ckpt_path = folder / CHECKPOINT_FILE
@@ -125,10 +135,18 @@ def sample_run(
     images = load_images(config.dataset, compact=True)
     x_K = draw_prior(corruption, images, n, seed, device)
     name = sampler or default_sampler(config.family)
+    options = data_options(name, corruption, images)
+    generators = image_generators(seed, 1, n, stream="sample")
     t0 = time.perf_counter()
+    chunks = []
     with torch.no_grad():
-        x0 = sample(model, corruption, x_K, sampler=name, generator=image_generators(seed, 1, n, stream="sample"),
-                    progress=progress, **data_options(name, corruption, images))  # fmt: skip
+        # Image i's draws come from its own generator, so chunks give the images a single batch would
+        # (to float rounding); a few hundred at a time stay in cache (1000 at once ran at half the speed).
+        for start in progress_bar(range(0, n, batch_size), progress, "sampling", math.ceil(n / batch_size)):
+            stop = min(n, start + batch_size)
+            chunks.append(sample(model, corruption, x_K[start:stop], sampler=name, generator=generators[start:stop],
+                                 progress=False, **options))  # fmt: skip
+    x0 = torch.cat(chunks)
     seconds = time.perf_counter() - t0
     target = grid_out if grid_out is not None else folder / "samples" / f"samples_step{ckpt['step']:07d}_n{n}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
