@@ -464,12 +464,12 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
                 try:
                     config = TrainConfig.from_dict(data)
                 except ConfigError as exc:
-                    key = str(exc).split("=", 1)[0]
+                    key, text = exc.key or "", str(exc)
+                    if key.startswith("family_params"):  # family_params.K, or "family_params key" (unknown)
+                        here = f"sweep.family_params.{fam}"
+                        raise ConfigError(f"{here}{text[13:]} [{where}]", here + key[13:]) from None
                     section = "sweep.train" if key.split(".")[0] in TRAIN_KEYS else "sweep"
-                    if key.startswith("family_params"):
-                        section = f"sweep.family_params.{fam}"
-                        exc = ConfigError(str(exc).removeprefix("family_params."))
-                    raise ConfigError(f"{section}.{exc} [{where}]") from None
+                    raise ConfigError(f"{section}.{text} [{where}]", f"{section}.{key}" if key else None) from None
                 if size is None:
                     size = config.dataset.size or NATIVE_SIZES.get(config.dataset.name)
                     if size is None:

@@ -180,7 +180,7 @@ def _prefixed(section: str, check: Any) -> Any:
     try:
         return check()
     except ConfigError as exc:
-        raise ConfigError(f"{section}.{exc}") from None
+        raise exc.prefixed(section) from None
 
 
 @dataclass

@@ -221,3 +221,15 @@ def test_the_schemas_defaults_make_a_valid_sweep():
     validate(config, schema=str(Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml"))
     sweep = build_sweep(config["sweep"])
     assert sweep.image_size == 28 and {p.family for p in sweep.points.values()} == {"ddpm", "heat", "blur", "advdiff"}
+
+
+def test_errors_carry_their_key_as_an_attribute():
+    with pytest.raises(ConfigError) as err:
+        _sweep(train={"steps": 0, "batch_size": 4})
+    assert err.value.key == "sweep.train.steps" and str(err.value).startswith("sweep.train.steps=0")
+    with pytest.raises(ConfigError) as err:
+        _sweep(family_params={"advdiff": {"K": 20, "sigma_max": -1}})
+    assert err.value.key == "sweep.family_params.advdiff.sigma_max"
+    with pytest.raises(ConfigError) as err:
+        _sweep(exclude=[{"peclet": 0.5}])
+    assert err.value.key == "sweep.exclude[0].peclet"
