@@ -38,13 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """One torch and one LBM thread: the tensors are tiny and the machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setenv("ADVDIFF_NUM_THREADS", "1")
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

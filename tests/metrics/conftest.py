@@ -14,12 +14,8 @@ from advdiff.metrics import build_extractor
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the machine is shared and these tensors are small."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

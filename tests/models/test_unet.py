@@ -12,12 +12,8 @@ from advdiff.models import PRESETS, UNet, build_model, count_parameters, describ
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run faster on one thread and are not slowed by other processes' threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (tests/conftest.py)."""
 
 
 def tiny(**overrides):

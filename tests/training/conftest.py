@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from tests.training.helpers import write_image_folder
 
@@ -11,10 +10,5 @@ def image_folder(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """One torch and one LBM thread: tiny tensors gain nothing from threads and suffer badly on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setenv("ADVDIFF_NUM_THREADS", "1")
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs on one thread (tests/conftest.py)."""

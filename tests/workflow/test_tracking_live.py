@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from advdiff.sweep import read_curve
 from advdiff.tracking import PARENT_TAG, POINT_TAG, ROLE_TAG, JobKilled, SweepTracking, track_record
@@ -28,13 +27,9 @@ def images(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setenv("ADVDIFF_NUM_THREADS", "1")
+def _one_thread_own_store(one_thread, monkeypatch):
+    """One thread (tests/conftest.py), and the workflow's own MLflow store whatever the environment says."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tracking(tmp_path: Path, **kwargs) -> SweepTracking:
