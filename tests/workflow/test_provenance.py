@@ -168,3 +168,20 @@ def test_plain_snakemake_uses_the_default_profile(planned):
     makefile = (ROOT / "Makefile").read_text()
     assert "--workflow-profile workflow/profiles/default" in makefile and "--rerun-incomplete" not in makefile
     assert 'min_version("8.0")' in (ROOT / "Snakefile").read_text().split("rule ", 1)[0]
+
+
+def test_the_study_writes_tracked_files_only_in_its_publish_step_after_every_run(tmp_path):
+    """`make study` (config/study.yaml over config.yaml): its report is built under results/reports/ and
+    only `publish_study` copies it into reports/, after every point's MLflow run; every job has a benchmark."""
+    res = snakemake("-n", "study", "--configfile", str(CONFIG), str(ROOT / "config" / "study.yaml"), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = _planned_jobs(res.stdout)
+    writers = {j["rule"] for j in jobs for f in j.get("output", []) if f.startswith("reports/")}
+    assert writers == {"publish_study"}, writers
+    (report,) = [j for j in jobs if j["rule"] == "report_study"]
+    tracked = {f for j in jobs if j["rule"] == "track" for f in j["output"]}
+    assert len(tracked) == 9 and tracked <= set(report["input"])
+    assert "results/reports/study_fashion_mnist.md" in report["output"]
+    for job in jobs:
+        if job["rule"] != "study":  # a target: it runs nothing
+            assert job.get("benchmark", "").startswith(f"results/benchmarks/{job['rule']}/"), job

@@ -41,6 +41,8 @@ rule publish_study:
         [str(published_path(f, REPORTS, PUBLISHED)) for f in STUDY_REPORT.values()],
     log:
         f"results/logs/publish_{SWEEP.name}.log",
+    benchmark:
+        benchmark_file("publish_study", SWEEP.name)
     localrule: True
     conda:
         "../envs/advdiff.yaml"
