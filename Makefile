@@ -59,7 +59,7 @@ data:
 ## Fetching the data may fail without root; the tests that need it then skip and say why.
 test: $(STAMP) lint
 	-@bash workflow/scripts/install_fashion_mnist.sh
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 ## test-all: everything, including tests marked slow (GPU tests still need a GPU)
 test-all: $(STAMP) lint
