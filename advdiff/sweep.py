@@ -668,6 +668,8 @@ def build_record(
         "schedule": schedule,
         "compute": {
             "device": device,
+            "lbm_backend": train.get("lbm_backend"),  # the backend that ran (``auto`` resolved); advdiff only
+            "versions": train.get("versions") or {},
             "seconds": seconds,
             "hours": sum(seconds.values()) / 3600.0,
             "kind": "GPU" if device.startswith("cuda") else "CPU",

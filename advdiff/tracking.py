@@ -433,9 +433,9 @@ def run_contents(record: Mapping[str, Any]) -> dict[str, Any]:
     """
     scores = record.get("scores", {})
     config = record.get("config", {})
-    backend = config.get("family_params", {}).get("backend")
-    if backend == "auto":
-        backend = "cupy" if str(record["compute"]["device"]).startswith("cuda") else "cpu"
+    backend = record["compute"].get("lbm_backend") or config.get("family_params", {}).get("backend")
+    if backend == "auto":  # a record from before the trainer wrote the backend that ran: unknown
+        backend = "auto (not recorded)"
     tags = {
         POINT_TAG: record["point"],
         ROLE_TAG: "point",
@@ -451,6 +451,7 @@ def run_contents(record: Mapping[str, Any]) -> dict[str, Any]:
         "seed": str(record["seed"]),
         "backend": backend or "none",
         "device": record["compute"]["device"],
+        **{f"version.{k}": str(v) for k, v in (record["compute"].get("versions") or {}).items() if v},
         "dataset": record["dataset"],
         "feature_extractor": str(scores.get("feature_extractor", "")),
         "fid_is_standard": str(scores.get("fid_is_standard", "")),

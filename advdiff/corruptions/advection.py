@@ -196,6 +196,7 @@ class AdvectionDiffusion(Corruption):
         """Standard deviation of the noise the sampler adds per step."""
         self._schedules: dict[float, units.Schedule] = {}
         self.progress = False
+        self.backend_used: str | None = None  # the LBM backend the last trajectory ran on (``auto`` resolved)
         """Show a progress bar over the LBM steps of each simulation (not part of the parameters)."""
 
     # -- schedule and fields -------------------------------------------------------------
@@ -261,6 +262,7 @@ class AdvectionDiffusion(Corruption):
         B, _, H, W = x0.shape
         sched = self.schedule(H, W)
         be = get_backend(self.params["backend"])
+        self.backend_used = be.name
         velocity = None
         if self.params["peclet"] > 0:
             field = self.turbulence(H, W, self.image_seeds(generator, B), xp=be.xp)

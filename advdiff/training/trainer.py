@@ -524,6 +524,47 @@ class TrainingData:
 # --------------------------------------------------------------------------- the run directory
 
 
+def check_lbm_backend(family_params: Mapping[str, Any], device: torch.device) -> str | None:
+    """The LBM backend a run will use, checked before any work; None for families without one.
+
+    ``cupy`` must be usable here (else :class:`~advdiff.errors.BackendUnavailableError` says why),
+    and a run on a CUDA device with ``auto`` must get ``cupy``: such a run asked for a GPU, and the
+    CPU solver would make it silently slower by orders of magnitude (``cpu`` chosen by name is
+    allowed, with a warning).
+    """
+    from advdiff.errors import BackendUnavailableError
+    from advdiff.lbm.backends import get_backend
+
+    name = family_params.get("backend")
+    if name is None:
+        return None
+    backend = get_backend(name)  # cupy without CuPy or a GPU raises here, saying why
+    if device.type == "cuda" and backend.name != "cupy" and name != "auto":
+        log.warning("family_params.backend=%r: the LBM runs on the CPU while the network trains on %s", name, device)
+    elif device.type == "cuda" and backend.name != "cupy":
+        raise BackendUnavailableError(
+            f"family_params.backend={name!r} runs the LBM on the {backend.name!r} backend, but this run trains on "
+            f"{device}: install CuPy for this CUDA version (pip install cupy-cuda12x) so that the LBM runs on the GPU, "
+            "or set family_params.backend: cpu to choose the CPU solver on purpose"
+        )
+    return backend.name
+
+
+def software_versions(device: torch.device) -> dict[str, Any]:
+    """torch, CUDA and CuPy versions and the GPU model: what a record needs to say where its numbers came from."""
+    from importlib import metadata
+
+    cupy = None
+    for dist in ("cupy", "cupy-cuda12x", "cupy-cuda11x"):
+        try:
+            cupy = metadata.version(dist)
+            break
+        except metadata.PackageNotFoundError:
+            continue
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    return {"torch": torch.__version__, "cuda": torch.version.cuda, "cupy": cupy, "gpu": gpu}
+
+
 def _check_run_dir(config: TrainConfig, run_dir: Path) -> bool:
     """Check ``run_dir``'s ``config.json`` against ``config``; return whether it must be (re)written.
 
@@ -718,6 +759,7 @@ def _train(
         raise ConfigError(f"{resumed_from} belongs to run {checkpoint['config_hash']}, not {run_id}")
 
     corruption = cfg.build_corruption()
+    check_lbm_backend(cfg.family_params, device)  # a GPU run never falls back to the CPU solver
     loss_fn = loss_for(corruption)
     images = load_images(cfg.dataset, compact=True)
     if checkpoint is None:
@@ -851,6 +893,8 @@ def _train(
         "image_shape": list(images.shape[1:]),
         "device": str(device),
         "amp": use_amp,
+        "lbm_backend": getattr(corruption, "backend_used", None),  # what ran, ``auto`` resolved (advdiff only)
+        "versions": software_versions(device),
         "parameters": parameters,
         "data": data.stats(),
         "checkpoint": str(ckpt_path),

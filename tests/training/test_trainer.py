@@ -252,3 +252,38 @@ def test_data_options_give_blur_the_training_data_moments():
     assert mean.shape == var.shape == (1, 8, 8) and float(var.sum()) > 0
     assert data_options("heat", build("heat", K=10, sigma_max=3.0), images) == {}
     assert data_options("ddpm", build("ddpm", K=10), images) == {}
+
+
+def test_the_lbm_backend_that_ran_is_recorded_and_auto_says_which(image_folder, tmp_path, caplog):
+    import logging
+
+    from advdiff.lbm.backends import _AUTO_SAID
+    from tests.training.helpers import FAMILY_PARAMS, tiny_config
+
+    _AUTO_SAID.clear()
+    params = dict(FAMILY_PARAMS["advdiff"], backend="auto")
+    cfg = TrainConfig.from_dict(tiny_config(image_folder, "advdiff", steps=2, family_params=params))
+    with caplog.at_level(logging.INFO, logger="advdiff.lbm.backends"):
+        summary = train(cfg, tmp_path / "run", progress=False)
+    assert summary["lbm_backend"] == "cpu"  # no usable CuPy here: auto resolved to the CPU solver ...
+    assert "running on the CPU (backend cpu)" in caplog.text  # ... and the log says so, with the reason
+    assert summary["versions"]["torch"] == torch.__version__ and summary["versions"]["gpu"] is None
+    heat_cfg = TrainConfig.from_dict(tiny_config(image_folder, "heat", steps=1))
+    heat = train(heat_cfg, tmp_path / "heat", progress=False)
+    assert heat["lbm_backend"] is None
+
+
+def test_a_gpu_run_never_falls_back_to_the_cpu_solver(monkeypatch):
+    from advdiff.errors import BackendUnavailableError
+    from advdiff.lbm import backends
+    from advdiff.training.trainer import check_lbm_backend
+
+    assert check_lbm_backend({"backend": "cpu"}, torch.device("cpu")) == "cpu"
+    assert check_lbm_backend({"K": 6}, torch.device("cpu")) is None  # a family without an LBM
+    monkeypatch.setattr(backends, "_AUTO_SAID", set())
+    with pytest.raises(BackendUnavailableError, match=r"cupy-cuda12x.*backend: cpu"):
+        check_lbm_backend({"backend": "auto"}, torch.device("cuda"))  # auto fell back to cpu: refused
+    assert check_lbm_backend({"backend": "cpu"}, torch.device("cuda")) == "cpu"  # chosen by name: allowed
+    if not torch.cuda.is_available():  # backend cupy without a GPU: refused before training, saying why
+        with pytest.raises(BackendUnavailableError, match="(?i)cupy|cuda"):
+            check_lbm_backend({"backend": "cupy"}, torch.device("cpu"))

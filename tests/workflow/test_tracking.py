@@ -53,7 +53,8 @@ def make_record(folder: Path, point: str = "advdiff-pe1-re100-mappaper-s1-012345
         "scores": {"fid": fid, "kid": 0.01, "precision": 0.5, "palette_per_channel": [0.1], "n_fake": 8, "n_real": 8,
                    "feature_extractor": "advdiff-tiny-test", "fid_is_standard": False},
         "schedule": {"fourier_max": 0.06, "transport_bound_px": 7.1},
-        "compute": {"device": "cpu", "kind": "CPU", "hours": 0.001, "seconds": {"train": 1.0}},
+        "compute": {"device": "cpu", "kind": "CPU", "hours": 0.001, "seconds": {"train": 1.0}, "lbm_backend": "cpu",
+                    "versions": {"torch": "2.14.1", "cuda": None, "cupy": None, "gpu": None}},
         "git_commit": "abc", "files": files,
     }  # fmt: skip
 
@@ -73,6 +74,10 @@ def test_run_contents_tags_params_metrics():
     c = run_contents(make_record(Path("/nonexistent")))
     assert c["tags"]["family"] == "advdiff" and c["tags"]["peclet"] == "1" and c["tags"]["reynolds"] == "100"
     assert c["tags"]["backend"] == "cpu" and c["tags"]["device"] == "cpu" and c["tags"]["git_commit"] == "abc"
+    assert c["tags"]["version.torch"] == "2.14.1" and "version.cupy" not in c["tags"]  # what is absent is not tagged
+    old = make_record(Path("/nonexistent"))
+    del old["compute"]["lbm_backend"]  # a record from before the backend that ran was written
+    assert run_contents(old)["tags"]["backend"] == "auto (not recorded)"  # never a guess from the device
     assert c["params"]["family_params.peclet"] == "1.0" and c["params"]["sweep.evaluate.n"] == "8"
     assert c["tags"]["intensity_map"] == "paper" and c["tags"]["divergence_free"] == "false"
     assert c["params"]["family_params.intensity_map"] == "paper"

@@ -18,10 +18,15 @@ NAMES = ("auto", "numpy", "cpu", "cupy")
 """Backend names accepted by :func:`get_backend`."""
 
 
+_AUTO_SAID: set[str] = set()
+
+
 def get_backend(name: str = "auto") -> Any:
     """Instantiate the backend ``name``.
 
-    ``auto`` picks ``cupy`` where CuPy and a CUDA device are usable, else ``cpu``.
+    ``auto`` picks ``cupy`` where CuPy and a CUDA device are usable, else ``cpu``, and says so in the
+    log (at INFO, with the reason); the corruption that ran it records the backend it got
+    (``AdvectionDiffusion.backend_used``).
     """
     if name not in NAMES:
         raise bad_value("backend", name, f"one of {', '.join(NAMES)}")
@@ -29,7 +34,10 @@ def get_backend(name: str = "auto") -> Any:
         try:
             backend = get_backend("cupy")
         except BackendUnavailableError as exc:
-            log.debug("auto backend: cupy not usable (%s); using cpu", exc)
+            reason = str(exc)
+            if reason not in _AUTO_SAID:  # once per reason and process, not once per trajectory
+                _AUTO_SAID.add(reason)
+                log.info("LBM backend auto: running on the CPU (backend cpu), CuPy is not usable here: %s", reason)
             return get_backend("cpu")
         return backend
     cls = _backend_class(name)
