@@ -274,6 +274,17 @@ def _cmd_bench_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prepare_ffhq(args: argparse.Namespace) -> int:
+    from advdiff.data.ffhq import prepare_ffhq
+
+    expect = None if args.expect == 0 else args.expect
+    r = prepare_ffhq(args.source, args.out, size=args.size, expect=expect, metadata=args.metadata,
+                     progress=not args.no_progress)  # fmt: skip
+    print(f"{r['count']} images in {args.out} ({r['resized']} resized, {r['resample']}); manifest sha256 "
+          f"{r['manifest_sha256'][:16]}")  # fmt: skip
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from advdiff import __version__
     from advdiff.lbm import available_backends
@@ -369,6 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--out", required=True, help="output folder")
     corrupt.set_defaults(func=_cmd_corrupt)
 
+    prepare = sub.add_parser("prepare", help="prepare a data set from the user's own copy (no download)")
+    prepare_sub = prepare.add_subparsers(dest="prepare", required=True)
+    pf = prepare_sub.add_parser("ffhq", help="FFHQ -> a flat folder of 128 px PNGs, count and checksums checked")
+    pf.add_argument("--source", required=True, help="thumbnails128x128 or images1024x1024 folder, or a zip of it")
+    pf.add_argument("--out", required=True, help="the folder to write (the sweep's dataset root)")
+    pf.add_argument("--size", type=int, default=128, help="image side in pixels")
+    pf.add_argument("--expect", type=int, default=70000, help="images the source must hold (0: any number)")
+    pf.add_argument("--metadata", help="ffhq-dataset-v2.json: check every file's MD5 against it")
+    pf.add_argument("--no-progress", action="store_true")
+    pf.set_defaults(func=_cmd_prepare_ffhq)
     analyze = sub.add_parser("analyze", help="measurements of the corruption operators without training")
     analyze_sub = analyze.add_subparsers(dest="analyze", required=True)
     aop = analyze_sub.add_parser("operator", help="advdiff's departure from Pe = 0: compressive part vs transport")
