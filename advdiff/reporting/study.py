@@ -237,7 +237,7 @@ def _departure_cell(dep: Mapping[str, Any] | None) -> str:
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], deps: Mapping[str, Any], cost: Mapping[str, float]) -> str:
     """One line per point: every score as mean ± std and its 95 % t interval over seeds."""
-    head = ["point", "seeds", *[SCORES[k][0] for k in SCORES], "D_k (k = K/5, K/2, K)", "CPU-h"]
+    head = ["point", "seeds", *[SCORES[k][0] for k in SCORES], "D_k (k = K/5, K/2, K)", "core-h"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [_row_label(r, " ", ", "), str(len(r["seeds"]))]
@@ -436,11 +436,11 @@ def write_study_report(
     comps = comparisons(rows, by_point)
     deps = departures(rows, by_point) if departure else {}
     per_point = job_costs(recs, benchmarks, sweep)
-    cost = {}
-    for row in rows:
-        cpu = [per_point[p]["cpu_s"] for p in row["points"]]
-        cost[_row_label(row, " ", ", ")] = sum(cpu) / 3600 if all(math.isfinite(c) for c in cpu) else math.nan
-    total_wall = sum(v["wall_s"] for v in per_point.values()) / 3600
+    # Core-hours from the records: each job runs on one thread, and the trainer's time adds up across
+    # resumes (a benchmark file holds only the last attempt of a job that was killed and resumed).
+    cost = {_row_label(row, " ", ", "): sum(float(by_point[p]["compute"]["hours"]) for p in row["points"])
+            for row in rows}  # fmt: skip
+    total_wall = sum(cost.values())
 
     paths = {k: Path(v) for k, v in outputs.items()}
     for p in paths.values():
@@ -463,7 +463,8 @@ def write_study_report(
                f"{'/'.join(map(str, n_real))} held-out images, {', '.join(extractor)} features.")  # fmt: skip
     atomic_write_text(paths["tex"], latex_table(rows, caption))
     data = {"sweep": sweep, "rows": [{k: v for k, v in r.items() if k != "paper"} for r in rows],
-            "comparisons": comps, "departure": deps, "cpu_hours": cost, "wall_hours_total": total_wall,
+            "comparisons": comps, "departure": deps, "core_hours": cost, "core_hours_total": total_wall,
+            "benchmarks_last_attempt": per_point,
             "n_fake": n_fake, "n_real": n_real, "feature_extractor": extractor, "steps": steps}  # fmt: skip
     atomic_write_text(paths["json"], json.dumps(data, indent=2, default=str) + "\n")
 
@@ -496,15 +497,16 @@ def write_study_report(
         )
         + ".",  # fmt: skip
         f"- Machine: {_machine()}; run at commit {', '.join(c[:10] for c in commits)}; "
-        f"{total_wall:.2f} h of job wall time in all (train, sample and evaluate jobs; two ran at once).",
+        f"{total_wall:.2f} core-hours in all (training, sampling and scoring, one thread each; two jobs ran at once).",
         "",
         "## Results",
         "",
         "Mean ± std over seeds, and below it the 95 % Student-t interval of the mean. D_k is the operator's "
         "departure from Pe = 0 at three levels (RMS, in units of the training noise σ = 0.01; the paper's map "
         "for map = paper rows, the transport part for map = none rows; "
-        f"{DEPARTURE_IMAGES} held-out images, {len(DEPARTURE_SEEDS)} velocity seeds). CPU-h: CPU time of all the "
-        "point's train, sample and evaluate jobs (all seeds), from Snakemake's benchmark files.",
+        f"{DEPARTURE_IMAGES} held-out images, {len(DEPARTURE_SEEDS)} velocity seeds). core-h: the time of the "
+        "point's training (summed over resumes), sampling and scoring, all seeds, each on one thread (on a "
+        "shared machine this is an upper bound of the CPU time).",
         "",
         markdown_table(rows, deps, cost),
         f"Tables: [`{fig['csv']}`]({fig['csv']}) (both intervals: t and bootstrap), [`{fig['tex']}`]({fig['tex']}), "

@@ -63,6 +63,7 @@ def test_report_states_what_exceeds_the_seed_noise(tmp_path):
     assert adv["fid"]["mean"] == pytest.approx(-10 + 0.2) and adv["fid"]["separable_t"]
     assert "lower (better)" in adv["fid"]["sentence"] and "exceeds the seed noise" in adv["fid"]["sentence"]
     assert adv["recall"]["separable_t"] and "higher (better)" in adv["recall"]["sentence"]
+    assert data["core_hours"]["heat"] == pytest.approx(3 * 0.001)  # the records' hours, all seeds
     heat = comps["heat vs advdiff Pe 0"]
     assert not heat["fid"]["separable_t"] and "not separable" in heat["fid"]["sentence"]
     assert heat["fid"]["seeds"] == [1, 2, 3]
