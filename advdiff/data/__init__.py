@@ -37,7 +37,7 @@ from advdiff.data.builtin import (
 )
 from advdiff.data.folder import IMAGE_EXTENSIONS, ImageFolderDataset, read_image
 from advdiff.data.idx import read_idx
-from advdiff.data.registry import DEFAULT_DATASET, available_datasets, check_root, load_dataset
+from advdiff.data.registry import DEFAULT_DATASET, available_datasets, check_root, load_dataset, preview_images
 
 __all__ = [
     "CHANNELS",
@@ -62,6 +62,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_mnist",
     "pack_uint8",
+    "preview_images",
     "read_idx",
     "read_image",
     "unit_float",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from advdiff.data.base import DataRootError, ImageDataset, check_channels, check_limit, check_size, check_split
 from advdiff.data.builtin import load_cifar10, load_fashion_mnist, load_mnist
 from advdiff.data.folder import ImageFolderDataset
 from advdiff.errors import bad_value
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATASET = "fashion_mnist"
 
@@ -133,3 +137,25 @@ def load_dataset(
         download=download_default if download is None else download,
         **({"verify": verify} if key == "folder" else {}),
     )
+
+
+def preview_images(
+    name: str,
+    *,
+    root: str | PathLike[str] | None = None,
+    size: int | None = None,
+    channels: int | None = None,
+    n: int = 4,
+) -> tuple[Any, str]:
+    """``n`` images to illustrate a corruption with, and the split they came from.
+
+    The test split where the data set has one; a flat image folder has none, and then its first
+    training images are used (figures only: nothing is scored on them). Returns ``(tensor, split)``.
+    """
+    if name == "folder" and root is not None and not (Path(root) / "test").is_dir():
+        log.info("image folder %s has no test/ subfolder: figures use its first %d training images", root, n)
+        split = "train"
+    else:
+        split = "test"
+    data = load_dataset(name, root=root, split=split, size=size, channels=channels, limit=n)
+    return data.tensor(n), split

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from advdiff.corrupt import corruption_figures
-from advdiff.data import load_dataset
+from advdiff.data import preview_images
 from advdiff.sweep import configure_job
 from advdiff.training import TrainConfig
 
@@ -11,6 +11,6 @@ smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakem
 configure_job(smk.threads, smk.log[0])
 config = TrainConfig.from_dict(smk.params.config)
 ds = config.dataset
-x0 = load_dataset(ds.name, root=ds.root, split="test", size=ds.size, channels=ds.channels,
-                  limit=smk.params.n_images).tensor(smk.params.n_images)  # fmt: skip
+# the test split's first images; a flat image folder (FFHQ) has none and gives its first training images
+x0, _ = preview_images(ds.name, root=ds.root, size=ds.size, channels=ds.channels, n=smk.params.n_images)
 corruption_figures({config.family: config.build_corruption()}, x0, Path(smk.output.strip).parent)
