@@ -225,7 +225,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     common = dict(feature_extractor=args.feature_extractor, weights=args.weights, cache=args.cache_dir,
                   use_cache=not args.no_cache, download=args.download_weights, device=args.device,
                   batch_size=args.batch_size, prdc_k=args.k, kid_subsets=args.kid_subsets,
-                  kid_subset=args.kid_subset_size, seed=args.seed, progress=not args.no_progress)  # fmt: skip
+                  kid_subset=args.kid_subset_size, seed=args.seed, progress=not args.no_progress,
+                  clean_fid=args.clean_fid)  # fmt: skip
     out_path = args.out or (str(Path(args.run) / "metrics.json") if args.run is not None else None)
     if out_path is not None:  # before any sampling or scoring
         _writable_folder("--out (its folder)", Path(out_path).parent)
@@ -352,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=2020, help="seed of the KID subsets")
     ev.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's own)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ev.add_argument("--clean-fid", action="store_true",
+                    help="also fid_clean: clean-fid's 'clean' mode, the paper's FID")  # fmt: skip
     ev.set_defaults(func=_cmd_evaluate)
 
     corrupt = sub.add_parser("corrupt", help="figures of corruption trajectories on real images")

@@ -77,7 +77,8 @@ TRAIN_KEYS = (
     "pool",
 )
 SAMPLE_KEYS = ("n", "seed", "sampler", "grid")
-EVALUATE_KEYS = ("n", "n_real", "real_split", "feature_extractor", "batch_size", "kid_subset_size", "device")
+EVALUATE_KEYS = ("n", "n_real", "real_split", "feature_extractor", "batch_size", "kid_subset_size", "device",
+                 "clean_fid")  # fmt: skip
 FIGURE_KEYS = ("n_images",)
 SWEPT_PARAMS = ("peclet", "reynolds", "intensity_map", "divergence_free")
 """advdiff parameters set by the sweep's axes (``sweep.<name>``): ``family_params.advdiff`` may not set them."""
@@ -420,7 +421,8 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
     sample = {"n": 256, "seed": 0, "sampler": None, "grid": 36, **sample}
     evaluate = _mapping("sweep.evaluate", s.get("evaluate"), EVALUATE_KEYS)
     evaluate = {"n": sample["n"], "n_real": None, "real_split": "train", "feature_extractor": "inception",
-                "batch_size": 32, "kid_subset_size": 1000, "device": "auto", **evaluate}  # fmt: skip
+                "batch_size": 32, "kid_subset_size": 1000, "device": "auto", "clean_fid": False,
+                **evaluate}  # fmt: skip
     for key in ("n", "seed", "grid"):
         value = sample[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
@@ -432,6 +434,8 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:
     n_real = evaluate["n_real"]
     if n_real is not None and (isinstance(n_real, bool) or not isinstance(n_real, int) or n_real < 2):
         raise bad_value("sweep.evaluate.n_real", evaluate["n_real"], "null (same as n) or an integer >= 2")
+    if not isinstance(evaluate["clean_fid"], bool):
+        raise bad_value("sweep.evaluate.clean_fid", evaluate["clean_fid"], "true or false")
     if evaluate["feature_extractor"] not in FEATURE_EXTRACTORS:
         raise bad_value("sweep.evaluate.feature_extractor", evaluate["feature_extractor"],
                         f"one of {', '.join(FEATURE_EXTRACTORS)}")  # fmt: skip

@@ -44,6 +44,7 @@ PAPER_SETTING = "FFHQ-128, advdiff, Re = ∞, TF-Inception FID on 50 000 samples
 SCORES = ("fid", "kid", "precision", "recall", "density", "coverage", "palette")
 COLUMNS = {  # key -> (header, digits)
     "fid": ("FID", 2),
+    "fid_clean": ("FID clean", 2),  # clean-fid's "clean" mode, the paper's FID (only when some point has it)
     "kid": ("KID", 4),
     "precision": ("P", 3),
     "recall": ("R", 3),
@@ -112,6 +113,7 @@ def _row_label(row: Mapping[str, Any], sep: str, before_operator: str) -> str:
 def _values(record: Mapping[str, Any]) -> dict[str, float | None]:
     s = record["scores"]
     out: dict[str, float | None] = {k: s.get(k) for k in SCORES}
+    out["fid_clean"] = s.get("fid_clean")
     out["train_ips"] = record["train"].get("images_per_second")
     out["sample_ips"] = record["sample"].get("images_per_second")
     out["hours"] = record["compute"]["hours"]
@@ -200,19 +202,25 @@ def _count(row: Mapping[str, Any]) -> str:
     return f"{'/'.join(map(str, row['n_fake']))} / {'/'.join(map(str, row['n_real']))}"
 
 
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table's score columns: ``fid_clean`` only when some row has it."""
+    return [c for c in COLUMNS if c != "fid_clean" or any(r.get("fid_clean") is not None for r in rows)]
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The Markdown table (one line per row, paper numbers in their own columns when present)."""
     paper = any(r["paper"] for r in rows)
-    head = ["data", "family", "Pe", "Re", "map", "div-free", "Fo_max", *(COLUMNS[c][0] for c in COLUMNS),
+    columns = _columns(rows)
+    head = ["data", "family", "Pe", "Re", "map", "div-free", "Fo_max", *(COLUMNS[c][0] for c in columns),
             "seeds", "gen / real images", "features"]  # fmt: skip
     head[head.index("hours")] = "CPU/GPU-h"
     if paper:
-        head += ["paper FID", "paper P", "paper R", "paper D", "paper C"]
+        head += ["paper FID (clean-fid)", "paper P", "paper R", "paper D", "paper C"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["dataset"], r["family"], r["pe"], r["re"], r["map"], r["div"],
                  "–" if r["fourier_max"] is None else f"{r['fourier_max']:.3g}"]  # fmt: skip
-        cells += [_fmt(r[c], r[f"{c}_std"], COLUMNS[c][1]) for c in COLUMNS]
+        cells += [_fmt(r[c], r[f"{c}_std"], COLUMNS[c][1]) for c in columns]
         cells[-1] += f" {'/'.join(r['compute'])}"
         cells += [str(len(r["seeds"])), _count(r), ", ".join(r["feature_extractor"])]
         if paper:
@@ -258,7 +266,7 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     """Group rows as CSV: every column's mean and std, counts, extractor and the paper's numbers."""
     fields = ["dataset", "family", "peclet", "reynolds", "intensity_map", "divergence_free", "fourier_max", "n_seeds",
               "seeds"]  # fmt: skip
-    for col in COLUMNS:
+    for col in _columns(rows):
         fields += [col, f"{col}_std"]
     fields += ["n_fake", "n_real", "feature_extractor", "fid_is_standard", "compute", "steps"]
     fields += [f"paper_{k}" for k in ("fid", "precision", "recall", "density", "coverage")]
@@ -282,7 +290,7 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
 def write_points_csv(records: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     """One row per point (seeds apart)."""
     fields = ["point", "dataset", "family", "peclet", "reynolds", "intensity_map", "divergence_free", "seed",
-              "config_hash", "steps", *SCORES,
+              "config_hash", "steps", *SCORES, "fid_clean",
               "train_ips", "sample_ips", "hours", "compute", "n_fake", "n_real", "feature_extractor"]  # fmt: skip
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)

@@ -196,3 +196,27 @@ def test_same_config_and_seed_give_bit_identical_scores(tmp_path, family):
     keys = ("fid", "kid", "precision", "recall", "density", "coverage", "palette")
     assert all(isinstance(scores[0][k], float) for k in keys)
     assert [scores[0][k] for k in keys] == [scores[1][k] for k in keys]
+
+
+def test_fid_clean_is_clean_fids_own_number_beside_torch_fidelitys(fmnist, tmp_path, capsys):
+    """`--clean-fid` writes fid_clean (clean-fid's "clean" mode on the offline TF-Inception network) beside fid;
+    it equals clean-fid's own compute_fid on the same two folders (relative difference < 1e-3), offline."""
+    pytest.importorskip("cleanfid")
+    from cleanfid import fid as cleanfid
+
+    from advdiff.metrics.cleanfid import build_clean_extractor
+
+    real = write_pngs(tmp_path / "real", fmnist[:6])
+    fake = write_pngs(tmp_path / "fake", fmnist[6:12] * 0.7 + 0.2)
+    out = tmp_path / "metrics.json"
+    cache = tmp_path / "cache"
+    assert main(["evaluate", "--real", str(real), "--fake", str(fake), "--out", str(out), "--feature-extractor",
+                 "tiny-test", "--k", "2", "--kid-subset-size", "3", "--cache-dir", str(cache), "--clean-fid",
+                 "--no-progress"]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    assert "fid" in result and result["fid_clean"] > 0 and "clean-fid" in result["fid_clean_extractor"]
+    assert "the paper's" in capsys.readouterr().out
+    ext = build_clean_extractor(cache=cache)
+    theirs = cleanfid.compute_fid(str(fake), str(real), mode="clean", custom_feat_extractor=ext.module, num_workers=0,
+                                  batch_size=6, device=torch.device("cpu"), verbose=False)  # fmt: skip
+    assert abs(result["fid_clean"] - theirs) / theirs < 1e-3

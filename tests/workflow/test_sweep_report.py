@@ -146,3 +146,21 @@ def test_figures_of_points_that_left_the_sweep_are_removed(tmp_path):
     assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
     copy = figs / f"sweep_t_{point}_trajectory_strip.png"
     assert copy.read_bytes() == b"new strip" and f"(figures/{copy.name})" in out["md"].read_text()
+
+
+def test_fid_clean_gets_its_own_column_only_when_the_points_have_it(tmp_path):
+    import json as _json
+
+    paths = [_record(tmp_path, f"advdiff-pe0.06-reinf-mappaper-s{s}-a", "advdiff", 0.06, None, s, 30.0 + s)
+             for s in (1, 2)]  # fmt: skip
+    plain = write_sweep_report(paths, tmp_path / "a" / "sweep_t.md", name="t", compare_paper=True)
+    assert "FID clean" not in plain["md_table"].read_text()
+    for i, path in enumerate(paths):
+        rec = _json.loads(path.read_text())
+        rec["scores"]["fid_clean"] = 36.0 + 2 * i
+        path.write_text(_json.dumps(rec))
+    out = write_sweep_report(paths, tmp_path / "b" / "sweep_t.md", name="t", compare_paper=True)
+    md = out["md_table"].read_text()
+    assert "| FID clean |" in md and "| 37.00 ± 1.41 |" in md and "paper FID (clean-fid)" in md
+    assert next(csv.DictReader(out["csv"].open()))["fid_clean"] == "37.0"
+    assert {r["fid_clean"] for r in csv.DictReader(out["points_csv"].open())} == {"36.0", "38.0"}
