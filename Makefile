@@ -15,7 +15,7 @@ SNAKEMAKE = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --workflow
 	--configfile config/config.yaml $(CONFIGS) --cores $(CORES) --snakefile Snakefile \
 	$(if $(MEM_MB),--resources mem_mb=$(MEM_MB))
 
-.PHONY: run study publish test test-all test-ui lint format data env bench mlflow-ui report clean
+.PHONY: run study gpu-check publish test test-all test-ui lint format data env bench mlflow-ui report clean
 
 env: $(STAMP)
 
@@ -81,6 +81,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format advdiff tests workflow/scripts setup.py
 	$(VENV)/bin/ruff check --fix advdiff tests workflow/scripts setup.py
 	$(VENV)/bin/snakefmt Snakefile workflow/rules
+
+## gpu-check: on a machine with an NVIDIA GPU and CuPy: LBM parity and roofline, 100 bf16 training steps of the
+## paper's network, sampling, projected GPU-hours of config/paper.yaml -> results/gpu_check.json (under 10 min)
+gpu-check: $(STAMP)
+	$(VENV)/bin/advdiff gpu-check --json results/gpu_check.json
 
 ## bench: the LBM benchmark on this machine's CPU (record the result in BENCHMARKS.md)
 bench: $(STAMP)

@@ -286,6 +286,18 @@ def _cmd_prepare_ffhq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gpu_check(args: argparse.Namespace) -> int:
+    from advdiff.gpucheck import gpu_check
+
+    _writable_folder("--json (its folder)", Path(args.json).parent)
+    r = gpu_check(args.json, backend=args.backend, device=args.device, quick=args.quick, steps=args.steps,
+                  samples=args.samples, paper_config=args.paper_config)  # fmt: skip
+    for name, stage in r["stages"].items():
+        print(f"{name:<13} {stage['status']:<16} {stage['seconds']:.1f} s")
+    print(f"overall: {r['status']}; wrote {args.json}")
+    return 0 if r["status"] == "ok" else 1
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from advdiff import __version__
     from advdiff.lbm import available_backends
@@ -383,6 +395,15 @@ def build_parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--out", required=True, help="output folder")
     corrupt.set_defaults(func=_cmd_corrupt)
 
+    gc = sub.add_parser("gpu-check", help="LBM parity, roofline, training and sampling rates, projected GPU-hours")
+    gc.add_argument("--json", required=True, metavar="FILE", help="the report")
+    gc.add_argument("--backend", default="cupy", choices=["cupy", "cpu", "numpy"])
+    gc.add_argument("--device", default="cuda", help="the network's device (cuda, cuda:N or cpu)")
+    gc.add_argument("--quick", action="store_true", help="a tiny network on small images (checks the check on a CPU)")
+    gc.add_argument("--steps", type=int, default=100, help="training steps")
+    gc.add_argument("--samples", type=int, default=4, help="images sampled")
+    gc.add_argument("--paper-config", default="config/paper.yaml", help="the sweep whose GPU-hours are projected")
+    gc.set_defaults(func=_cmd_gpu_check)
     prepare = sub.add_parser("prepare", help="prepare a data set from the user's own copy (no download)")
     prepare_sub = prepare.add_subparsers(dest="prepare", required=True)
     pf = prepare_sub.add_parser("ffhq", help="FFHQ -> a flat folder of 128 px PNGs, count and checksums checked")
