@@ -28,7 +28,6 @@ rule report_study:
     params:
         sweep=SWEEP.name,
         runs_dir=RUNS_DIR,
-        sweep_dir=SWEEP_DIR,
         benchmarks=f"results/benchmarks/{SWEEP.name}",
     script:
         "../scripts/report_study.py"
