@@ -117,15 +117,17 @@ def test_costs_come_from_the_benchmark_files(tmp_path):
     assert missing["wall_s"] == pytest.approx(17.0) and missing["cpu_s"] != missing["cpu_s"]  # NaN: not measured
 
 
-def test_departure_is_measured_with_each_rows_own_operator(tmp_path):
+def test_departure_is_measured_with_each_rows_own_operator(tmp_path, monkeypatch):
     from advdiff.data import find_fashion_mnist
+    from advdiff.reporting import study
     from advdiff.reporting.study import departures
 
     try:
         find_fashion_mnist()
     except Exception as exc:  # noqa: BLE001 - any reason the data is missing skips
         pytest.skip(f"Fashion-MNIST is not installed ({exc}); run `make data`")
-
+    monkeypatch.setattr(study, "DEPARTURE_IMAGES", 4)  # the report takes 16 images and 3 seeds: same logic, less work
+    monkeypatch.setattr(study, "DEPARTURE_SEEDS", (0, 1))
     recs = {}
     rows = []
     for pe, imap in ((0.0, "paper"), (0.06, "paper"), (0.06, "none")):
@@ -139,5 +141,6 @@ def test_departure_is_measured_with_each_rows_own_operator(tmp_path):
     assert set(deps) == {rows[1]["points"][0], rows[2]["points"][0]}  # Pe = 0 departs from nothing
     paper, plain = deps[rows[1]["points"][0]], deps[rows[2]["points"][0]]
     assert paper["part"] == "departure" and plain["part"] == "transport" and paper["levels"] == [2, 5, 10]
+    assert paper["images"] == 4 and paper["seeds"] == [0, 1]
     # the paper map's compressive pattern dominates transport at Pe 0.06 (reports/operator.md)
     assert paper["mean"][-1] > 3 * plain["mean"][-1] > 0
