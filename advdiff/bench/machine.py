@@ -7,44 +7,35 @@ import os
 import platform
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, else the platform's processor string."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_family_model() -> str:
-    """``family/model`` from /proc/cpuinfo (AMD EPYC: 25/1 is Zen 3, 25/17 Zen 4), where the model name is generic."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
     fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                key = line.split(":", 1)[0].strip()
-                if key in ("cpu family", "model") and key not in fields:
-                    fields[key] = line.split(":", 1)[1].strip()
-                if len(fields) == 2:
-                    break
+                if not line.strip():
+                    break  # the end of the first processor's block
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return f"{fields.get('cpu family', '?')}/{fields.get('model', '?')}"
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else the platform's processor string."""
+    return _cpuinfo().get("model name") or platform.processor() or "unknown"
+
+
+def cpu_family_model() -> str:
+    """``family/model`` from /proc/cpuinfo (AMD EPYC: 25/1 is Zen 3, 25/17 Zen 4), where the model name is generic."""
+    info = _cpuinfo()
+    return f"{info.get('cpu family', '?')}/{info.get('model', '?')}"
 
 
 def cpu_flags() -> set[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set(_cpuinfo().get("flags", "").split())
 
 
 def native_bf16() -> bool:

@@ -191,6 +191,8 @@ def job_costs(records: Sequence[Mapping[str, Any]], benchmarks: str | Path, swee
 
     Falls back to the record's own timings (wall clock only) when a benchmark file is missing.
     """
+    from advdiff.tracking import read_benchmark
+
     root = Path(benchmarks).parent if Path(benchmarks).name == sweep else Path(benchmarks)
     out: dict[str, dict[str, float]] = {}
     for rec in records:
@@ -198,15 +200,11 @@ def job_costs(records: Sequence[Mapping[str, Any]], benchmarks: str | Path, swee
         cpu = wall = 0.0
         found = 0
         for rule, job in (("train", pid), ("sample", f"{sweep}/{pid}"), ("evaluate", f"{sweep}/{pid}")):
-            f = root / rule / f"{job}.tsv"
-            if not f.is_file():
-                continue
-            with open(f, newline="", encoding="utf-8") as fh:
-                lines = list(csv.DictReader(fh, delimiter="\t"))
-            if lines:
+            values = read_benchmark(root / rule / f"{job}.tsv")  # the parser the MLflow runs use
+            if values:
                 found += 1
-                wall += float(lines[-1].get("s") or 0.0)
-                cpu += float(lines[-1].get("cpu_time") or 0.0)
+                wall += values.get("seconds", 0.0)
+                cpu += values.get("cpu_seconds", 0.0)
         if found < 3:
             wall = sum(float(v) for v in rec["compute"]["seconds"].values())
             cpu = math.nan
