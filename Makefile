@@ -15,7 +15,7 @@ SNAKEMAKE = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --workflow
 	--configfile config/config.yaml $(CONFIGS) --cores $(CORES) --snakefile Snakefile \
 	$(if $(MEM_MB),--resources mem_mb=$(MEM_MB))
 
-.PHONY: run study gpu-check publish test test-all test-ui lint format data env bench mlflow-ui report clean
+.PHONY: run study gpu-check publish test test-all test-ui test-slurm lint format data env bench mlflow-ui report clean
 
 env: $(STAMP)
 
@@ -71,6 +71,15 @@ test-ui: $(STAMP)
 	-@bash workflow/scripts/install_fashion_mnist.sh
 	-@bash workflow/scripts/install_browser.sh
 	$(VENV)/bin/pytest -q -m slow tests/workflow/test_mlflow_ui.py
+
+## test-slurm: the smoke sweep through workflow/profiles/slurm on a one-node SLURM cluster with accounting,
+## started for the test and stopped after it (workflow/scripts/slurm_cluster.sh: installs slurm-wlm, munge,
+## slurmdbd and mariadb-server as root when missing; without them the test skips and says why)
+test-slurm: $(STAMP)
+	-@bash workflow/scripts/install_fashion_mnist.sh
+	@bash workflow/scripts/slurm_cluster.sh start || echo "test-slurm: no cluster; the SLURM test will skip"
+	$(VENV)/bin/pytest -q -m slurm tests/workflow/test_slurm.py; rc=$$?; \
+		bash workflow/scripts/slurm_cluster.sh stop; exit $$rc
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check advdiff tests workflow/scripts setup.py
