@@ -18,13 +18,15 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from advdiff.corruptions import Corruption
 from advdiff.reporting import figures
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ def corruption_figures(
 
     The files written are those of :func:`figure_files`.
     """
+    import torch
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     trajectories: dict[str, np.ndarray] = {}

@@ -6,11 +6,13 @@ sampling, a tracking URI when recording, ``device: cuda`` on a machine without a
 raw ``RuntimeError``). The workflow calls :func:`check_workflow` when it is parsed (after
 :func:`advdiff.sweep.build_sweep`), and ``advdiff train/sample/evaluate`` call the single checks
 when they start. Every error is a :class:`~advdiff.errors.ConfigError` naming the key, the value
-and what is allowed.
+and what is allowed. :func:`check_workflow` needs no torch (Snakemake may parse the workflow in an
+environment without it); the jobs check their device again with torch when they start.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
@@ -54,27 +56,59 @@ def check_sampler(sampler: Any, families: Iterable[str], key: str = "sampler") -
     return sampler
 
 
-def check_device(device: Any, key: str = "device", *, gpus_requested: int = 0) -> str:
-    """Check ``device`` (auto, cpu, cuda, cuda:N) and, for CUDA, that a GPU is usable here.
-
-    With ``gpus_requested`` > 0 the jobs ask a scheduler for GPUs (the workflow's ``resources.gpu``)
-    and may run on other machines: a machine without a GPU is then only logged here, and the job
-    itself checks again when it starts.
-    """
-    from advdiff.training.config import _check_device, check_device_usable
+def _device_name(device: Any, key: str) -> str:
+    from advdiff.training.config import _check_device
 
     try:
-        name = _check_device(device)
+        return _check_device(device)
     except ConfigError:
         raise bad_value(key, device, "auto, cpu, cuda or cuda:N") from None
-    if name.startswith("cuda") and gpus_requested > 0:
-        import torch
 
-        if not torch.cuda.is_available():
-            log.info("%s=%s: no CUDA GPU here; the jobs ask for %d GPU(s) each and check it where they run",
-                     key, name, gpus_requested)  # fmt: skip
-            return name
+
+def check_device(device: Any, key: str = "device") -> str:
+    """Check ``device`` (auto, cpu, cuda, cuda:N) and, for CUDA, that torch can use a GPU here."""
+    from advdiff.training.config import check_device_usable
+
+    name = _device_name(device, key)
     check_device_usable(name, key)
+    return name
+
+
+def cuda_device_count() -> int:
+    """GPUs the CUDA driver shows this process (0 without a driver), asked without torch.
+
+    Torch runs on the same driver: where this is 0, ``torch.cuda.is_available()`` is false too.
+    """
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
+
+
+def check_planned_device(device: Any, key: str = "device", *, gpus_requested: int = 0) -> str:
+    """Check ``device`` for jobs planned now, without torch: for CUDA, that the CUDA driver shows a GPU here.
+
+    With ``gpus_requested`` > 0 the jobs ask a scheduler for GPUs (the workflow's ``resources.gpu``)
+    and may run on other machines: a machine without a GPU is then only logged here. Either way the
+    job checks again with torch when it starts (:func:`check_device`).
+    """
+    name = _device_name(device, key)
+    if not name.startswith("cuda"):
+        return name
+    count = cuda_device_count()
+    if count == 0 and gpus_requested > 0:
+        log.info("%s=%s: no CUDA GPU here; the jobs ask for %d GPU(s) each and check it where they run",
+                 key, name, gpus_requested)  # fmt: skip
+        return name
+    if count == 0:
+        raise bad_value(key, name, "auto or cpu: no CUDA GPU is usable here (the CUDA driver shows none)")
+    index = int(name.partition(":")[2] or 0)
+    if index >= count:
+        raise bad_value(key, name, f"auto, cpu, cuda or cuda:0 to cuda:{count - 1} ({count} GPU(s) here)")
     return name
 
 
@@ -119,13 +153,13 @@ def check_workflow(config: Mapping[str, Any]) -> None:
     """The workflow's run-time settings, checked when it is parsed (after the schema and ``build_sweep``).
 
     ``sweep.sample.sampler`` against every family of the sweep, ``sweep.train.device`` and
-    ``sweep.evaluate.device`` against this machine (unless ``resources.gpu`` asks a scheduler for
-    GPUs), and ``tracking.uri`` (or ``$MLFLOW_TRACKING_URI``).
+    ``sweep.evaluate.device`` against this machine's CUDA driver (unless ``resources.gpu`` asks a
+    scheduler for GPUs; :func:`check_planned_device`), and ``tracking.uri`` (or ``$MLFLOW_TRACKING_URI``).
     """
     sweep = config.get("sweep") or {}
     gpus = int((config.get("resources") or {}).get("gpu") or 0)
     check_sampler((sweep.get("sample") or {}).get("sampler"), sweep.get("families") or [], "sweep.sample.sampler")
     for section in ("train", "evaluate"):
         device = (sweep.get(section) or {}).get("device", "auto")
-        check_device(device, f"sweep.{section}.device", gpus_requested=gpus)
+        check_planned_device(device, f"sweep.{section}.device", gpus_requested=gpus)
     check_tracking_uri((config.get("tracking") or {}).get("uri"))

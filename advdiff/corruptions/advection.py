@@ -28,10 +28,10 @@ channels, phases rotating with the step.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from advdiff.corruptions.base import (
     Corruption,
@@ -47,6 +47,9 @@ from advdiff.lbm.backends import NAMES as BACKENDS
 from advdiff.lbm.backends import get_backend
 from advdiff.lbm.backends import variants as backend_variants
 from advdiff.lbm.backends.base import COLLISIONS, VARIANTS
+
+if TYPE_CHECKING:
+    import torch
 
 INTENSITY_MAPS = ("paper", "none")
 """Intensity maps of the ``advdiff`` family (see the module docstring)."""
@@ -188,8 +191,6 @@ class AdvectionDiffusion(Corruption):
             intensity_map=intensity_map,
             variant=variant,
         )
-        self.sigmas = torch.from_numpy(units.sigma_schedule(K, sigma_min, sigma_max))
-        """Blur widths sigma_0..sigma_K in pixels, float64 (K+1,), sigma_0 = 0."""
         self.training_noise: float = noise
         """Standard deviation of the noise the trainer adds to the network input."""
         self.sampling_delta: float = factor * noise
@@ -198,6 +199,13 @@ class AdvectionDiffusion(Corruption):
         self.progress = False
         self.backend_used: str | None = None  # the LBM backend the last trajectory ran on (``auto`` resolved)
         """Show a progress bar over the LBM steps of each simulation (not part of the parameters)."""
+
+    @cached_property
+    def sigmas(self) -> torch.Tensor:
+        """Blur widths sigma_0..sigma_K in pixels, float64 (K+1,), sigma_0 = 0 (made on first use: needs torch)."""
+        import torch
+
+        return torch.from_numpy(units.sigma_schedule(self.K, self.params["sigma_min"], self.params["sigma_max"]))
 
     # -- schedule and fields -------------------------------------------------------------
 
@@ -295,12 +303,16 @@ class AdvectionDiffusion(Corruption):
         return lambda b, k: x0[b] if k == 0 else rec[index[k], b]
 
     def _degrade(self, x0, k, generator):
+        import torch
+
         ks = [int(v) for v in k.tolist()]
         level = self._levels(x0, ks, generator)
         return torch.stack([level(b, kb) for b, kb in enumerate(ks)])
 
     def _degrade_pair(self, x0, k, generator):
         """Levels k-1 and k of every image from one simulation with one velocity field per image."""
+        import torch
+
         ks = [int(v) for v in k.tolist()]
         level = self._levels(x0, ks + [kb - 1 for kb in ks], generator)
         prev = torch.stack([level(b, kb - 1) for b, kb in enumerate(ks)])

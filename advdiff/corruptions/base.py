@@ -42,19 +42,22 @@ import inspect
 import logging
 import math
 import numbers
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar
 
 import numpy as np
-import torch
 
 from advdiff.errors import AdvdiffError, bad_value
 from advdiff.lbm import units
 
-GeneratorLike = torch.Generator | Sequence[torch.Generator] | None
+if TYPE_CHECKING:  # torch is imported where tensors are made: building a family (its config) needs no torch
+    import torch
+
+GeneratorLike: TypeAlias = "torch.Generator | Sequence[torch.Generator] | None"
 """``None`` (torch's global generator), one generator for the batch, or one per image."""
 
-Level = int | torch.Tensor
+Level: TypeAlias = "int | torch.Tensor"
 """A corruption level: an int, or a (B,) integer tensor with one level per image."""
 
 C = TypeVar("C", bound="Corruption")
@@ -120,14 +123,23 @@ def blur_widths(K: int, sigma_min: Any, sigma_max: Any) -> torch.Tensor:
 
     The heat-dissipation schedule (Rissanen et al. 2023), from :func:`advdiff.lbm.units.sigma_schedule`.
     """
+    import torch
+
+    return torch.from_numpy(blur_widths_array(K, sigma_min, sigma_max))
+
+
+def blur_widths_array(K: int, sigma_min: Any, sigma_max: Any) -> np.ndarray:
+    """:func:`blur_widths` as a NumPy array: the arguments are checked here, without torch."""
     K = check_K(K)
     smin = check_real("sigma_min", sigma_min, low=0.0, open_low=True)
     smax = check_real("sigma_max", sigma_max, low=0.0, open_low=True)
-    return torch.from_numpy(np.asarray(units.sigma_schedule(K, smin, smax), dtype=np.float64))
+    return np.asarray(units.sigma_schedule(K, smin, smax), dtype=np.float64)
 
 
 def check_images(x0: Any, key: str = "x0") -> torch.Tensor:
     """Check a batch of images: a 4-D floating-point torch tensor (B, C, H, W), B >= 1, all values finite."""
+    import torch
+
     if not isinstance(x0, torch.Tensor):
         raise bad_value(key, type(x0).__name__, "a torch tensor of shape (B, C, H, W)")
     if x0.dim() != 4 or not x0.is_floating_point() or x0.numel() == 0:
@@ -149,6 +161,8 @@ def check_data(x0: Any, key: str = "x0") -> tuple[torch.Tensor, torch.dtype]:
     :data:`DATA_TOLERANCE` (images in 0..255 as floats, or in [-1, 1]): the message names the
     observed minimum and maximum.
     """
+    import torch
+
     if not isinstance(x0, torch.Tensor):
         raise bad_value(key, type(x0).__name__, "a torch tensor of shape (B, C, H, W)")
     if x0.dtype == torch.uint8:
@@ -176,6 +190,8 @@ def check_level(k: Any, batch: int, K: int, device: torch.device | str | None = 
 
     ``k`` is an int (all images), a 0-d integer tensor, or a (batch,) integer tensor.
     """
+    import torch
+
     allowed = f"an integer level 0 <= k <= K={K}, or a ({batch},) integer tensor of them"
     if isinstance(k, torch.Tensor):
         if k.is_floating_point() or k.is_complex() or k.dtype == torch.bool or k.shape not in ((), (batch,)):
@@ -195,6 +211,8 @@ def check_level(k: Any, batch: int, K: int, device: torch.device | str | None = 
 
 def check_generator(generator: Any, batch: int) -> torch.Generator | list[torch.Generator] | None:
     """Return ``None``, one ``torch.Generator``, or a list of exactly ``batch`` generators (one per image)."""
+    import torch
+
     allowed = f"None, a torch.Generator, or a sequence of {batch} torch.Generator (one per image)"
     if generator is None or isinstance(generator, torch.Generator):
         return generator
@@ -208,6 +226,8 @@ def check_generator(generator: Any, batch: int) -> torch.Generator | list[torch.
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     """Precision to compute in: float64 stays float64, everything else (float32, half types) is float32."""
+    import torch
+
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
@@ -222,6 +242,8 @@ def randn(
     A list of generators draws image ``b``'s noise ``shape[1:]`` from generator ``b``; a single
     generator draws on its own device and the result is moved to ``device``.
     """
+    import torch
+
     shape = tuple(int(s) for s in shape)
     if generator is None:
         return torch.randn(shape, device=device, dtype=dtype)
@@ -239,6 +261,8 @@ def draw_seeds(generator: torch.Generator | list[torch.Generator] | None, batch:
 
     A list of generators gives seed ``b`` from generator ``b``, so seeds do not depend on batching.
     """
+    import torch
+
     high = 2**62
     if isinstance(generator, list):
         return [int(torch.randint(high, (1,), generator=g, device=g.device)) for g in generator]
@@ -306,6 +330,8 @@ class Corruption(abc.ABC):
             Level-``k`` images in data units, same shape, dtype and device as ``x0``; exactly
             ``x0`` where ``k == 0``.
         """
+        import torch
+
         x0, dtype = check_data(x0)
         batch = x0.shape[0]
         levels = check_level(k, batch, self.K, x0.device)
@@ -337,6 +363,8 @@ class Corruption(abc.ABC):
         generator state, which is one forward run for deterministic families; stochastic
         families whose two levels must share one sample path override :meth:`_degrade_pair`.
         """
+        import torch
+
         x0, dtype = check_data(x0)
         batch = x0.shape[0]
         levels = check_level(k, batch, self.K, x0.device)
@@ -379,6 +407,8 @@ class Corruption(abc.ABC):
             Shape (K+1, B, C, H, W) in data units, same dtype and device as ``x0``; entry 0 is ``x0``.
             Memory grows as (K+1)·B·C·H·W.
         """
+        import torch
+
         x0, dtype = check_data(x0)
         batch = x0.shape[0]
         gens = check_generator(generator, batch)
@@ -420,6 +450,8 @@ class Corruption(abc.ABC):
         torch.Tensor
             (B or n, C, H, W) in data units.
         """
+        import torch
+
         if isinstance(x0_or_n, torch.Tensor):
             x0, dtype = check_data(x0_or_n, key="x0_or_n")
             n, each, device = x0.shape[0], tuple(x0.shape[1:]), x0.device
@@ -459,9 +491,13 @@ class Corruption(abc.ABC):
             "K": self.K,
             "deterministic": self.deterministic,
             "prior_needs_images": self.prior_needs_images,
-            "params": {key: _plain(value) for key, value in self.params.items()},
+            "params": self.plain_params(),
             **self._describe_extra(),
         }
+
+    def plain_params(self) -> dict[str, Any]:
+        """The resolved parameters as JSON values (``describe()["params"]``, without the family's extras)."""
+        return {key: _plain(value) for key, value in self.params.items()}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
@@ -478,6 +514,8 @@ class Corruption(abc.ABC):
     def _trajectory(self, x0: torch.Tensor, generator: torch.Generator | list[torch.Generator] | None) -> torch.Tensor:
         """Levels 0..K stacked. Default: ``_degrade`` at every level, which is a sample path only for
         deterministic families (stochastic ones get independent draws per level: override)."""
+        import torch
+
         batch = x0.shape[0]
         return torch.stack(
             [
@@ -496,6 +534,8 @@ class Corruption(abc.ABC):
         dtype: torch.dtype,
     ) -> torch.Tensor:
         """Prior samples; default: level K of ``x0`` (never None while ``prior_needs_images`` is True)."""
+        import torch
+
         if x0 is None:
             raise NotImplementedError(
                 f"family '{self.name}' sets prior_needs_images=False but does not override _prior"
@@ -518,13 +558,16 @@ class Corruption(abc.ABC):
         return tuple(int(s) for s in shape)
 
     def _check_output(self, what: str, out: Any, expected: tuple[int, ...]) -> None:
+        import torch
+
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise RuntimeError(f"family '{self.name}' {what} returned {got}, expected shape {expected}")
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, torch.Tensor | np.ndarray):
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    if isinstance(value, np.ndarray) or (torch is not None and isinstance(value, torch.Tensor)):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()

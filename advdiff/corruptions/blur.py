@@ -29,14 +29,15 @@ the common interface of the blur-based families but unused: this schedule starts
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import torch
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from advdiff.corruptions.base import check_K, check_real, register
-from advdiff.corruptions.dct import dct2, idct2, laplacian_eigenvalues
 from advdiff.corruptions.gaussian import GaussianCorruption
 from advdiff.errors import bad_value
+
+if TYPE_CHECKING:
+    import torch
 
 
 @register("blur")
@@ -73,22 +74,50 @@ class BlurringDiffusion(GaussianCorruption):
         smin = None if sigma_min is None else check_real("sigma_min", sigma_min, low=0.0, open_low=True)
         lo = check_real("logsnr_min", logsnr_min, high=20.0)
         super().__init__(K=K, sigma_max=smax, d_min=dmin, sigma_min=smin, logsnr_min=lo)
-        t = torch.arange(K + 1, dtype=torch.float64) / K
-        self.times: torch.Tensor = t
+
+    # The schedules are made on first use (they need torch; building the family to check its
+    # parameters does not).
+    @cached_property
+    def times(self) -> torch.Tensor:
         """t_k = k / K, float64 (K+1,)."""
-        theta = t * math.atan(math.exp(-lo / 2.0))
-        self.alphas: torch.Tensor = torch.cos(theta)
+        import torch
+
+        return torch.arange(self.K + 1, dtype=torch.float64) / self.K
+
+    @cached_property
+    def _theta(self) -> torch.Tensor:
+        return self.times * math.atan(math.exp(-self.params["logsnr_min"] / 2.0))
+
+    @cached_property
+    def alphas(self) -> torch.Tensor:
         """alpha_t = cos(t theta_max), float64 (K+1,): 1 at level 0, alpha_1^2 = sigmoid(logsnr_min)."""
-        self.noise_sigmas: torch.Tensor = torch.sin(theta)
+        import torch
+
+        return torch.cos(self._theta)
+
+    @cached_property
+    def noise_sigmas(self) -> torch.Tensor:
         """sigma_t = sin(t theta_max), float64 (K+1,): the noise standard deviation in model space."""
-        self.blur_sigmas: torch.Tensor = smax * torch.sin(math.pi * t / 2.0) ** 2
+        import torch
+
+        return torch.sin(self._theta)
+
+    @cached_property
+    def blur_sigmas(self) -> torch.Tensor:
         """sigma_B(t) = sigma_B,max sin^2(pi t / 2), float64 (K+1,): the blur width in pixels."""
+        import torch
+
+        return self.params["sigma_max"] * torch.sin(math.pi * self.times / 2.0) ** 2
 
     def frequency_scaling(self, levels: torch.Tensor, H: int, W: int) -> torch.Tensor:
         """``d_t = (1 - d_min) exp(-lambda sigma_B(t)^2 / 2) + d_min``, float64, shape ``levels.shape + (H, W)``.
 
         After Hoogeboom & Salimans 2023.
         """
+        import torch
+
+        from advdiff.corruptions.dct import laplacian_eigenvalues
+
         lam = laplacian_eigenvalues(H, W, device=levels.device)
         tau = self.blur_sigmas.to(levels.device)[levels] ** 2 / 2.0
         dmin = self.params["d_min"]
@@ -104,10 +133,14 @@ class BlurringDiffusion(GaussianCorruption):
 
     def to_basis(self, z: torch.Tensor) -> torch.Tensor:
         """Orthonormal 2-D DCT-II over the last two axes."""
+        from advdiff.corruptions.dct import dct2
+
         return dct2(z)
 
     def from_basis(self, u: torch.Tensor) -> torch.Tensor:
         """Inverse 2-D DCT (DCT-III) over the last two axes."""
+        from advdiff.corruptions.dct import idct2
+
         return idct2(u)
 
     def _describe_extra(self) -> dict[str, Any]:

@@ -12,13 +12,15 @@ model space.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from advdiff.corruptions.base import check_K, check_real, register
 from advdiff.corruptions.gaussian import GaussianCorruption
 from advdiff.errors import bad_value
+
+if TYPE_CHECKING:
+    import torch
 
 
 @register("ddpm")
@@ -49,18 +51,32 @@ class DDPM(GaussianCorruption):
         if bmax >= 1.0:
             raise bad_value("beta_max", beta_max, f"a number with beta_min={bmin:g} <= beta_max < 1")
         super().__init__(K=K, beta_min=bmin, beta_max=bmax, sigma_min=smin, sigma_max=smax)
-        betas = torch.cat([torch.zeros(1, dtype=torch.float64), torch.linspace(bmin, bmax, K, dtype=torch.float64)])
-        self.betas: torch.Tensor = betas
-        """beta_0..beta_K, float64 (K+1,), beta_0 = 0."""
-        self.alphas_cumprod: torch.Tensor = torch.cumprod(1.0 - betas, dim=0)
+
+    @cached_property
+    def betas(self) -> torch.Tensor:
+        """beta_0..beta_K, float64 (K+1,), beta_0 = 0 (made on first use: needs torch)."""
+        import torch
+
+        bmin, bmax = self.params["beta_min"], self.params["beta_max"]
+        return torch.cat([torch.zeros(1, dtype=torch.float64), torch.linspace(bmin, bmax, self.K, dtype=torch.float64)])
+
+    @cached_property
+    def alphas_cumprod(self) -> torch.Tensor:
         """abar_0..abar_K, float64 (K+1,), abar_0 = 1: the signal variance of level k in model space."""
+        import torch
+
+        return torch.cumprod(1.0 - self.betas, dim=0)
 
     def signal_coefficient(self, levels: torch.Tensor, H: int, W: int) -> torch.Tensor:
         """``sqrt(abar_k)``, float64, shape ``levels.shape + (1, 1)`` (after Ho et al. 2020)."""
+        import torch
+
         return torch.sqrt(self.alphas_cumprod.to(levels.device)[levels])[..., None, None]
 
     def noise_std(self, levels: torch.Tensor) -> torch.Tensor:
         """``sqrt(1 - abar_k)``, float64, shape ``levels.shape`` (after Ho et al. 2020)."""
+        import torch
+
         return torch.sqrt(1.0 - self.alphas_cumprod.to(levels.device)[levels])
 
     def _describe_extra(self) -> dict[str, Any]:

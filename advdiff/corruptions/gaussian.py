@@ -24,8 +24,7 @@ per-frequency signal-to-noise ratio ``a_k / s_k`` to decrease with k, which both
 from __future__ import annotations
 
 import abc
-
-import torch
+from typing import TYPE_CHECKING
 
 from advdiff.corruptions.base import (
     Corruption,
@@ -37,6 +36,9 @@ from advdiff.corruptions.base import (
     compute_dtype,
     randn,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 def to_model(x: torch.Tensor) -> torch.Tensor:
@@ -95,6 +97,8 @@ class GaussianCorruption(Corruption):
             ``x_k`` in data units (exactly ``x0`` where ``k == 0``) and ``eps`` with
             ``2 x_k - 1 = T^-1(a_k ⊙ T(2 x0 - 1)) + s_k eps``, both shaped and typed like ``x0``.
         """
+        import torch
+
         x0 = check_images(x0)
         levels = check_level(k, x0.shape[0], self.K, x0.device)
         gens = check_generator(generator, x0.shape[0])
@@ -115,6 +119,8 @@ class GaussianCorruption(Corruption):
         return self._sample(x0, k, generator)[0]
 
     def _trajectory(self, x0, generator):
+        import torch
+
         dtype = compute_dtype(x0.dtype)
         B, C, H, W = x0.shape
         out = torch.empty((self.K + 1, B, C, H, W), dtype=dtype, device=x0.device)

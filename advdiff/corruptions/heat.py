@@ -15,12 +15,13 @@ input and the sampler uses ``sampling_delta``.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import torch
+from advdiff.corruptions.base import Corruption, blur_widths_array, check_real, compute_dtype, register
 
-from advdiff.corruptions.base import Corruption, blur_widths, check_real, compute_dtype, register
-from advdiff.corruptions.dct import dct2, idct2, laplacian_eigenvalues
+if TYPE_CHECKING:
+    import torch
 
 
 @register("heat")
@@ -54,7 +55,7 @@ class HeatDissipation(Corruption):
         noise_sigma: float = 0.01,  # training noise on the network input, data units
         delta_factor: float = 1.25,  # sampling noise delta = delta_factor * noise_sigma
     ) -> None:
-        sigmas = blur_widths(K, sigma_min, sigma_max)
+        widths = blur_widths_array(K, sigma_min, sigma_max)
         noise = check_real("noise_sigma", noise_sigma, low=0.0)
         factor = check_real("delta_factor", delta_factor, low=0.0)
         super().__init__(
@@ -64,28 +65,44 @@ class HeatDissipation(Corruption):
             noise_sigma=noise,
             delta_factor=factor,
         )
-        self.sigmas: torch.Tensor = sigmas
-        """Blur widths sigma_0..sigma_K in pixels, float64 (K+1,), sigma_0 = 0."""
+        self._widths = widths
         self.training_noise: float = noise
         """Standard deviation of the noise the trainer adds to the network input."""
         self.sampling_delta: float = factor * noise
         """Standard deviation of the noise the sampler adds per step (delta = 1.25 sigma by default)."""
+
+    @cached_property
+    def sigmas(self) -> torch.Tensor:
+        """Blur widths sigma_0..sigma_K in pixels, float64 (K+1,), sigma_0 = 0 (made on first use: needs torch)."""
+        import torch
+
+        return torch.from_numpy(self._widths)
 
     def heat_factors(self, k: torch.Tensor, H: int, W: int) -> torch.Tensor:
         """DCT-space multipliers ``exp(-lambda sigma_k^2 / 2)``, float64, shape ``k.shape + (H, W)``.
 
         After Rissanen et al. 2023.
         """
+        import torch
+
+        from advdiff.corruptions.dct import laplacian_eigenvalues
+
         lam = laplacian_eigenvalues(H, W, device=k.device)
         var = self.sigmas.to(k.device)[k] ** 2
         return torch.exp(-lam * (var / 2.0)[..., None, None])
 
     def _degrade(self, x0, k, generator):
+        from advdiff.corruptions.dct import dct2, idct2
+
         dtype = compute_dtype(x0.dtype)
         factors = self.heat_factors(k, x0.shape[-2], x0.shape[-1]).to(dtype)[:, None]
         return idct2(factors * dct2(x0.to(dtype)))
 
     def _trajectory(self, x0, generator):
+        import torch
+
+        from advdiff.corruptions.dct import dct2, idct2
+
         dtype = compute_dtype(x0.dtype)
         levels = torch.arange(self.K + 1, device=x0.device)
         factors = self.heat_factors(levels, x0.shape[-2], x0.shape[-1]).to(dtype)[:, None, None]
@@ -94,7 +111,7 @@ class HeatDissipation(Corruption):
     def _describe_extra(self) -> dict[str, Any]:
         return {
             "space": "data [0, 1]",
-            "sigma_last": float(self.sigmas[-1]),
+            "sigma_last": float(self._widths[-1]),
             "training_noise": self.training_noise,
             "sampling_delta": self.sampling_delta,
         }

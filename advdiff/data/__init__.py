@@ -5,7 +5,8 @@
 (C, H, W) in [0, 1]); ``.tensor(limit)`` gives a batch (N, C, H, W).
 
 Data sets: ``fashion_mnist`` (default; Debian's ``dataset-fashion-mnist`` files, else a torchvision
-download), ``mnist`` and ``cifar10`` (torchvision folders), ``folder`` (any folder of images, lazy).
+download), ``mnist`` and ``cifar10`` (torchvision folders), ``folder`` (any folder of images, lazy; a
+flat one can hold a fixed, seeded subset out as its test split: ``holdout``, ``holdout_seed``).
 
 Example::
 
@@ -15,8 +16,6 @@ Example::
 """
 
 from advdiff.data.base import (
-    CHANNELS,
-    SPLITS,
     UNLABELLED,
     DataError,
     DataRootError,
@@ -35,9 +34,10 @@ from advdiff.data.builtin import (
     load_fashion_mnist,
     load_mnist,
 )
-from advdiff.data.folder import IMAGE_EXTENSIONS, ImageFolderDataset, read_image
+from advdiff.data.folder import IMAGE_EXTENSIONS, ImageFolderDataset, StreamedImages, read_image
 from advdiff.data.idx import read_idx
 from advdiff.data.registry import DEFAULT_DATASET, available_datasets, check_root, load_dataset, preview_images
+from advdiff.data_settings import CHANNELS, SPLITS
 
 __all__ = [
     "CHANNELS",
@@ -47,6 +47,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "SPLITS",
     "UNLABELLED",
+    "StreamedImages",
     "DataError",
     "DataRootError",
     "DataUnavailableError",

@@ -11,16 +11,14 @@ int (-1 where the data set has no labels), plus :meth:`ImageDataset.tensor` and
 from __future__ import annotations
 
 import logging
-import operator
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from advdiff.data_settings import CHANNELS, check_channels, check_limit, check_size, check_split
 from advdiff.errors import AdvdiffError, ConfigError, bad_value
 
-SPLITS = ("train", "test")
-CHANNELS = (1, 3)
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, the weights PIL uses for RGB -> L
 UNLABELLED = -1
 
@@ -43,53 +41,6 @@ class DataRootError(DataUnavailableError, ConfigError):
     Both a :class:`DataError` (the data are not there) and a :class:`~advdiff.errors.ConfigError`
     (the configured value is wrong), so either ``except`` clause catches it.
     """
-
-
-# --------------------------------------------------------------------------- argument checks
-
-
-def _check_int(key: str, value: object, allowed: str, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise bad_value(key, value, allowed)
-    try:
-        number = operator.index(value)  # int and NumPy integers, not floats or strings
-    except TypeError:
-        raise bad_value(key, value, allowed) from None
-    if number < minimum:
-        raise bad_value(key, value, allowed)
-    return number
-
-
-def check_split(split: object) -> str:
-    """Return ``split`` if it is one of :data:`SPLITS`, else raise :class:`~advdiff.errors.ConfigError`."""
-    if not isinstance(split, str) or split not in SPLITS:
-        raise bad_value("split", split, f"one of {', '.join(SPLITS)}")
-    return split
-
-
-def check_size(size: object) -> int | None:
-    """``None`` (keep the native size) or an integer >= 1: the side of the square output images."""
-    if size is None:
-        return None
-    return _check_int("size", size, "None or an integer >= 1 (side of the square images, in pixels)", 1)
-
-
-def check_channels(channels: object) -> int | None:
-    """``None`` (keep the native channels), 1 (grey) or 3 (RGB)."""
-    if channels is None:
-        return None
-    allowed = "None, 1 (grey) or 3 (RGB)"
-    number = _check_int("channels", channels, allowed, 1)
-    if number not in CHANNELS:
-        raise bad_value("channels", channels, allowed)
-    return number
-
-
-def check_limit(limit: object) -> int | None:
-    """``None`` (all images) or an integer >= 1: how many images to keep, from the start."""
-    if limit is None:
-        return None
-    return _check_int("limit", limit, "None or an integer >= 1", 1)
 
 
 # --------------------------------------------------------------------------- tensor transforms

@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from advdiff.data.base import DataError, DataUnavailableError, TensorImageDataset, check_limit
+from advdiff.data.base import DataError, DataUnavailableError, TensorImageDataset
 from advdiff.data.idx import read_idx
+from advdiff.data_settings import check_limit
 
 log = logging.getLogger(__name__)
 

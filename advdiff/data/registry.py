@@ -8,9 +8,18 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from advdiff.data.base import DataRootError, ImageDataset, check_channels, check_limit, check_size, check_split
+import advdiff.data_settings as settings
+from advdiff.data.base import DataRootError, ImageDataset
 from advdiff.data.builtin import load_cifar10, load_fashion_mnist, load_mnist
 from advdiff.data.folder import ImageFolderDataset
+from advdiff.data_settings import (
+    check_channels,
+    check_holdout,
+    check_holdout_seed,
+    check_limit,
+    check_size,
+    check_split,
+)
 from advdiff.errors import bad_value
 
 log = logging.getLogger(__name__)
@@ -18,10 +27,13 @@ log = logging.getLogger(__name__)
 DEFAULT_DATASET = "fashion_mnist"
 
 
-def _load_folder(root, split, *, size, channels, limit, download, verify=True) -> ImageDataset:
+def _load_folder(
+    root, split, *, size, channels, limit, download, verify=True, holdout=0, holdout_seed=0
+) -> ImageDataset:
     if root is None:
         raise bad_value("root", root, "the folder of images to load (required by dataset 'folder')")
-    return ImageFolderDataset(root, size, channels, split=split, limit=limit, verify=verify)
+    return ImageFolderDataset(root, size, channels, split=split, limit=limit, verify=verify, holdout=holdout,
+                              holdout_seed=holdout_seed)  # fmt: skip
 
 
 # name -> (loader, default of `download`)
@@ -41,19 +53,7 @@ def check_root(name: str, root: object, key: str = "root") -> Path | None:
     ``ConfigError`` and a ``DataError``) naming ``key`` and the path. Whether the folder holds the
     data is checked by the loader, which names the folders it searched.
     """
-    if root is None:
-        return None
-    if not isinstance(root, str | PathLike) or not str(root).strip():
-        raise bad_value(key, root, "None (the default location) or a folder path")
-    path = Path(root)
-    if not path.is_dir():
-        what = "it is a file" if path.exists() else "it does not exist"
-        allowed = (f"an existing folder holding data set {name!r} ({what}); create it first to download "
-                   "into it, or set no root to use the default location")  # fmt: skip
-        if name == "folder":
-            allowed = f"an existing folder of images ({what})"
-        raise DataRootError(str(bad_value(key, str(root), allowed)))
-    return path
+    return settings.check_root(name, root, key, missing=DataRootError)
 
 
 def available_datasets() -> tuple[str, ...]:
@@ -72,6 +72,8 @@ def load_dataset(
     download: bool | None = None,
     verify: bool = True,
     root_key: str = "root",
+    holdout: int | None = 0,
+    holdout_seed: int = 0,
 ) -> ImageDataset:
     """Load a data set by name as an :class:`~advdiff.data.base.ImageDataset`.
 
@@ -83,7 +85,8 @@ def load_dataset(
         Where the data lives: the image folder for ``folder`` (required); for the others a folder
         searched first and the download target (default :func:`~advdiff.data.builtin.default_root`).
     split
-        ``train`` or ``test`` (for ``folder``: the ``root/<split>`` subfolder when there is one).
+        ``train`` or ``test`` (for ``folder``: the ``root/<split>`` subfolder when there is one, else
+        the files outside or inside the held-out subset, see ``holdout``).
     size
         Side of the square output images in pixels (centre crop + resize); None keeps the native
         size (28 for (Fashion-)MNIST, 32 for CIFAR-10) and is not allowed for ``folder``.
@@ -99,6 +102,12 @@ def load_dataset(
         off when every image is about to be read anyway (the read names a bad file the same way).
     root_key
         How errors about ``root`` name it (e.g. ``--data-root`` for the command line, ``dataset.root``).
+    holdout
+        ``folder`` without split subfolders only: images held out as its ``test`` split and never
+        read by ``train`` (0, the default here: none; None: 10 %, at most 5 000; see
+        :mod:`advdiff.data.folder`).
+    holdout_seed
+        ``folder`` only: the seed choosing the held-out images.
 
     Returns
     -------
@@ -126,8 +135,13 @@ def load_dataset(
         raise bad_value("download", download, "None, True or False")
     if not isinstance(verify, bool):
         raise bad_value("verify", verify, "True or False")
+    holdout = check_holdout(holdout)
+    holdout_seed = check_holdout_seed(holdout_seed)
+    if key != "folder" and holdout:
+        raise bad_value("holdout", holdout, f"0 or null for dataset {key!r} (it has its own test split)")
     check_root(key, root, root_key)
     loader, download_default = DATASETS[key]
+    folder_args = {"verify": verify, "holdout": holdout, "holdout_seed": holdout_seed} if key == "folder" else {}
     return loader(
         root,
         split,
@@ -135,7 +149,7 @@ def load_dataset(
         channels=channels,
         limit=limit,
         download=download_default if download is None else download,
-        **({"verify": verify} if key == "folder" else {}),
+        **folder_args,
     )
 
 
@@ -146,16 +160,21 @@ def preview_images(
     size: int | None = None,
     channels: int | None = None,
     n: int = 4,
+    holdout: int | None = None,
+    holdout_seed: int = 0,
 ) -> tuple[Any, str]:
     """``n`` images to illustrate a corruption with, and the split they came from.
 
-    The test split where the data set has one; a flat image folder has none, and then its first
-    training images are used (figures only: nothing is scored on them). Returns ``(tensor, split)``.
+    The test split: for a flat image folder its held-out subset (``holdout``, ``holdout_seed``; the
+    default size when None), the images training never reads. Only a flat folder that holds nothing
+    out (``holdout=0``) gives its first training images (figures only: nothing is scored on them).
+    Returns ``(tensor, split)``.
     """
-    if name == "folder" and root is not None and not (Path(root) / "test").is_dir():
-        log.info("image folder %s has no test/ subfolder: figures use its first %d training images", root, n)
+    split = "test"
+    if name == "folder" and root is not None and not (Path(root) / "test").is_dir() and holdout == 0:
+        log.info("image folder %s has no test/ subfolder and holds nothing out: figures use its first %d training "
+                 "images", root, n)  # fmt: skip
         split = "train"
-    else:
-        split = "test"
-    data = load_dataset(name, root=root, split=split, size=size, channels=channels, limit=n)
+    folder_args = {"holdout": holdout, "holdout_seed": holdout_seed} if name == "folder" else {}
+    data = load_dataset(name, root=root, split=split, size=size, channels=channels, limit=n, **folder_args)
     return data.tensor(n), split

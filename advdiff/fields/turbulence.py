@@ -350,7 +350,11 @@ class SpectralTurbulence:
     # ------------------------------------------------------------------ set-up
     def _fft_function(self) -> Callable[[Any], Any]:
         if self.xp is np:
-            import scipy.fft
+            try:
+                import scipy.fft
+            except ImportError:  # NumPy alone (where the workflow is planned): the same pocketfft, one thread
+                log.debug("scipy is not importable: velocity fields use numpy.fft")
+                return _numpy_ifft2
 
             def ifft2(z: Any) -> Any:
                 return scipy.fft.ifft2(z, axes=(-2, -1), overwrite_x=True, workers=-1)
@@ -562,6 +566,10 @@ class SpectralTurbulence:
             self._limit(part)
             v[idx] = part
         return v
+
+
+def _numpy_ifft2(z: Any) -> Any:
+    return np.fft.ifft2(z, axes=(-2, -1))
 
 
 def realised_rms_ratio(

@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from advdiff.errors import bad_value
 from advdiff.lbm import arrays, units
@@ -168,6 +167,8 @@ def solve(
         n_out = 1
     targets = [r for r in records if r > 0]
     stepwise = callable(velocity) or extrapolate or (authors and velocity is not None)
+    from tqdm.auto import tqdm
+
     bar = tqdm(total=steps, disable=not progress, unit="step", desc=f"LBM {be.name}", leave=False)
     log.debug("solve: %s on %s, %d steps, collision=%s, boundary=%s, variant=%s", shape, be.name, steps,
               collision, boundary, variant)  # fmt: skip

@@ -287,11 +287,13 @@ def evaluate_run(
     Generated images: the first ``n`` of ``samples`` (a ``.pt`` tensor) if given; else the run's
     earlier evaluation samples for this step, sampler, seed and ``n`` when they exist; else drawn now
     with :func:`advdiff.runs.sample_run` (kept in ``<run>/samples/eval_*.pt``). Real images: the run's
-    data set (same root, size and channels) on ``real_split``. Writes ``out`` (default
-    ``<run>/metrics.json``). ``clean_fid`` adds ``fid_clean`` (clean-fid's "clean" mode, the paper's FID).
+    data set (same root, size and channels) on ``real_split``; for a flat image folder ``test`` is its
+    held-out subset (``dataset.holdout``), which training never read, recorded in ``dataset.split_info``.
+    Writes ``out`` (default ``<run>/metrics.json``). ``clean_fid`` adds ``fid_clean`` (clean-fid's "clean"
+    mode, the paper's FID).
     """
     from advdiff.data import load_dataset
-    from advdiff.data.base import check_split
+    from advdiff.data_settings import check_split
     from advdiff.metrics.features import resolve_device
     from advdiff.preflight import check_sampler
     from advdiff.runs import sample_run
@@ -317,7 +319,8 @@ def evaluate_run(
     ds = config.dataset
     # no up-front decode of a folder: the real images are read only on a reference-cache miss (a bad file is named then)
     data = load_dataset(ds.name, root=ds.root, split=real_split, size=ds.size, channels=ds.channels, limit=n_real,
-                        verify=False, root_key="dataset.root")  # fmt: skip
+                        verify=False, root_key="dataset.root", holdout=ds.holdout,
+                        holdout_seed=ds.holdout_seed)  # fmt: skip
     real_count = len(data)
     if real_count < n_real:
         log.warning("data set %s (%s) has only %d images; scoring against all of them", ds.name, real_split,
@@ -352,6 +355,9 @@ def evaluate_run(
     identity = dict(dataset=ds.name, root=root, split=real_split, size=ds.size, channels=ds.channels, n=real_count)
     if ds.name == "folder":
         identity["files"] = folder_fingerprint(Path(ds.root), None)
+        split_info = data.split_info()
+        if split_info["kind"] != "subfolders":  # a flat folder: which files are held out is part of the identity
+            identity["holdout"] = {k: split_info.get(k) for k in ("holdout", "holdout_seed", "holdout_sha256")}
 
     def load_real() -> torch.Tensor:
         return to_uint8(data.tensor(real_count), "real images")
@@ -366,6 +372,8 @@ def evaluate_run(
                       progress=progress, device=device)  # fmt: skip
     result.update(info)
     result["dataset"] = {("name" if k == "dataset" else k): v for k, v in identity.items() if k != "files"}
+    if ds.name == "folder":
+        result["dataset"]["split_info"] = data.split_info()  # the real images' split, held-out names' sha256
     result["seconds"] = time.perf_counter() - t0
     if target is not None:
         write_metrics(target, result)

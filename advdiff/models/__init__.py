@@ -7,7 +7,21 @@
 (JSON types) and ``UNet.from_config`` rebuilds from it; ``describe(model)`` is the run record.
 """
 
+import importlib
+from typing import Any
+
 from advdiff.models.presets import PRESETS, build_model, count_parameters, describe
-from advdiff.models.unet import UNet, feature_sizes, timestep_embedding
+
+_UNET = ("UNet", "feature_sizes", "timestep_embedding")
+"""Names of :mod:`advdiff.models.unet`, imported on first use (it needs torch; :data:`PRESETS` does not)."""
 
 __all__ = ["PRESETS", "UNet", "build_model", "count_parameters", "describe", "feature_sizes", "timestep_embedding"]
+
+
+def __getattr__(name: str) -> Any:
+    """The names of :data:`_UNET`, imported from :mod:`advdiff.models.unet` when first asked for."""
+    if name not in _UNET:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module("advdiff.models.unet"), name)
+    globals()[name] = value
+    return value

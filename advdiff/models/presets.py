@@ -27,15 +27,18 @@ Presets
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from advdiff.errors import ConfigError, bad_value
-from advdiff.models.unet import UNet, _int_tuple, _positive_int, feature_sizes
+
+if TYPE_CHECKING:  # the network needs torch, the presets do not
+    from torch import nn
+
+    from advdiff.models.unet import UNet
 
 __all__ = ["PRESETS", "build_model", "count_parameters", "describe"]
 
@@ -123,7 +126,13 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
 )
 """Constructor arguments of :class:`UNet` per preset name (``in_channels`` is always given by the caller)."""
 
-_UNET_ARGS = tuple(p for p in inspect.signature(UNet.__init__).parameters if p != "self")
+
+@functools.cache
+def _unet_args() -> tuple[str, ...]:
+    """The constructor arguments of :class:`UNet`."""
+    from advdiff.models.unet import UNet
+
+    return tuple(p for p in inspect.signature(UNet.__init__).parameters if p != "self")
 
 
 def _attention_at_new_size(preset: Mapping[str, Any], channel_mult: Any, image_size: Any) -> Any:
@@ -131,6 +140,8 @@ def _attention_at_new_size(preset: Mapping[str, Any], channel_mult: Any, image_s
 
     Invalid ``channel_mult`` or ``image_size`` leave the preset's value, so that :class:`UNet` reports them.
     """
+    from advdiff.models.unet import _int_tuple, _positive_int, feature_sizes
+
     try:
         mult = _int_tuple("channel_mult", channel_mult, allow_empty=False)
         size = _positive_int("image_size", image_size)
@@ -167,11 +178,13 @@ def build_model(preset: str = "small", *, in_channels: int, **overrides: Any) ->
     ConfigError
         Unknown preset or argument (listing the known ones), or a bad value (naming the key).
     """
+    from advdiff.models.unet import UNet
+
     if not isinstance(preset, str) or preset not in PRESETS:
         raise bad_value("preset", preset, f"one of {sorted(PRESETS)}")
-    unknown = sorted(set(overrides) - set(_UNET_ARGS))
+    unknown = sorted(set(overrides) - set(_unet_args()))
     if unknown:
-        raise bad_value(unknown[0], overrides[unknown[0]], f"a UNet argument, one of {list(_UNET_ARGS)}")
+        raise bad_value(unknown[0], overrides[unknown[0]], f"a UNet argument, one of {list(_unet_args())}")
     base = PRESETS[preset]
     kwargs = dict(base)
     kwargs.update(overrides)

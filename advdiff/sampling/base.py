@@ -24,15 +24,15 @@ Every sampler has the one signature (after k-diffusion's interchangeable sampler
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
-
-import torch
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from advdiff.corruptions.base import check_generator, check_images, compute_dtype, randn
 from advdiff.errors import bad_value
 
-Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+if TYPE_CHECKING:  # torch is imported where sampling runs: the names of samplers and what they fit need none
+    import torch
+
+Model: TypeAlias = "Callable[[torch.Tensor, torch.Tensor], torch.Tensor]"
 """``model(x, k) -> tensor`` shaped like ``x``; ``k`` is a (B,) int64 tensor of levels."""
 
 
@@ -107,6 +107,8 @@ class Run:
     """
 
     def __init__(self, model: Model, x_K: torch.Tensor, generator: Any) -> None:
+        import torch
+
         if not callable(model):
             raise bad_value("model", type(model).__name__, "a callable model(x, k) -> tensor")
         x_K = check_images(x_K, key="x_K")
@@ -129,10 +131,14 @@ class Run:
 
     def levels(self, k: int) -> torch.Tensor:
         """Level ``k`` for every image: a (B,) int64 tensor on the run's device."""
+        import torch
+
         return torch.full((self.batch,), int(k), dtype=torch.int64, device=self.device)
 
     def call(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """``model(x, k)`` in the model's precision, checked for shape, returned in the state's precision."""
+        import torch
+
         out = self.model(x.to(self.model_dtype), self.levels(k))
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != self.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -152,4 +158,6 @@ class Run:
 
 def progress_bar(levels: Iterable[int], progress: Any, desc: str, total: int) -> Iterable[int]:
     """``levels`` wrapped in a tqdm bar, silent unless ``progress`` is True."""
+    from tqdm.auto import tqdm
+
     return tqdm(levels, total=total, disable=not check_flag("progress", progress), desc=desc, unit="step", leave=False)

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from advdiff.corruptions.base import check_int, check_real
 from advdiff.corruptions.gaussian import to_data, to_model
 from advdiff.errors import bad_value
 from advdiff.sampling.base import Model, Run, check_fits, check_flag, progress_bar
+
+if TYPE_CHECKING:
+    import torch
 
 VARIANCES = ("posterior", "beta")
 """Reverse-step variances: the posterior's (beta-tilde) or the forward transition's (beta)."""
@@ -46,6 +47,8 @@ def _posterior_coefficients(
     Returns ``(s_t, 1 / a_t, c_z, c_x0, var_posterior, var_transition)``, each per frequency
     (shape (h, w), h, w = H, W or 1) except the scalar ``s_t``.
     """
+    import torch
+
     levels = torch.tensor([k, k - 1], dtype=torch.int64)
     a = corruption.signal_coefficient(levels, H, W).to(torch.float64)  # (2, h, w)
     sig = corruption.noise_std(levels).to(torch.float64)  # (2,)
@@ -65,6 +68,8 @@ def frequency_moments(corruption: Any, images: torch.Tensor) -> tuple[torch.Tens
     Model space ``2 x - 1``, basis ``corruption.to_basis`` (the DCT for ``blur``), float64, each
     of shape (C, H, W): the ``data_moments`` option of :func:`blur_ancestral`.
     """
+    import torch
+
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[0] < 2:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise bad_value("images", shape, "a tensor (N, C, H, W) of at least 2 images")
@@ -76,6 +81,8 @@ def _check_moments(
     moments: Any, shape: torch.Size, device: torch.device, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``data_moments``: None or (mean, variance) tensors of shape (C, H, W) of the samples; finite, variance >= 0."""
+    import torch
+
     if moments is None:
         return None
     allowed = f"None or (mean, variance) tensors of shape {tuple(shape)} (see frequency_moments)"
@@ -109,6 +116,8 @@ def _shrink_unresolved(
     linear minimum-mean-square estimate of a prior with the data's per-frequency mean ``m`` and
     variance ``v``: ``m + a_t v (u_t - a_t m) / (a_t^2 v + sigma_t^2)``.
     """
+    import torch
+
     mean, var = moments
     unresolved = a_t**2 * (var + mean**2) < snr_floor * s_t**2
     linear = mean + a_t * var * (u - a_t * mean) / (a_t**2 * var + s_t**2)
@@ -130,6 +139,8 @@ def _ancestral(
     snr_floor: float = 0.0,
 ) -> torch.Tensor:
     """Ancestral sampling with the per-frequency Gaussian posterior, shared by ``ddpm`` and ``blur``."""
+    import torch
+
     check_fits(corruption, sampler)
     variance = _check_variance(variance)
     clip_denoised = check_flag("clip_denoised", clip_denoised)
@@ -374,6 +385,8 @@ def ddim(
     torch.Tensor
         ``x_0`` in data units, dtype of ``x_K``, on the model's device.
     """
+    import torch
+
     check_fits(corruption, "ddim")
     levels = ddim_levels(corruption.K, steps)
     eta = check_real("eta", eta, low=0.0, high=1.0)

@@ -8,12 +8,13 @@ standard deviation ``delta`` (``corruption.sampling_delta``, 1.25 times the trai
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from advdiff.corruptions.base import check_real
 from advdiff.sampling.base import Model, Run, check_fits, check_flag, progress_bar
+
+if TYPE_CHECKING:
+    import torch
 
 
 def heat_sampler(
@@ -59,6 +60,8 @@ def heat_sampler(
     torch.Tensor
         ``u_0`` in data units, dtype of ``x_K``, on the model's device.
     """
+    import torch
+
     check_fits(corruption, "heat")
     delta = float(corruption.sampling_delta) if delta is None else check_real("delta", delta, low=0.0)
     clip = check_flag("clip", clip)

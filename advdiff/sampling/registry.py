@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from advdiff.errors import bad_value
 from advdiff.sampling.base import Model, Sampler, check_fits
 from advdiff.sampling.gaussian import blur_ancestral, ddim, ddpm_ancestral
 from advdiff.sampling.heat import heat_sampler
+
+if TYPE_CHECKING:
+    import torch
 
 SAMPLERS: dict[str, Sampler] = {
     "ddpm": ddpm_ancestral,

@@ -15,11 +15,29 @@ Example::
     summary = train(cfg, "results/train/heat")
 """
 
+import importlib
+from typing import Any
+
 from advdiff.training.config import CONTROL_KEYS, DatasetConfig, ModelConfig, PoolConfig, TrainConfig
-from advdiff.training.losses import EpsLoss, Loss, ResidualLoss, draw_levels, loss_for
-from advdiff.training.pairs import DataOrder, OnTheFlyPairs, Pairs, PairSource, TrajectoryPool
-from advdiff.training.seeding import derive_seed, image_generators
-from advdiff.training.trainer import NonFiniteLossError, load_checkpoint, train
+
+# The rest needs torch and is imported on first use, so that TrainConfig alone does not need it.
+_LAZY = {
+    "EpsLoss": "losses",
+    "Loss": "losses",
+    "ResidualLoss": "losses",
+    "draw_levels": "losses",
+    "loss_for": "losses",
+    "DataOrder": "pairs",
+    "OnTheFlyPairs": "pairs",
+    "Pairs": "pairs",
+    "PairSource": "pairs",
+    "TrajectoryPool": "pairs",
+    "derive_seed": "seeding",
+    "image_generators": "seeding",
+    "NonFiniteLossError": "trainer",
+    "load_checkpoint": "trainer",
+    "train": "trainer",
+}
 
 __all__ = [
     "CONTROL_KEYS",
@@ -43,3 +61,12 @@ __all__ = [
     "loss_for",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The names of :data:`_LAZY`, imported from their module when first asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

@@ -11,10 +11,12 @@ Two kinds of keys:
 * identity keys (everything that changes the weights a run produces): the hash of these,
   :meth:`TrainConfig.hash`, names the run; resuming a run directory with a different value is refused.
   The ``pool.*`` keys count only for a run that uses the trajectory pool (:meth:`TrainConfig.pool_enabled`);
+  The ``dataset.holdout*`` keys count only for ``folder`` data (the other data sets have their own
+  test split and ignore them);
 * run-control keys (:data:`CONTROL_KEYS`: ``steps``, ``checkpoint_every``, ``log_every``,
-  ``sample_every``, ``sample_count``, ``pool.in_checkpoint``, ``device``): they may change between
-  calls on one run directory (e.g. to train longer; the warm-up schedule does not depend on
-  ``steps``).
+  ``sample_every``, ``sample_count``, ``pool.in_checkpoint``, ``dataset.memory_budget_mb``,
+  ``device``): they may change between calls on one run directory (e.g. to train longer; the
+  warm-up schedule does not depend on ``steps``; streamed and in-memory images are the same).
 
 ``device`` is never written to ``config.json`` and never enters the hash (DESIGN: the device is
 not configuration).
@@ -25,21 +27,31 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from advdiff.corruptions import Corruption, build, families
 from advdiff.corruptions.base import check_int, check_real, known_params
 from advdiff.corruptions.gaussian import GaussianCorruption
-from advdiff.data.base import check_channels, check_limit, check_size, check_split
-from advdiff.data.registry import available_datasets
+from advdiff.data_settings import (
+    DATASETS,
+    check_channels,
+    check_holdout,
+    check_holdout_seed,
+    check_limit,
+    check_size,
+    check_split,
+)
 from advdiff.errors import ConfigError, bad_value
 from advdiff.mapping import flatten
+
+if TYPE_CHECKING:  # a config is built and hashed without torch (the workflow does so before any job)
+    import torch
 
 CONTROL_KEYS: tuple[str, ...] = (
     "steps",
@@ -48,9 +60,14 @@ CONTROL_KEYS: tuple[str, ...] = (
     "sample_every",
     "sample_count",
     "pool.in_checkpoint",
+    "dataset.memory_budget_mb",
     "device",
 )
 """Keys that may differ between calls on one run directory; they are not part of the run's identity."""
+HOLDOUT_KEYS: tuple[str, ...] = ("dataset.holdout", "dataset.holdout_seed")
+"""Identity keys of ``folder`` data only: a built-in data set ignores them, so they never rename its runs."""
+MEMORY_BUDGET_MB = 16384
+"""Default ``dataset.memory_budget_mb``: training images above 16 GiB (as uint8) are streamed from disk."""
 
 POOL_MODES = ("auto", "pool", "on_the_fly")
 
@@ -101,11 +118,14 @@ class DatasetConfig:
     limit: int | None = None  # keep the first `limit` images; None: all
     size: int | None = None  # side of the square images, pixels; None: native size
     channels: int | None = None  # 1 (grey) or 3 (RGB); None: native
+    holdout: int | None = None  # folder without train/ test/: images held out as its test split; None: 10 %, <= 5000
+    holdout_seed: int = 0  # folder only: seed of the held-out subset
+    memory_budget_mb: int = MEMORY_BUDGET_MB  # MiB; a folder's uint8 images above it are read from disk per batch
 
     def __post_init__(self) -> None:
         key = self.name.strip().lower().replace("-", "_") if isinstance(self.name, str) else self.name
-        if key not in available_datasets():
-            raise bad_value("dataset.name", self.name, f"one of {', '.join(available_datasets())}")
+        if key not in DATASETS:
+            raise bad_value("dataset.name", self.name, f"one of {', '.join(DATASETS)}")
         self.name = key
         if isinstance(self.root, PathLike):
             self.root = str(Path(self.root))
@@ -117,6 +137,13 @@ class DatasetConfig:
         self.channels = _prefixed("dataset", lambda: check_channels(self.channels))
         if self.name == "folder" and self.root is None:
             raise bad_value("dataset.root", None, "the folder of images (required by dataset 'folder')")
+        self.holdout = _prefixed("dataset", lambda: check_holdout(self.holdout))
+        self.holdout_seed = _prefixed("dataset", lambda: check_holdout_seed(self.holdout_seed))
+        if self.name != "folder" and self.holdout:
+            raise bad_value("dataset.holdout", self.holdout,
+                            f"null or 0 for dataset {self.name!r} (it has its own test split; holdout is for "
+                            "image folders)")  # fmt: skip
+        self.memory_budget_mb = check_int("dataset.memory_budget_mb", self.memory_budget_mb, low=0)
 
 
 @dataclass
@@ -225,7 +252,7 @@ class TrainConfig:
         params = _check_json_dict("family_params", self.family_params)
         _unknown("family_params", params, known_params(self.family))
         corruption = _prefixed("family_params", lambda: build(self.family, **params))
-        self.family_params = corruption.describe()["params"]
+        self.family_params = corruption.plain_params()
         self.batch_size = check_int("batch_size", self.batch_size, low=1)
         self.lr = check_real("lr", self.lr, low=0.0, open_low=True)
         self.warmup_steps = check_int("warmup_steps", self.warmup_steps, low=0)
@@ -284,12 +311,15 @@ class TrainConfig:
         """
         if key in CONTROL_KEYS:
             return False
+        if key in HOLDOUT_KEYS:
+            return self.dataset.name == "folder" or (other is not None and other.dataset.name == "folder")
         if key.startswith("pool."):
             return self.pool_enabled() or (other is not None and other.pool_enabled())
         return True
 
     def identity(self) -> dict[str, Any]:
-        """The identity keys only: everything except :data:`CONTROL_KEYS`, and the pool's keys without a pool."""
+        """The identity keys: all but :data:`CONTROL_KEYS`, the pool's keys without a pool, the held-out keys
+        without a folder."""
         flat = flatten(self.to_dict(include_device=True))
         return {key: value for key, value in flat.items() if self._is_identity_key(key)}
 
@@ -332,21 +362,24 @@ class TrainConfig:
 _MISSING = object()
 
 
+_DEVICE = re.compile(r"(cpu|cuda)(:(0|[1-9][0-9]{0,2}))?")
+"""The device strings torch.device reads as a CPU or CUDA device (an index fits its int8)."""
+
+
 def _check_device(device: Any) -> str:
+    """``device`` as torch names it (``auto``, ``cpu``, ``cuda``, ``cuda:N``), checked without importing torch."""
     allowed = "auto, cpu, cuda or cuda:N"
-    if isinstance(device, torch.device):
+    torch = sys.modules.get("torch")  # a torch.device exists only once torch is imported
+    if torch is not None and isinstance(device, torch.device):
         device = str(device)
     if not isinstance(device, str):
         raise bad_value("device", device, allowed)
     if device == "auto":
         return device
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise bad_value("device", device, allowed) from None
-    if parsed.type not in ("cpu", "cuda"):
+    match = _DEVICE.fullmatch(device)
+    if match is None or (match.group(3) is not None and int(match.group(3)) > 127):
         raise bad_value("device", device, allowed)
-    return str(parsed)
+    return device
 
 
 def check_device_usable(device: str, key: str = "device") -> torch.device:
@@ -357,6 +390,8 @@ def check_device_usable(device: str, key: str = "device") -> torch.device:
     ``key``, before any work. Not part of :class:`TrainConfig`'s validation: a configuration may be
     built on one machine (a cluster's login node) and run on another.
     """
+    import torch
+
     device = _check_device(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

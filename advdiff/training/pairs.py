@@ -60,6 +60,7 @@ from advdiff.corruptions.base import (
     check_int,
 )
 from advdiff.data.base import unit_float
+from advdiff.data.folder import StreamedImages
 from advdiff.errors import bad_value
 from advdiff.training.losses import draw_levels
 from advdiff.training.seeding import derive_seed, make_generator, seed_from
@@ -164,7 +165,10 @@ class PairSource(Protocol):
 
 
 def _check_source_images(images: Any) -> torch.Tensor:
-    """Training images: a float tensor (N, C, H, W) in [0, 1], or uint8 (N, C, H, W) read through ``unit_float``."""
+    """Training images: a float tensor (N, C, H, W) in [0, 1], or uint8 (N, C, H, W) read through ``unit_float``
+    (in memory, or :class:`~advdiff.data.folder.StreamedImages` read from disk per batch)."""
+    if isinstance(images, StreamedImages):
+        return images
     if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
         if images.dim() != 4 or images.numel() == 0:
             raise bad_value("images", f"uint8 tensor of shape {tuple(images.shape)}", "a non-empty (N, C, H, W) tensor")

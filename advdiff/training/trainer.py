@@ -67,7 +67,7 @@ from advdiff.errors import AdvdiffError, ConfigError, bad_value
 from advdiff.training.config import DatasetConfig, TrainConfig, resolve_device
 from advdiff.training.losses import Loss, ResidualLoss, describe_loss, loss_for
 from advdiff.training.pairs import DataOrder, OnTheFlyPairs, TrajectoryPool
-from advdiff.training.seeding import image_generators, stream_seed
+from advdiff.training.seeding import image_generators, make_generator, stream_seed
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ __all__ = [
     "build_network",
     "load_checkpoint",
     "load_images",
+    "load_training_images",
     "lr_at",
     "train",
 ]
@@ -149,21 +150,41 @@ class RunDirLockedError(AdvdiffError, RuntimeError):
 # --------------------------------------------------------------------------- building blocks
 
 
-def load_images(dataset: DatasetConfig, compact: bool = False) -> torch.Tensor:
-    """The training images of a :class:`DatasetConfig` as one CPU tensor (N, C, H, W).
+def load_images(dataset: DatasetConfig, compact: bool = False) -> Any:
+    """The training images of a :class:`DatasetConfig` (N, C, H, W), on the CPU.
 
     float32 in [0, 1]; with ``compact``, uint8 where the images are 8-bit exact (native size and
     channels; every folder of 8-bit files), which :func:`advdiff.data.unit_float` turns back into
-    the float32 images bit for bit (the trainer and the samplers do so batch by batch). The whole
-    set is held in memory: N·C·H·W bytes as uint8 (47 MB for Fashion-MNIST's 60 000 images, 3.4 GB
-    for 70 000 FFHQ images at 128 px), four times that as float32.
+    the float32 images bit for bit (the trainer and the samplers do so batch by batch). In memory:
+    N·C·H·W bytes as uint8 (47 MB for Fashion-MNIST's 60 000 images, 3.2 GB for FFHQ's 65 000
+    training images at 128 px), four times that as float32. With ``compact``, a folder whose uint8
+    images exceed ``dataset.memory_budget_mb`` comes back as :class:`~advdiff.data.folder.StreamedImages`,
+    indexed like the tensor but read from disk per batch. A flat folder's held-out images are never
+    read here (see :func:`load_training_images`).
     """
-    from advdiff.data import load_dataset
+    return load_training_images(dataset, compact)[0]
 
-    # every image is read below, and a bad file is named there: no separate check pass over a folder
+
+def load_training_images(dataset: DatasetConfig, compact: bool = False) -> tuple[Any, dict[str, Any] | None]:
+    """:func:`load_images` and, for a folder, how it was split (:meth:`ImageFolderDataset.split_info`; else None)."""
+    from advdiff.data import load_dataset
+    from advdiff.data.folder import ImageFolderDataset, StreamedImages
+
+    # no separate check pass: every image is read below (or verified before streaming), a bad file named there
     data = load_dataset(dataset.name, root=dataset.root, split=dataset.split, size=dataset.size,
-                        channels=dataset.channels, limit=dataset.limit, verify=False)  # fmt: skip
-    return data.compact_tensor() if compact else data.tensor()
+                        channels=dataset.channels, limit=dataset.limit, verify=False, holdout=dataset.holdout,
+                        holdout_seed=dataset.holdout_seed)  # fmt: skip
+    if not isinstance(data, ImageFolderDataset):
+        return (data.compact_tensor() if compact else data.tensor()), None
+    info = data.split_info()
+    need = len(data) * math.prod(data.shape)  # uint8: one byte per value
+    if compact and need > dataset.memory_budget_mb * 2**20:
+        log.info("%d training images (%.1f GB as uint8) exceed dataset.memory_budget_mb = %d: read from disk per "
+                 "batch", len(data), need / 1e9, dataset.memory_budget_mb)  # fmt: skip
+        data.verify()  # every file decoded once now, so that a bad one is named before training starts
+        info["streamed"] = True
+        return StreamedImages(data), info
+    return (data.compact_tensor() if compact else data.tensor()), info
 
 
 def build_network(config: TrainConfig, in_channels: int) -> nn.Module:
@@ -609,12 +630,15 @@ def _truncate_metrics(path: Path, step: int) -> None:
 _sampler_missing_logged = False
 
 
-def draw_prior(corruption: Corruption, images: torch.Tensor, n: int, seed: int, device: torch.device) -> torch.Tensor:
-    """``n`` draws of the family's prior with per-image generators from ``seed`` (sample ``i`` does not depend
-    on ``n``): corrupted training images ``i mod N`` for families that start from data, else noise."""
-    gens = image_generators(seed, 0, n, stream="sample")
+def draw_prior(
+    corruption: Corruption, images: torch.Tensor, n: int, seed: int, device: torch.device, start: int = 0
+) -> torch.Tensor:
+    """Draws ``start..start+n-1`` of the family's prior with per-image generators from ``seed`` (draw ``i``
+    depends on neither ``n`` nor ``start``, so chunks give the draws of one call): corrupted training
+    images ``i mod N`` for families that start from data, else noise."""
+    gens = [make_generator(stream_seed(seed, "sample", 0, i)) for i in range(start, start + n)]
     if corruption.prior_needs_images:
-        index = torch.arange(n) % images.shape[0]
+        index = torch.arange(start, start + n) % images.shape[0]
         return corruption.prior(unit_float(images[index].to(device)), gens)
     return corruption.prior(n, gens, shape=tuple(images.shape[1:]), device=device)
 
@@ -721,6 +745,7 @@ def train(
         The summary also written to ``summary.json``: ``run``, ``family``, ``step``, ``loss`` (mean
         over the last logging window), ``images_per_second`` (training steps, pair computation
         included), ``seconds``, ``device``, ``parameters``, ``data`` (pair-source counters),
+        ``data_split`` (image folders only: how the folder was split, the held-out names' SHA-256),
         ``checkpoint``.
 
     Raises
@@ -761,11 +786,13 @@ def _train(
     corruption = cfg.build_corruption()
     check_lbm_backend(cfg.family_params, device)  # a GPU run never falls back to the CPU solver
     loss_fn = loss_for(corruption)
-    images = load_images(cfg.dataset, compact=True)
+    images, data_split = load_training_images(cfg.dataset, compact=True)
     if checkpoint is None:
         seed_globals(cfg.seed)  # before building the model: its initialisation is part of the run
     if model is None:
         model = build_network(cfg, images.shape[1])
+        if device.type == "cuda":
+            _log_memory_estimate(cfg, int(images.shape[0]), device)
     model.to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=ADAM_BETAS, eps=ADAM_EPS, weight_decay=0.0)
@@ -897,6 +924,7 @@ def _train(
         "versions": software_versions(device),
         "parameters": parameters,
         "data": data.stats(),
+        **({"data_split": data_split} if data_split is not None else {}),
         "checkpoint": str(ckpt_path),
         "config": str(run_dir / CONFIG_FILE),
     }
@@ -904,6 +932,20 @@ def _train(
     log.info("run %s: step %d, loss %s, %.1f images/s", run_id, summary["step"], summary["loss"],
              summary["images_per_second"] or 0.0)  # fmt: skip
     return summary
+
+
+def _log_memory_estimate(cfg: TrainConfig, n_images: int, device: torch.device) -> None:
+    """Log what the run needs on the GPU (:func:`~advdiff.training.memory.estimate_memory`); warn if it exceeds it."""
+    from advdiff.training.memory import estimate_memory, gb
+
+    estimate = estimate_memory(cfg, n_images)
+    total = torch.cuda.get_device_properties(device).total_memory
+    parts = ", ".join(f"{k} {gb(v)}" for k, v in estimate.device.items())
+    log.info("memory estimate on %s: %s of %s (%s); host %s", device, gb(estimate.device_total), gb(total), parts,
+             gb(estimate.host_total))  # fmt: skip
+    if estimate.device_total > total:
+        log.warning("this run may not fit on %s: estimated %s of %s (docs/memory.md); lower batch_size or pool.size",
+                    device, gb(estimate.device_total), gb(total))  # fmt: skip
 
 
 def _drop_previous_checkpoint(path: Path) -> None:

@@ -115,15 +115,20 @@ def test_the_workflow_prepares_ffhq_before_the_sweep_reads_it(tmp_path):
     assert verify_prepared(tmp_path / "ffhq16")["count"] == 6
 
 
-def test_figures_of_a_flat_folder_use_its_training_images(tmp_path):
-    """A flat folder (FFHQ) has no test split: the sweep's trajectory figures take its first images instead."""
+def test_figures_of_a_flat_folder_use_its_held_out_images(tmp_path):
+    """A flat folder (FFHQ) has no test split: the sweep's trajectory figures take its held-out images."""
+    import torch
+
     from advdiff.data import preview_images
 
     flat = _copy(tmp_path / "flat", n=5, side=16, sub=False)
-    x, split = preview_images("folder", root=flat, size=16, channels=3, n=2)
+    x, split = preview_images("folder", root=flat, size=16, channels=3, n=2, holdout=2)
+    held = load_dataset("folder", root=flat, split="test", size=16, channels=3, holdout=2)
+    assert split == "test" and torch.equal(x, held.tensor())
+    x, split = preview_images("folder", root=flat, size=16, channels=3, n=2, holdout=0)  # nothing held out
     assert split == "train" and x.shape == (2, 3, 16, 16)
     _copy(tmp_path / "split" / "train", n=3, side=16, sub=False)
     _copy(tmp_path / "split" / "test", n=3, side=16, sub=False)
     assert preview_images("folder", root=tmp_path / "split", size=16, channels=3, n=2)[1] == "test"
     with pytest.raises(DataError, match="no 'test' subfolder"):
-        load_dataset("folder", root=flat, split="test", size=16)  # scores still need a real held-out split
+        load_dataset("folder", root=flat, split="test", size=16)  # the library holds nothing out unless asked

@@ -29,6 +29,11 @@ def test_a_flat_rgb_folder_runs_the_whole_sweep(tmp_path):
     assert record["dataset"] == "folder-32" and record["scores"]["n_real"] == 6
     assert record["compute"]["lbm_backend"] == "cpu"  # the backend that ran, recorded
     assert record["train"]["image_shape"] == [3, 32, 32]
+    # the held-out split: recorded with the run, listed by the data check, never trained on
+    note = json.loads((tmp_path / "results" / "sweep" / "smoke_folder" / "data.json").read_text())
+    assert record["data_split"]["holdout"] == 2 and record["data_split"]["train"] == 10
+    assert record["data_split"]["holdout_sha256"] == note["split"]["holdout_sha256"]
+    assert len(note["holdout_files"]) == 2 and note["images"] == 10
     assert (record_path.parent / "figures" / "trajectory_strip.png").stat().st_size > 1000
     page = (tmp_path / "results" / "reports" / "sweep_smoke_folder.md").read_text()
     assert "folder-32" in page and "not FID" in page

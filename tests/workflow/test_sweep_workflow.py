@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,11 +25,13 @@ def _env(tmp: Path) -> dict:
     return env
 
 
-def snakemake(*args, cwd: Path):
+def snakemake(*args, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):
+    """Snakemake on the repository's Snakefile in ``cwd``; ``env`` adds to (or replaces) the test environment."""
     if SNAKEMAKE is None:
         pytest.skip("snakemake is not installed next to this Python")
     return subprocess.run([SNAKEMAKE, *args, "--snakefile", str(ROOT / "Snakefile"), "--cores", "1"], cwd=cwd,
-                          capture_output=True, text=True, env=_env(cwd), timeout=600)  # fmt: skip
+                          capture_output=True, text=True, env={**_env(cwd), **(env or {})},
+                          timeout=timeout)  # fmt: skip
 
 
 def _jobs(stdout: str) -> dict[str, int]:
@@ -75,8 +78,12 @@ def test_dry_run_paper_config_without_ffhq(tmp_path, profile):
         assert "mem_mb=64000" in res.stdout and "mem_mb=7000," not in res.stdout
     else:
         assert "mem_mb=7000," in res.stdout and "mem_mb=64000" not in res.stdout
-    if profile == "slurm":
-        assert "slurm_partition=gpu" in res.stdout
+    if profile == "slurm":  # GPU jobs to the GPU partition, the others (figures) to the CPU one
+        blocks = [b for b in res.stdout.split("\nrule ") if "resources:" in b]
+        found = {b.split(":", 1)[0]: re.search(r"slurm_partition=(\w+)", b) for b in blocks}
+        parts = {rule: m.group(1) for rule, m in found.items() if m}
+        assert {parts[r] for r in ("train", "sample", "evaluate")} == {"gpu"}, parts
+        assert {p for r, p in parts.items() if r.startswith("point_figures")} == {"cpu"}, parts
     assert not (tmp_path / "results").exists()
 
 

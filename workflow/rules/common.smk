@@ -6,6 +6,10 @@ from snakemake.utils import validate
 
 from advdiff.yaml_files import check_yaml_files
 
+# Set here, not read: the workflow's own checkout of advdiff (the repository root), from which the
+# rule environment's post-deploy script (envs/advdiff.post-deploy.sh) installs the package.
+os.environ.update(ADVDIFF_SOURCE=workflow.basedir)
+
 check_yaml_files(workflow.configfiles)  # a key given twice in a config file stops here (YAML keeps the last)
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -26,7 +30,7 @@ CORRUPT_SETTINGS = {setting_id(s): s for s in CORRUPT["settings"]}
 def _check_settings():
     """Build every advdiff setting once, so a bad value stops the workflow before any job runs."""
     from advdiff.corruptions import build
-    from advdiff.data import check_root
+    from advdiff.data_settings import check_root
 
     check_root(CORRUPT["dataset"], CORRUPT["data_root"], "corrupt.data_root")
     for s in CORRUPT_SETTINGS.values():
@@ -47,6 +51,21 @@ from advdiff.preflight import check_workflow
 check_workflow(config)
 POINTS = SWEEP.points
 RES = config["resources"]
+# Threads of the jobs that use a whole machine (LBM validation and benchmarks, corruption figures):
+# Snakemake caps them at --cores locally; on a cluster they are each job's CPUs (cap: --max-threads).
+MACHINE_THREADS = os.cpu_count() or 1
+
+
+def job_resources(mem_mb, runtime, gpu=0):
+    """A job's resources as Snakemake and its SLURM executor plugin read them: memory (MB), time limit
+    (minutes), GPUs, and the partition of its kind (resources.slurm_partition: `gpu` when it uses one)."""
+    out = {"mem_mb": mem_mb, "runtime": runtime, "gpu": gpu}
+    partition = RES["slurm_partition"]["gpu" if gpu else "cpu"]
+    if partition:
+        out["slurm_partition"] = partition
+    return out
+
+
 TRACKING = config["tracking"]
 EXPERIMENT = TRACKING["experiment"] or f"advdiff-{SWEEP.name}"
 SWEEP_DIR = f"results/sweep/{SWEEP.name}"

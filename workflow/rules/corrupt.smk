@@ -25,9 +25,9 @@ for _rule, _settings in CORRUPT_KINDS.items():
             setting=one_of(_settings),
         conda:
             "../envs/advdiff.yaml"
-        threads: workflow.cores
+        threads: MACHINE_THREADS
         resources:
-            mem_mb=3000,
+            **job_resources(3000, 30),
         params:
             # lists: `:q` quotes every element, so no config value is ever read by the shell
             families=lambda wc: [arg for f in CORRUPT["families"] for arg in ("--family", f)],
@@ -56,9 +56,9 @@ rule bench_corrupt:
         benchmark_file("bench_corrupt", "{backend}")
     conda:
         "../envs/advdiff.yaml"
-    threads: workflow.cores
+    threads: MACHINE_THREADS
     resources:
-        mem_mb=4000,
+        **job_resources(4000, 30),
     shell:
         "advdiff -v bench corrupt --backend {wildcards.backend:q} --json {output:q} > {log:q} 2>&1"
 
@@ -91,7 +91,7 @@ for _rule, _points in POINT_FIGURE_KINDS.items():
             "../envs/advdiff.yaml"
         threads: 1
         resources:
-            mem_mb=1500,
+            **job_resources(1500, 30),
         params:
             config=point_config,
             n_images=SWEEP.figures["n_images"],

@@ -15,9 +15,7 @@ rule evaluate:
         "../envs/advdiff.yaml"
     threads: RES["threads"]
     resources:
-        mem_mb=RES["mem_mb"]["evaluate"],
-        runtime=RES["runtime"]["evaluate"],
-        gpu=RES["gpu"],
+        **job_resources(RES["mem_mb"]["evaluate"], RES["runtime"]["evaluate"], RES["gpu"]),
     params:
         run_dir=run_dir,
         evaluate=SWEEP.evaluate,

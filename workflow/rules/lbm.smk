@@ -13,9 +13,9 @@ rule validate_lbm:
         benchmark_file("validate_lbm")
     conda:
         "../envs/advdiff.yaml"
-    threads: workflow.cores
+    threads: MACHINE_THREADS
     resources:
-        mem_mb=2000,
+        **job_resources(2000, 30),
     params:
         backend=LBM["backend"],
         collisions=LBM["collisions"],
@@ -33,9 +33,9 @@ rule bench_lbm:
         benchmark_file("bench_lbm", "{backend}")
     conda:
         "../envs/advdiff.yaml"
-    threads: workflow.cores
+    threads: MACHINE_THREADS
     resources:
-        mem_mb=4000,
+        **job_resources(4000, 30),
     params:
         batch=BENCH["batch"],
         channels=BENCH["channels"],

@@ -30,7 +30,7 @@ rule operator_report:
         "../envs/advdiff.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **job_resources(2000, 60),
     params:
         data=lambda wc: ["--data-root", CORRUPT["data_root"]] if CORRUPT["data_root"] else [],
         figures=lambda wc, output: os.path.dirname(output.figures[0]),

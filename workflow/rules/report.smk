@@ -28,6 +28,8 @@ rule report_lbm:
         benchmark_file("report_lbm")
     conda:
         "../envs/advdiff.yaml"
+    resources:
+        **job_resources(2000, 30),
     script:
         "../scripts/report_lbm.py"
 
@@ -56,6 +58,8 @@ rule report_corruptions:
         benchmark_file("report_corruptions")
     conda:
         "../envs/advdiff.yaml"
+    resources:
+        **job_resources(2000, 30),
     script:
         "../scripts/report_corruptions.py"
 

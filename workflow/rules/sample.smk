@@ -16,9 +16,7 @@ rule sample:
         "../envs/advdiff.yaml"
     threads: RES["threads"]
     resources:
-        mem_mb=RES["mem_mb"]["sample"],
-        runtime=RES["runtime"]["sample"],
-        gpu=RES["gpu"],
+        **job_resources(RES["mem_mb"]["sample"], RES["runtime"]["sample"], RES["gpu"]),
     params:
         config=point_config,
         run_dir=run_dir,

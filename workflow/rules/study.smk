@@ -25,6 +25,8 @@ rule report_study:
         benchmark_file("report_study", SWEEP.name)
     conda:
         "../envs/advdiff.yaml"
+    resources:
+        **job_resources(4000, 30),
     params:
         sweep=SWEEP.name,
         runs_dir=RUNS_DIR,

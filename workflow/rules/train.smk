@@ -15,9 +15,7 @@ rule train:
         "../envs/advdiff.yaml"
     threads: RES["threads"]
     resources:
-        mem_mb=RES["mem_mb"]["train"],
-        runtime=RES["runtime"]["train"],
-        gpu=RES["gpu"],
+        **job_resources(RES["mem_mb"]["train"], RES["runtime"]["train"], RES["gpu"]),
     params:
         config=point_config,
         run_dir=run_dir,

@@ -11,6 +11,7 @@ smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakem
 configure_job(smk.threads, smk.log[0])
 config = TrainConfig.from_dict(smk.params.config)
 ds = config.dataset
-# the test split's first images; a flat image folder (FFHQ) has none and gives its first training images
-x0, _ = preview_images(ds.name, root=ds.root, size=ds.size, channels=ds.channels, n=smk.params.n_images)
+# the test split's first images; for a flat image folder (FFHQ) its held-out subset, which training never reads
+x0, _ = preview_images(ds.name, root=ds.root, size=ds.size, channels=ds.channels, n=smk.params.n_images,
+                       holdout=ds.holdout, holdout_seed=ds.holdout_seed)  # fmt: skip
 corruption_figures({config.family: config.build_corruption()}, x0, Path(smk.output.strip).parent)
