@@ -135,7 +135,6 @@ def sample_run(
     images = load_images(config.dataset, compact=True)
     name = sampler or default_sampler(config.family)
     options = data_options(name, corruption, images)
-    generators = image_generators(seed, 1, n, stream="sample")
     t0 = time.perf_counter()
     chunks, prior_seconds = [], 0.0
     with torch.no_grad():
@@ -148,8 +147,9 @@ def sample_run(
             t_prior = time.perf_counter()
             x_K = draw_prior(corruption, images, stop - start, seed, device, start=start)
             prior_seconds += time.perf_counter() - t_prior
-            chunks.append(sample(model, corruption, x_K, sampler=name, generator=generators[start:stop],
-                                 progress=False, **options))  # fmt: skip
+            generators = image_generators(seed, 1, stop - start, stream="sample", start=start)
+            chunks.append(sample(model, corruption, x_K, sampler=name, generator=generators, progress=False,
+                                 **options))  # fmt: skip
     x0 = torch.cat(chunks)
     seconds = time.perf_counter() - t0 - prior_seconds  # the sampler's time, as when the priors came first
     target = grid_out if grid_out is not None else folder / "samples" / f"samples_step{ckpt['step']:07d}_n{n}.png"

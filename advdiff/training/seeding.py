@@ -59,8 +59,9 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     return torch.Generator(device=device).manual_seed(int(seed))
 
 
-def image_generators(seed: int, step: int, batch: int, stream: str = "image") -> list[torch.Generator]:
-    """One CPU generator per image of training step ``step``: generator ``b`` comes from (seed, stream, step, b).
+def image_generators(seed: int, step: int, batch: int, stream: str = "image", start: int = 0) -> list[torch.Generator]:
+    """One CPU generator per image of training step ``step``: generator ``b`` comes from (seed, stream, step,
+    start + b), so a chunk from ``start`` gets the generators of those images in one long batch.
 
     Parameters
     ----------
@@ -72,6 +73,8 @@ def image_generators(seed: int, step: int, batch: int, stream: str = "image") ->
         Number of images in the step.
     stream
         The stream (default ``image``; the sample grids use ``sample``).
+    start
+        Index of the first image (chunks of a long batch).
 
     Returns
     -------
@@ -80,7 +83,8 @@ def image_generators(seed: int, step: int, batch: int, stream: str = "image") ->
         the images' device, so the numbers do not depend on the device.
     """
     batch = check_int("batch", batch, low=1)
-    return [make_generator(stream_seed(seed, stream, step, b)) for b in range(batch)]
+    start = check_int("start", start, low=0)
+    return [make_generator(stream_seed(seed, stream, step, b)) for b in range(start, start + batch)]
 
 
 def seed_from(generator: torch.Generator | int | None) -> int:

@@ -67,7 +67,7 @@ from advdiff.errors import AdvdiffError, ConfigError, bad_value
 from advdiff.training.config import DatasetConfig, TrainConfig, resolve_device
 from advdiff.training.losses import Loss, ResidualLoss, describe_loss, loss_for
 from advdiff.training.pairs import DataOrder, OnTheFlyPairs, TrajectoryPool
-from advdiff.training.seeding import image_generators, make_generator, stream_seed
+from advdiff.training.seeding import image_generators, stream_seed
 
 log = logging.getLogger(__name__)
 
@@ -636,7 +636,7 @@ def draw_prior(
     """Draws ``start..start+n-1`` of the family's prior with per-image generators from ``seed`` (draw ``i``
     depends on neither ``n`` nor ``start``, so chunks give the draws of one call): corrupted training
     images ``i mod N`` for families that start from data, else noise."""
-    gens = [make_generator(stream_seed(seed, "sample", 0, i)) for i in range(start, start + n)]
+    gens = image_generators(seed, 0, n, stream="sample", start=start)
     if corruption.prior_needs_images:
         index = torch.arange(start, start + n) % images.shape[0]
         return corruption.prior(unit_float(images[index].to(device)), gens)
