@@ -22,7 +22,7 @@ env: $(STAMP)
 $(STAMP): pyproject.toml setup.py advdiff/lbm/kernels/d2q9_cpu.c advdiff/lbm/kernels/d2q9_node.h \
 		advdiff/fields/kernels/field_cpu.c
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-cache-dir -e '.[dev]'
 	@touch $(STAMP)
 
 ## run: set up, fetch the default data, run the default workflow end to end (sweep included); its last
