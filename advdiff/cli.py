@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from advdiff.errors import AdvdiffError, ConfigError, bad_value
+from advdiff.files import atomic_write_text
 from advdiff.preflight import BENCH_LBM_LIMITS
 
 log = logging.getLogger("advdiff")
@@ -20,11 +21,7 @@ log = logging.getLogger("advdiff")
 def _write_json(path: str | None, data: dict[str, Any]) -> None:
     if not path:
         return
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(target)  # atomic: a crash never leaves a half-written file
+    target = atomic_write_text(path, json.dumps(data, indent=2) + "\n")  # a crash never leaves half a file
     log.info("wrote %s", target)
 
 
@@ -39,7 +36,7 @@ def _writable_folder(key: str, folder: str | Path) -> None:
             pass
     except OSError as exc:
         raise ConfigError(f"{key}={str(path)!r} is not allowed: expected a folder this process can create and "
-                          f"write ({exc.strerror or exc})") from None  # fmt: skip
+                          f"write ({exc.strerror or exc})", key) from None  # fmt: skip
 
 
 def _cmd_bench_lbm(args: argparse.Namespace) -> int:
@@ -132,9 +129,9 @@ def _family_params(args: argparse.Namespace, name: str) -> dict[str, Any]:
 
 
 def _cmd_corrupt(args: argparse.Namespace) -> int:
-    from advdiff.corrupt import corruption_figures
     from advdiff.corruptions import build, families
     from advdiff.data import load_dataset
+    from advdiff.reporting.family_figures import corruption_figures
 
     names = list(families()) if "all" in args.family else list(dict.fromkeys(args.family))
     _writable_folder("--out", args.out)
@@ -174,7 +171,7 @@ def _set_threads(threads: int | None) -> None:
     if threads is None:
         return
     if threads < 1:
-        raise ConfigError(f"--threads={threads} is not allowed: give a whole number >= 1")
+        raise ConfigError(f"--threads={threads} is not allowed: give a whole number >= 1", "--threads")
     import torch
 
     torch.set_num_threads(threads)
@@ -385,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--reynolds", type=float, default=None, help="advdiff: Reynolds number (default: all modes)")
     corrupt.add_argument("--collision", default="central_moment", choices=["bgk", "central_moment"])
     corrupt.add_argument("--law", default="paper", choices=["paper", "kolmogorov"])
-    corrupt.add_argument("--divergence-free", action="store_true", help="advdiff: Leray-project the velocity")
+    corrupt.add_argument("--divergence-free", action="store_true", help="advdiff: divergence-free velocity")
     corrupt.add_argument("--intensity-map", default="paper", choices=["paper", "none"],
                          help="advdiff: the authors' map rho = 0.95 + 0.1 x (default) or none")  # fmt: skip
     corrupt.add_argument("--variant", default="default", choices=["default", "authors"],

@@ -18,9 +18,19 @@ class ConfigError(AdvdiffError, ValueError):
         super().__init__(message)
         self.key = key
 
-    def prefixed(self, prefix: str) -> ConfigError:
-        """The same error one section further out: ``prefix.`` before the message and the key."""
-        return ConfigError(f"{prefix}.{self}", None if self.key is None else f"{prefix}.{self.key}")
+    def prefixed(self, prefix: str, note: str = "") -> ConfigError:
+        """The same error one section further out: ``prefix.`` before the message and the key (``note`` after)."""
+        return ConfigError(f"{prefix}.{self}{note}", None if self.key is None else f"{prefix}.{self.key}")
+
+    def renamed(self, key: str, note: str = "") -> ConfigError:
+        """The same error under another name for its key: the key at the start of the message replaced
+        (e.g. a library's ``family_params.K`` as the sweep names it), ``note`` after the message."""
+        text = str(self)
+        if self.key is not None and text.startswith(self.key):
+            text = key + text[len(self.key) :]
+        else:
+            text = f"{key}: {text}"
+        return ConfigError(text + note, key)
 
 
 class BackendUnavailableError(AdvdiffError, RuntimeError):

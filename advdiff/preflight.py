@@ -57,17 +57,17 @@ def check_sampler(sampler: Any, families: Iterable[str], key: str = "sampler") -
 
 
 def _device_name(device: Any, key: str) -> str:
-    from advdiff.training.config import _check_device
+    from advdiff.devices import check_device
 
     try:
-        return _check_device(device)
+        return check_device(device)
     except ConfigError:
         raise bad_value(key, device, "auto, cpu, cuda or cuda:N") from None
 
 
 def check_device(device: Any, key: str = "device") -> str:
     """Check ``device`` (auto, cpu, cuda, cuda:N) and, for CUDA, that torch can use a GPU here."""
-    from advdiff.training.config import check_device_usable
+    from advdiff.devices import check_device_usable
 
     name = _device_name(device, key)
     check_device_usable(name, key)

@@ -41,7 +41,13 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
 
 
 def run_dir_for(config: TrainConfig, root: str | Path = RUNS_ROOT) -> Path:
-    """The default folder of a configuration: ``<root>/<family>-<first 12 hex digits of its hash>``."""
+    """The default folder of a configuration: ``<root>/<family>-<first 12 hex digits of its hash>``.
+
+    The ``advdiff train`` command's naming. A sweep's runs are named by their point id instead
+    (:func:`advdiff.sweep.point_id`: the swept coordinates and seed, then 10 hex digits of the same
+    hash), which the workflow's rules match; both names are what existing folders are resumed by,
+    so neither is rewritten into the other.
+    """
     return Path(root) / f"{config.family}-{config.hash()[:12]}"
 
 
@@ -107,10 +113,10 @@ def sample_run(
     """
     from torchvision.utils import save_image
 
+    from advdiff.devices import resolve_device
     from advdiff.models import UNet
     from advdiff.sampling import default_sampler, sample
     from advdiff.sampling.base import progress_bar
-    from advdiff.training.config import resolve_device
 
     if n < 1:
         raise bad_value("n", n, "an integer >= 1")

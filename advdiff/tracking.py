@@ -77,6 +77,7 @@ from typing import Any
 
 from advdiff.errors import AdvdiffError, bad_value
 from advdiff.mapping import flatten
+from advdiff.sweep.points import number_label, point_label
 
 log = logging.getLogger(__name__)
 
@@ -380,9 +381,9 @@ def run_name(labels: Mapping[str, Any]) -> str:
     """A point run's readable name: ``advdiff Pe=0.06 Re=∞ map=paper s42`` (``div-free`` when so), ``heat s42``."""
     if labels.get("family") != "advdiff":
         return f"{labels.get('family')} s{labels.get('seed')}"
-    re = labels.get("reynolds")
-    name = f"advdiff Pe={_g(labels.get('peclet'))} Re={'∞' if re is None else _g(re)} map={labels.get('intensity_map')}"
-    return name + (" div-free" if labels.get("divergence_free") else "") + f" s{labels.get('seed')}"
+    name = point_label("advdiff", labels.get("peclet"), labels.get("reynolds"), labels.get("intensity_map"),
+                       labels.get("divergence_free"), style="run")  # fmt: skip
+    return f"{name} s{labels.get('seed')}"
 
 
 def run_note(point: str, config: Mapping[str, Any], dataset: str | None = None) -> str:
@@ -406,7 +407,7 @@ def point_params(config: Mapping[str, Any], settings: Mapping[str, Any] | None =
     labels = point_labels(config)
     if labels["family"] == "advdiff":
         params.update(peclet=_g(labels["peclet"]), intensity_map=str(labels["intensity_map"]),
-                      reynolds="inf" if labels["reynolds"] is None else _g(labels["reynolds"]),
+                      reynolds=number_label(labels["reynolds"]),
                       divergence_free=str(labels["divergence_free"]).lower())  # fmt: skip
     params.update({f"sweep.{k}": _param(v) for k, v in flatten(settings or {}).items()})
     return params
@@ -443,9 +444,7 @@ def run_contents(record: Mapping[str, Any]) -> dict[str, Any]:
         SWEEP_TAG: record["sweep"],
         "family": record["family"],
         "peclet": "" if record["peclet"] is None else format(record["peclet"], "g"),
-        "reynolds": ""
-        if record["family"] != "advdiff"
-        else ("inf" if record["reynolds"] is None else format(record["reynolds"], "g")),  # fmt: skip
+        "reynolds": "" if record["family"] != "advdiff" else number_label(record["reynolds"]),
         "intensity_map": str(record.get("intensity_map") or ""),
         "divergence_free": "" if record.get("divergence_free") is None else str(record["divergence_free"]).lower(),
         "seed": str(record["seed"]),

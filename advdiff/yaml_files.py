@@ -65,10 +65,11 @@ def load_yaml(path: str | os.PathLike[str], key: str = "config") -> Any:
     except _DuplicateKey as dup:
         raise ConfigError(
             f"{key}={str(p)!r}: key {dup.key!r} is given twice (lines {dup.first} and {dup.second}); "
-            "duplicate keys are not allowed (YAML would keep the last one silently): keep one of them"
+            "duplicate keys are not allowed (YAML would keep the last one silently): keep one of them",
+            key,
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{key}={str(p)!r} is not valid YAML/JSON: {exc}") from None
+        raise ConfigError(f"{key}={str(p)!r} is not valid YAML/JSON: {exc}", key) from None
 
 
 def check_yaml_files(paths: Iterable[str | os.PathLike[str]], key: str = "configfile") -> None:

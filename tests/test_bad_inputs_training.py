@@ -307,7 +307,7 @@ def test_half_precision_inputs_work_in_every_family(name, dtype):
 def test_uint8_images_are_read_as_0_to_255_with_a_notice(name, caplog):
     fam = family(name)
     x8 = (images() * 255).round().to(torch.uint8)
-    with caplog.at_level(logging.INFO, logger="advdiff.corruptions.base"):
+    with caplog.at_level(logging.INFO, logger="advdiff.corruptions"):
         got = fam.degrade(x8, 2, gen())
     assert any("uint8" in r.getMessage() and "255" in r.getMessage() for r in caplog.records)
     assert got.dtype == torch.float32
@@ -364,6 +364,7 @@ def test_a_key_given_twice_in_a_training_config_is_refused(image_folder, tmp_pat
     assert load_yaml(merged)["family_params"] == {"K": 6, "sigma_max": 3}
 
 
+@pytest.mark.workflow
 @pytest.mark.skipif(shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None,
                     reason="snakemake is not installed next to this Python")  # fmt: skip
 def test_the_workflow_refuses_a_config_file_with_a_key_given_twice(tmp_path):

@@ -166,9 +166,9 @@ class AdvectionDiffusion(Corruption):
         if isinstance(reynolds, str) and reynolds.lower() == "none":
             reynolds = None
         # Validate the schedule (sigma range, Pe, alpha_max) and the field settings now, before any work;
-        # with length=None the Mach check is repeated for each image size at run time.
-        units.build_schedule(K, sigma_max, sigma_min=sigma_min, peclet=peclet, length=length or 1e9,
-                             alpha_max=alpha_max)  # fmt: skip
+        # with length=None the Mach check needs the image size: check_shape (and every run) makes it.
+        units.build_schedule(K, sigma_max, sigma_min=sigma_min, peclet=peclet, length=length or 1.0,
+                             alpha_max=alpha_max, mach_check=length is not None)  # fmt: skip
         SpectralTurbulence((8, 8), law=law, reynolds=reynolds, divergence_free=divergence_free,
                            limiter=limiter, dt_turb=dt_turb, seed=0)  # fmt: skip
         super().__init__(
@@ -219,6 +219,22 @@ class AdvectionDiffusion(Corruption):
                 alpha_max=p["alpha_max"],
             )  # fmt: skip
         return self._schedules[L]
+
+    def check_shape(self, height: int, width: int) -> None:
+        """Build the LBM schedule at this size: a Pe whose velocity would pass the Mach limit fails here."""
+        self.schedule(height, width)
+
+    def shape_summary(self, height: int, width: int) -> dict[str, Any]:
+        """The schedule's numbers at this size (:meth:`~advdiff.lbm.units.Schedule.summary`), Pe/Re when Re is
+        set, and the velocity RMS requested and realised by the soft limiter (:meth:`velocity_rms`)."""
+        p = self.params
+        summary: dict[str, Any] = self.schedule(height, width).summary()
+        if p["reynolds"] is not None:
+            summary["pe_over_re"] = p["peclet"] / p["reynolds"]
+        rms = self.velocity_rms(height, width)
+        summary.update(velocity_rms_requested=rms["requested"], velocity_rms_realised=rms["realised"],
+                       limiter_ratio=rms["limiter_ratio"])  # fmt: skip
+        return summary
 
     def velocity_rms(self, height: int, width: int) -> dict[str, float]:
         """Largest per-step velocity RMS of a trajectory at this size: requested (Pe alpha / L) and realised.

@@ -1,6 +1,6 @@
 """Spectral stochastic "turbulence": the velocity field that advects images.
 
-Follows the Beyond Blur generator (notes/paper-method.md §3): a frozen amplitude
+Follows the velocity generator of Beyond Blur (ICCV 2025): a frozen amplitude
 spectrum ``A(|k|)``, independent uniform random phases per image and component, phases
 rotating linearly with the LBM step, ``u = Re(IFFT2(û))``, an optional divergence-free mode,
 each component rescaled to the per-step RMS ``U_n = Pe·α_n/L``, and an optional soft

@@ -1,7 +1,7 @@
 """D2Q9 lattice constants: the one place they are defined.
 
 The C/CUDA node header (``kernels/d2q9_node.h``) mirrors these numbers for the
-compiled backends; ``tests/lbm/test_kernels.py`` checks that the two agree.
+compiled backends; ``tests/lbm/test_backends.py`` checks that the two agree.
 
 Direction order (x along the width axis, y along the height axis):
 

@@ -294,13 +294,15 @@ def build_schedule(
     length: float,
     alpha_max: float = ALPHA_MAX_DEFAULT,
     fourier_max: float | None = None,
+    mach_check: bool = True,
 ) -> Schedule:
     """Convert (K, sigma_min, sigma_max or Fo_max, Pe, L) into per-level steps, diffusivities and velocities.
 
     Follows the schedule of the Beyond Blur code. Give the final blur either as
     ``sigma_max`` (pixels) or as the Fourier number ``fourier_max`` = sigma_max^2 / (2 L^2).
     Raises :class:`~advdiff.errors.ConfigError` before any work if a value is out of range,
-    including a Péclet number whose velocity would exceed the Mach limit.
+    including a Péclet number whose velocity would exceed the Mach limit (unless ``mach_check`` is
+    False: a caller that does not know the image size yet checks everything else).
     """
     if (sigma_max is None) == (fourier_max is None):
         raise bad_value(
@@ -333,7 +335,7 @@ def build_schedule(
     alphas = variance / (2.0 * steps)
     check_diffusivity(alphas, alphas.shape[0], key="schedule alpha_k")
     rms = velocity_rms(pe, alphas, L)
-    if rms.max() > MAX_SPEED:
+    if mach_check and rms.max() > MAX_SPEED:
         raise bad_value(
             "peclet",
             pe,

@@ -27,6 +27,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 from tqdm.auto import tqdm
 
+from advdiff.devices import resolve_device
 from advdiff.errors import bad_value
 from advdiff.metrics.weights import (
     FID_HELPER_VERSION,
@@ -103,19 +104,6 @@ def register_test_extractor() -> None:
 
 
 register_test_extractor()
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``auto``/None -> ``cuda`` when available, else ``cpu``; anything else as given (checked)."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise bad_value("device", device, "auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise bad_value("device", device, "auto or cpu (no CUDA device is available here)")
-    return dev
 
 
 @dataclass

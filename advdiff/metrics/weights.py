@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 
 from advdiff.errors import AdvdiffError, bad_value
+from advdiff.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -192,13 +193,7 @@ def convert_state_dict(scripted: Mapping[str, torch.Tensor]) -> dict[str, torch.
 
 def atomic_save(obj: object, path: Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def convert_fid_helper(target: str | PathLike[str], source: str | PathLike[str] | None = None) -> Path:

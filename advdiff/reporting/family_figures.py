@@ -24,6 +24,7 @@ import numpy as np
 
 from advdiff.corruptions import Corruption
 from advdiff.reporting import figures
+from advdiff.sweep.points import number_label
 
 if TYPE_CHECKING:
     import torch
@@ -90,7 +91,7 @@ def corruption_figures(
         field = adv.turbulence(H, W, adv.image_seeds(torch.Generator().manual_seed(seed), x0.shape[0]))
         v = field.field(step, sched.per_step_velocity_rms()[step])[0]
         p = adv.params
-        re = "∞" if p["reynolds"] is None else f"{p['reynolds']:g}"
+        re = number_label(p["reynolds"], "∞")
         title = f"advdiff velocity, image 0, step {step} of {sched.total_steps} (Pe = {p['peclet']:g}, Re = {re})"
         figures.velocity_field(np.asarray(v), out / "velocity_field.png", title=title)
     if (
@@ -114,7 +115,7 @@ def _title(families: dict[str, Corruption]) -> str:
     for name, fam in families.items():
         if name == "advdiff":
             p = fam.params
-            re = "∞" if p["reynolds"] is None else f"{p['reynolds']:g}"
+            re = number_label(p["reynolds"], "∞")
             parts.append(f"advdiff (Pe = {p['peclet']:g}, Re = {re}, {p['collision']})")
         else:
             parts.append(name)

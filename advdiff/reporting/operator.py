@@ -23,6 +23,7 @@ from advdiff.analysis import compressive_pattern, first_peclet_where, measure_de
 from advdiff.corruptions import build
 from advdiff.files import atomic_write_text
 from advdiff.reporting.figures import pyplot, radial_power_spectrum, save
+from advdiff.sweep.points import number_label
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def _cell(r: dict[str, Any], key: str, k: int) -> str:
 
 
 def _re(r: dict[str, Any]) -> str:
-    return "∞" if r["reynolds"] is None else f"{r['reynolds']:g}"
+    return number_label(r["reynolds"], "∞")
 
 
 def _figure_departure(results: list[dict[str, Any]], group: str, out: Path, title: str) -> Path:

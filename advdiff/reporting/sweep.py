@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from advdiff.sweep.points import number_label, point_label
+
 PAPER_FFHQ128: dict[float, dict[str, float]] = {
     0.0: {"fid": 55.87, "precision": 0.798, "recall": 0.109, "density": 0.762, "coverage": 0.482},
     0.02: {"fid": 56.57, "precision": 0.797, "recall": 0.102, "density": 0.806, "coverage": 0.491},
@@ -65,11 +67,11 @@ def load_records(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
 def _re_label(record: Mapping[str, Any]) -> str:
     if record["family"] != "advdiff":
         return "–"
-    return "∞" if record["reynolds"] is None else format(record["reynolds"], "g")
+    return number_label(record["reynolds"], "∞")
 
 
 def _pe_label(record: Mapping[str, Any]) -> str:
-    return "–" if record["peclet"] is None else format(record["peclet"], "g")
+    return number_label(record["peclet"], "–")
 
 
 def _intensity_map(record: Mapping[str, Any]) -> str | None:
@@ -81,7 +83,7 @@ def _intensity_map(record: Mapping[str, Any]) -> str | None:
 
 
 def _divergence_free(record: Mapping[str, Any]) -> bool | None:
-    """Whether advdiff's velocity is Leray-projected; None for other families and records that lack it."""
+    """Whether advdiff's velocity is divergence-free; None for other families and records that lack it."""
     if record["family"] != "advdiff":
         return None
     value = record.get("divergence_free")
@@ -107,7 +109,8 @@ def _row_label(row: Mapping[str, Any], sep: str, before_operator: str) -> str:
     """A row's name for figure titles: the family, and for advdiff its Pe, Re, map and projection."""
     if row["family"] != "advdiff":
         return row["family"]
-    return f"{row['family']}{sep}Pe {row['pe']}{sep}Re {row['re']}{before_operator}{_variant(row)}"
+    return point_label(row["family"], row["pe"], row["re"], row["map"], row["divergence_free"], style="row", sep=sep,
+                       before_operator=before_operator)  # fmt: skip
 
 
 def _values(record: Mapping[str, Any]) -> dict[str, float | None]:
@@ -389,9 +392,9 @@ def report_point_figures(points: Sequence[Mapping[str, Any]], name: str) -> dict
     ``points`` are the sweep's point labels (:meth:`advdiff.sweep.SweepPoint.labels`: point, family,
     peclet, reynolds, intensity_map, divergence_free, seed). Each row shows the figures of its first
     seed: the trajectory strip and power spectra, and the velocity field where advdiff moves (Pe > 0),
-    as :func:`advdiff.corrupt.figure_files` says. The workflow declares these files as outputs.
+    as :func:`advdiff.reporting.family_figures.figure_files` says. The workflow declares these files as outputs.
     """
-    from advdiff.corrupt import figure_files
+    from advdiff.reporting.family_figures import figure_files
 
     first: dict[tuple, Mapping[str, Any]] = {}
     for p in sorted(points, key=lambda p: p["seed"]):
@@ -483,7 +486,7 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
                   "cannot be compared with published numbers.**", ""]  # fmt: skip
     lines += ["## Table", "", caption, "", table,
               "Columns: map = advdiff's intensity map (paper: the authors' operator, ρ = 0.95 + 0.1 x read out "
-              "clipped to [0, 1]; none: the solver on the image itself); div-free = Leray-projected velocity; "
+              "clipped to [0, 1]; none: the solver on the image itself); div-free = lattice curl of a stream function; "
               "Fo_max = σ_max²/(2L²); palette = mean 1-Wasserstein distance of per-channel intensity histograms "
               "(lower is better); "
               "train img/s = training images per second; hours = wall time of training, sampling and scoring "

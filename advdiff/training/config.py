@@ -1,4 +1,8 @@
-"""The training configuration: defaults in one place, validated once, its resolved form is the run's identity.
+"""The training configuration: validated once, its resolved form is the run's identity.
+
+The defaults here are the library's and the ``advdiff train`` command's (paper scale). The
+workflow's sweep fills in its own ``sweep.train`` defaults (CPU scale) from its schema,
+``workflow/schemas/config.schema.yaml``, before building a :class:`TrainConfig`.
 
 :class:`TrainConfig` holds every setting of a run. Build it with keyword arguments or from a
 mapping (:meth:`TrainConfig.from_dict`, e.g. parsed YAML); unknown keys are errors that list
@@ -27,13 +31,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from advdiff.corruptions import Corruption, build, families
 from advdiff.corruptions.base import check_int, check_real, known_params
@@ -47,11 +49,10 @@ from advdiff.data_settings import (
     check_size,
     check_split,
 )
+from advdiff.devices import check_device as _check_device
+from advdiff.devices import check_device_usable, resolve_device  # noqa: F401 (importable from here as before)
 from advdiff.errors import ConfigError, bad_value
 from advdiff.mapping import flatten
-
-if TYPE_CHECKING:  # a config is built and hashed without torch (the workflow does so before any job)
-    import torch
 
 CONTROL_KEYS: tuple[str, ...] = (
     "steps",
@@ -212,7 +213,7 @@ def _prefixed(section: str, check: Any) -> Any:
 
 @dataclass
 class TrainConfig:
-    """Every setting of a training run (validated on construction; defaults here and nowhere else).
+    """Every setting of a training run (validated on construction; the library's and the CLI's defaults).
 
     The optimiser is Adam (beta1 0.9, beta2 0.999, eps 1e-8, no weight decay) with a linear
     warm-up, grad-norm clipping and an EMA of the weights, as IHDM and Beyond Blur.
@@ -360,57 +361,3 @@ class TrainConfig:
 
 
 _MISSING = object()
-
-
-_DEVICE = re.compile(r"(cpu|cuda)(:(0|[1-9][0-9]{0,2}))?")
-"""The device strings torch.device reads as a CPU or CUDA device (an index fits its int8)."""
-
-
-def _check_device(device: Any) -> str:
-    """``device`` as torch names it (``auto``, ``cpu``, ``cuda``, ``cuda:N``), checked without importing torch."""
-    allowed = "auto, cpu, cuda or cuda:N"
-    torch = sys.modules.get("torch")  # a torch.device exists only once torch is imported
-    if torch is not None and isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise bad_value("device", device, allowed)
-    if device == "auto":
-        return device
-    match = _DEVICE.fullmatch(device)
-    if match is None or (match.group(3) is not None and int(match.group(3)) > 127):
-        raise bad_value("device", device, allowed)
-    return device
-
-
-def check_device_usable(device: str, key: str = "device") -> torch.device:
-    """``device`` as a ``torch.device`` after checking that it can run on this machine.
-
-    ``auto`` -> ``cuda`` when a CUDA GPU is usable, else ``cpu``. ``cuda`` / ``cuda:N`` without a
-    usable GPU (or with N beyond the GPUs here) raise :class:`~advdiff.errors.ConfigError` naming
-    ``key``, before any work. Not part of :class:`TrainConfig`'s validation: a configuration may be
-    built on one machine (a cluster's login node) and run on another.
-    """
-    import torch
-
-    device = _check_device(device)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    parsed = torch.device(device)
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            built = torch.version.cuda or "none"
-            raise bad_value(key, device, "auto or cpu: no CUDA GPU is usable here (torch.cuda.is_available() "
-                            f"is false; torch {torch.__version__}, built for CUDA {built})")  # fmt: skip
-        count = torch.cuda.device_count()
-        if parsed.index is not None and parsed.index >= count:
-            raise bad_value(key, device, f"auto, cpu, cuda or cuda:0 to cuda:{count - 1} ({count} GPU(s) here)")
-    return parsed
-
-
-def resolve_device(device: str, key: str = "device") -> torch.device:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else as given, if it can run here.
-
-    Raises :class:`~advdiff.errors.ConfigError` for a CUDA device on a machine without one
-    (:func:`check_device_usable`).
-    """
-    return check_device_usable(device, key)

@@ -63,8 +63,10 @@ from tqdm.auto import tqdm
 
 from advdiff.corruptions import Corruption
 from advdiff.data.base import unit_float
+from advdiff.devices import resolve_device
 from advdiff.errors import AdvdiffError, ConfigError, bad_value
-from advdiff.training.config import DatasetConfig, TrainConfig, resolve_device
+from advdiff.files import atomic_write
+from advdiff.training.config import DatasetConfig, TrainConfig
 from advdiff.training.losses import Loss, ResidualLoss, describe_loss, loss_for
 from advdiff.training.pairs import DataOrder, OnTheFlyPairs, TrajectoryPool
 from advdiff.training.seeding import image_generators, stream_seed
@@ -275,23 +277,6 @@ def seed_globals(seed: int) -> None:
     random.seed(value)
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb", keep: Path | None = None) -> None:
-    """Write ``path`` through a temporary file and ``os.replace``; with ``keep``, the old ``path`` moves there first."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, mode) as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if keep is not None and path.exists():
-        # a second name for the old file, then the new file in its place: a crash in between
-        # leaves both checkpoints readable (never only the previous one)
-        link = keep.with_name(keep.name + ".tmp")
-        link.unlink(missing_ok=True)
-        os.link(path, link)
-        os.replace(link, keep)
-    os.replace(tmp, path)
-
-
 def previous_checkpoint(path: str | PathLike[str]) -> Path:
     """Where the checkpoint before ``path`` is kept: ``checkpoint.pt`` -> ``checkpoint.prev.pt``."""
     path = Path(path)
@@ -330,14 +315,14 @@ def checkpoint_digest(state: Mapping[str, Any]) -> str:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], keep_previous: bool = True) -> None:
-    """Write a checkpoint with its sha256 atomically (``path.tmp`` then ``os.replace``).
+    """Write a checkpoint with its sha256 atomically (a temporary file, then ``os.replace``).
 
     With ``keep_previous``, the checkpoint it replaces is kept as :func:`previous_checkpoint`.
     """
     body = {key: value for key, value in state.items() if key != CHECKSUM_KEY}
     body[CHECKSUM_KEY] = checkpoint_digest(body)
     keep = previous_checkpoint(path) if keep_previous else None
-    _atomic_write(path, lambda fh: torch.save(body, fh), keep=keep)
+    atomic_write(path, lambda fh: torch.save(body, fh), keep=keep, fsync=True)
 
 
 def _corrupt(path: Path, why: str) -> CheckpointError:
@@ -472,7 +457,7 @@ class _RunDirLock:
 
 def _write_json(path: Path, data: Any) -> None:
     text = json.dumps(data, indent=2) + "\n"
-    _atomic_write(path, lambda fh: fh.write(text), mode="w")
+    atomic_write(path, lambda fh: fh.write(text), "w", fsync=True)
 
 
 # --------------------------------------------------------------------------- the data of a step
@@ -624,7 +609,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
             continue
         if int(entry.get("step", 0)) <= step:
             kept.append(line)
-    _atomic_write(path, lambda fh: fh.write("".join(f"{line}\n" for line in kept)), mode="w")
+    atomic_write(path, lambda fh: fh.write("".join(f"{line}\n" for line in kept)), "w", fsync=True)
 
 
 _sampler_missing_logged = False
@@ -810,7 +795,8 @@ def _train(
         log.info("run %s: resuming from %s at step %d", run_id, resumed_from, start)
     run_dir.mkdir(parents=True, exist_ok=True)
     if write_config:  # only now: a run that fails while loading its data or model leaves no config behind
-        _atomic_write(run_dir / CONFIG_FILE, lambda fh: fh.write(json.dumps(cfg.to_dict(), indent=2) + "\n"), "w")
+        atomic_write(run_dir / CONFIG_FILE, lambda fh: fh.write(json.dumps(cfg.to_dict(), indent=2) + "\n"), "w",
+                     fsync=True)  # fmt: skip
     _truncate_metrics(metrics_path, start)
     parameters = sum(p.numel() for p in model.parameters())
     log.info("run %s: family %s (%s loss), %d images %s, %d parameters, device %s, steps %d..%d",

@@ -8,13 +8,13 @@ import torch
 from advdiff.corruptions import (
     Corruption,
     FamilyUnavailableError,
-    base,
     build,
     families,
     family_class,
     known_params,
     register,
     register_lazy,
+    registry,
 )
 from advdiff.errors import ConfigError
 
@@ -34,8 +34,8 @@ class Toy(Corruption):
 @pytest.fixture
 def scratch_registry(monkeypatch):
     """Let a test register families without leaking them to other tests."""
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
-    monkeypatch.setattr(base, "_LAZY", dict(base._LAZY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "_LAZY", dict(registry._LAZY))
 
 
 def test_the_four_families_are_known():
@@ -78,9 +78,9 @@ def test_advdiff_is_declared_lazily():
 
 def test_lazy_family_is_imported_and_registered_on_first_use(scratch_registry):
     register_lazy("toy", f"{__name__}:Toy")
-    assert "toy" in families() and "toy" not in base._REGISTRY
+    assert "toy" in families() and "toy" not in registry._REGISTRY
     toy = build("toy", scale=0.25)
-    assert isinstance(toy, Toy) and toy.name == "toy" and base._REGISTRY["toy"] is Toy
+    assert isinstance(toy, Toy) and toy.name == "toy" and registry._REGISTRY["toy"] is Toy
     x0 = torch.ones((2, 1, 4, 4))
     torch.testing.assert_close(toy.degrade(x0, 3), torch.full_like(x0, 0.75))
     torch.testing.assert_close(toy.prior(x0), toy.degrade(x0, 3))

@@ -14,7 +14,7 @@ from advdiff.lbm import units
     [(128, 49_267, 2_665, 59), (64, 12_413, 585, 70), (32, 3_195, 126, 85), (20, 1_325, 44, 99)],
 )
 def test_schedule_matches_the_papers_code(sigma_max, total, max_steps, single_step_levels):
-    """Step counts for L = 128, K = 200 equal those of the authors' schedule (paper-method notes §1.3).
+    """Step counts for L = 128, K = 200 equal those of the authors' schedule (Beyond Blur, ICCV 2025).
 
     Their loop also gives level 0 (sigma_0 = 0) one step at alpha = 0, i.e. tau = 1/2, a
     no-op that we do not run (level 0 is the clean image), hence the ``- 1``.

@@ -100,7 +100,7 @@ def test_unknown_extractor_and_device_are_refused():
     with pytest.raises(ConfigError, match="feature_extractor='vgg'.*inception"):
         build_extractor("vgg")
     if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="no CUDA device"):
+        with pytest.raises(ConfigError, match="device=.cuda.*no CUDA GPU is usable"):
             build_extractor("tiny-test", device="cuda")
 
 
