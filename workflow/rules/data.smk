@@ -5,7 +5,7 @@
 rule check_data:
     input:
         # the prepared FFHQ folder, when the workflow prepares it (prepare.ffhq.source set)
-        [f"{config['prepare']['ffhq']['out']}/prepared.json"] if config["prepare"]["ffhq"]["source"] else [],
+        [config["prepare"]["ffhq"]["out"]] if config["prepare"]["ffhq"]["source"] else [],
     output:
         f"{SWEEP_DIR}/data.json",
     log:
@@ -22,13 +22,15 @@ rule check_data:
 
 
 # FFHQ from the user's copy (config prepare.ffhq): `snakemake prepare_ffhq --configfile config/paper.yaml`,
-# or automatically before the sweep's data check when prepare.ffhq.source is set.
+# or automatically before the sweep's data check when prepare.ffhq.source is set. The job writes the
+# whole folder (images, manifest.sha256, prepared.json; staged beside it and renamed into place), so
+# the folder is its output; a folder prepared earlier by `advdiff prepare ffhq` counts as done.
 FFHQ = config["prepare"]["ffhq"]
 
 
 rule prepare_ffhq:
     output:
-        f"{FFHQ['out']}/prepared.json",
+        directory(FFHQ["out"]),
     log:
         "results/logs/prepare_ffhq.log",
     benchmark:

@@ -80,6 +80,12 @@ SWEEP_POINT_FIGURES = report_point_figures([p.labels() for p in POINTS.values()]
 rule report_sweep:
     input:
         records=expand(rules.record.output, point=POINTS),
+        # also read, through the records: the point figures the page copies, the samples it draws
+        figures=[
+            f"{SWEEP_DIR}/{point}/figures/{name.removeprefix(f'sweep_{SWEEP.name}_{point}_')}"
+            for name, point in SWEEP_POINT_FIGURES.items()
+        ],
+        samples=expand(rules.sample.output.samples, point=POINTS),
     output:
         md=sweep_table(SWEEP_REPORT["md"], "sweep_page.rst"),
         table=sweep_table(SWEEP_REPORT["table"], "sweep_table.rst"),

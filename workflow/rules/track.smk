@@ -1,4 +1,7 @@
 # Each point's result files -> one record (what the reports read) -> one MLflow run.
+# The MLflow store (results/mlflow/ unless tracking.uri says otherwise) is written by every point's train,
+# sample, evaluate, record and track jobs under a file lock: shared, it is no job's output; each job's
+# declared files say what it added (tests/workflow/test_declared_outputs.py lists the exceptions).
 
 
 rule record:
