@@ -15,7 +15,7 @@ SNAKEMAKE = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/snakemake --workflow
 	--configfile config/config.yaml $(CONFIGS) --cores $(CORES) --snakefile Snakefile \
 	$(if $(MEM_MB),--resources mem_mb=$(MEM_MB))
 
-.PHONY: run study gpu-check publish test test-all test-ui test-slurm lint format data env bench mlflow-ui report clean
+.PHONY: run study gpu-check publish test test-workflow test-heavy test-all test-ui test-slurm lint format data env bench mlflow-ui report clean
 
 env: $(STAMP)
 
@@ -55,14 +55,27 @@ report: $(STAMP)
 data:
 	bash workflow/scripts/install_fashion_mnist.sh
 
-## test: lint, then the fast test suite (heavy and GPU tests are marked and skipped).
+## test: lint, then the fast default selection (about 5 min on 2 cores): the tests marked slow, workflow, kill,
+## browser, slurm or gpu are left out (pyproject.toml); `make test-heavy` and `make test-slurm` run them.
 ## Fetching the data may fail without root; the tests that need it then skip and say why.
 test: $(STAMP) lint
 	-@bash workflow/scripts/install_fashion_mnist.sh
 	$(VENV)/bin/pytest -q --durations=15
 
-## test-all: everything, including tests marked slow (GPU tests still need a GPU)
+## test-workflow: the tests that start Snakemake (marker workflow), the kill-and-resume one (marker kill) included
+test-workflow: $(STAMP)
+	-@bash workflow/scripts/install_fashion_mnist.sh
+	$(VENV)/bin/pytest -q --durations=15 -m "workflow and not slurm and not gpu"
+
+## test-heavy: everything the default leaves out but the SLURM and GPU tests: workflow, kill, slow and browser,
+## in one session (one smoke sweep serves them all; browser tests skip without Chromium). CI runs it after `make test`.
+test-heavy: $(STAMP)
+	-@bash workflow/scripts/install_fashion_mnist.sh
+	$(VENV)/bin/pytest -q --durations=30 -m "(slow or workflow or kill or browser) and not slurm and not gpu"
+
+## test-all: the default and the heavy tests in one run (the SLURM test skips without a cluster; GPU tests need a GPU)
 test-all: $(STAMP) lint
+	-@bash workflow/scripts/install_fashion_mnist.sh
 	$(VENV)/bin/pytest -q -m "not gpu"
 
 ## test-ui: the MLflow UI in headless Chromium after a smoke sweep (installs chromium and chromium-driver
@@ -70,7 +83,7 @@ test-all: $(STAMP) lint
 test-ui: $(STAMP)
 	-@bash workflow/scripts/install_fashion_mnist.sh
 	-@bash workflow/scripts/install_browser.sh
-	$(VENV)/bin/pytest -q -m slow tests/workflow/test_mlflow_ui.py
+	$(VENV)/bin/pytest -q -m browser tests/workflow/test_mlflow_ui.py
 
 ## test-slurm: the smoke sweep through workflow/profiles/slurm on a one-node SLURM cluster with accounting,
 ## started for the test and stopped after it (workflow/scripts/slurm_cluster.sh: installs slurm-wlm, munge,

@@ -34,6 +34,7 @@ def test_bad_input_exits_2_with_the_key(capsys):
     assert "shape=" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_validate_lbm_writes_numbers_and_figures(tmp_path):
     """`advdiff validate lbm` writes the JSON summary and both figures, and the numbers pass the issue's bars."""
     code = main(["validate", "lbm", "--backend", "cpu", "--collision", "bgk", "--out", str(tmp_path)])
@@ -91,7 +92,10 @@ def test_corrupt_writes_every_figure(tmp_path, capsys):
     assert "advdiff" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("family", ["heat", "advdiff", "ddpm", "blur"])
+# heat (the quickest) stays in the default selection; the other three families are end-to-end runs of a minute
+@pytest.mark.parametrize(
+    "family", ["heat", *(pytest.param(f, marks=pytest.mark.slow) for f in ("advdiff", "ddpm", "blur"))]
+)
 def test_train_resume_and_sample_from_the_command_line(tmp_path, family, capsys):
     """`advdiff train` writes the run folder, a second call resumes it, `advdiff sample` writes grid and samples."""
     from tests.training.helpers import write_image_folder

@@ -8,6 +8,7 @@ from advdiff.cli import main
 from advdiff.gpucheck import projection
 
 
+@pytest.mark.slow
 def test_the_check_runs_every_stage_on_the_cpu_and_writes_one_json(tmp_path, capsys):
     out = tmp_path / "gpu_check.json"
     rc = main(["gpu-check", "--json", str(out), "--backend", "cpu", "--device", "cpu", "--quick", "--steps", "2",

@@ -98,9 +98,10 @@ def test_the_command_line_says_what_it_did_and_what_was_wrong(tmp_path, capsys):
     assert "not a folder or a zip file" in capsys.readouterr().err
 
 
+@pytest.mark.workflow
 def test_the_workflow_prepares_ffhq_before_the_sweep_reads_it(tmp_path):
     """`prepare.ffhq.source` set: the sweep's data check waits for `prepare_ffhq`, which writes the folder."""
-    from tests.workflow.test_sweep_workflow import ROOT, snakemake
+    from tests.workflow.helpers import ROOT, snakemake
 
     src = _copy(tmp_path / "copy", side=16)
     cfg = tmp_path / "ffhq.yaml"

@@ -10,6 +10,7 @@ from PIL import Image
 
 from advdiff.cli import main
 from advdiff.metrics import evaluate_folders, evaluate_run
+from tests.conftest import one_torch_thread
 from tests.metrics.conftest import write_pngs
 
 CONTRACT = ("fid", "kid", "precision", "recall", "density", "coverage", "palette", "n_real", "n_fake",
@@ -103,14 +104,10 @@ def trained_run(tmp_path_factory):
     from tests.training.helpers import tiny_config, write_image_folder
 
     root = tmp_path_factory.mktemp("run")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():  # module-scoped: the autouse `one_thread` of tests/metrics/conftest.py is per test
         images = write_image_folder(root / "images", count=24)
         cfg = TrainConfig.from_dict(tiny_config(images, "heat", steps=2, checkpoint_every=2, model={"preset": "tiny"}))
         train_run(cfg, root / "run", progress=False)
-    finally:
-        torch.set_num_threads(threads)
     return root / "run"
 
 
@@ -182,22 +179,18 @@ def test_same_config_and_seed_give_bit_identical_scores(tmp_path, family):
     )
     cfg = TrainConfig.from_dict({**tiny_config(images, family, steps=3, checkpoint_every=3, model={"preset": "tiny"}),
                                  **extra})  # fmt: skip
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        scores = []
-        for i in range(2):
-            train_run(cfg, tmp_path / f"run{i}", progress=False)
-            cache = tmp_path / f"c{i}"
-            scores.append(evaluate_run(tmp_path / f"run{i}", 12, feature_extractor="tiny-test", cache=cache,
-                                       progress=False))  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
+    scores = []  # on one thread: the autouse `one_thread` of tests/metrics/conftest.py
+    for i in range(2):
+        train_run(cfg, tmp_path / f"run{i}", progress=False)
+        cache = tmp_path / f"c{i}"
+        scores.append(evaluate_run(tmp_path / f"run{i}", 12, feature_extractor="tiny-test", cache=cache,
+                                   progress=False))  # fmt: skip
     keys = ("fid", "kid", "precision", "recall", "density", "coverage", "palette")
     assert all(isinstance(scores[0][k], float) for k in keys)
     assert [scores[0][k] for k in keys] == [scores[1][k] for k in keys]
 
 
+@pytest.mark.slow
 def test_fid_clean_is_clean_fids_own_number_beside_torch_fidelitys(fmnist, tmp_path, capsys):
     """`--clean-fid` writes fid_clean (clean-fid's "clean" mode on the offline TF-Inception network) beside fid;
     it equals clean-fid's own compute_fid on the same two folders (relative difference < 1e-3), offline."""

@@ -49,6 +49,7 @@ def test_first_peclet_where():
     assert first_peclet_where(rows, "transport", 10.0, group="28") is None
 
 
+@pytest.mark.slow
 def test_report_from_a_small_grid(tmp_path, monkeypatch):
     """A tiny grid through analyze_operator and the Markdown report (figures written, numbers in tables)."""
     from advdiff.reporting import operator

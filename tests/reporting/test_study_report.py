@@ -117,6 +117,7 @@ def test_costs_come_from_the_benchmark_files(tmp_path):
     assert missing["wall_s"] == pytest.approx(17.0) and missing["cpu_s"] != missing["cpu_s"]  # NaN: not measured
 
 
+@pytest.mark.slow
 def test_departure_is_measured_with_each_rows_own_operator(tmp_path, monkeypatch):
     from advdiff.data import find_fashion_mnist
     from advdiff.reporting import study

@@ -10,7 +10,7 @@ def smoke_sweep(tmp_path_factory):
     Returns its working folder (results/ inside, its MLflow store in results/mlflow/mlflow.db)."""
     pytest.importorskip("mlflow")
     from advdiff.data import find_fashion_mnist
-    from tests.workflow.test_sweep_workflow import SMOKE, snakemake
+    from tests.workflow.helpers import SMOKE, snakemake
 
     try:
         find_fashion_mnist()

@@ -9,12 +9,9 @@ and scores refuse real and generated images of different sizes or mostly clipped
 from __future__ import annotations
 
 import logging
-import os
 import shlex
-import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +23,8 @@ from PIL import Image
 from advdiff.cli import main
 from advdiff.data import DataError, DataUnavailableError, load_dataset
 from advdiff.errors import ConfigError
+from tests.workflow.helpers import ROOT, snakemake
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-SNAKEMAKE = shutil.which("snakemake", path=str(BIN))
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a usable CUDA GPU")
 
 
@@ -58,14 +53,6 @@ def machine_copy(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "ADVDIFF_NUM_THREADS": "1",
-           "ADVDIFF_CACHE": str(tmp / "cache"), "XDG_CACHE_HOME": str(tmp / "xdg"), **extra}  # fmt: skip
-    env["PATH"] = f"{BIN}:{os.environ['PATH']}"
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
-
-
 def _merged(base: dict, changes: dict) -> dict:
     out = dict(base)
     for key, value in changes.items():
@@ -73,16 +60,12 @@ def _merged(base: dict, changes: dict) -> dict:
     return out
 
 
-def _snakemake(tmp: Path, changes: dict, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Snakemake on the default configuration with ``changes`` merged in."""
-    if SNAKEMAKE is None:
-        pytest.skip("snakemake is not installed next to this Python")
+def _snakemake(tmp: Path, changes: dict, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake on the default configuration with ``changes`` merged in (tests marked ``workflow``)."""
     default = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg = tmp / "config.yaml"
     cfg.write_text(yaml.safe_dump(_merged(default, changes)))
-    return subprocess.run([SNAKEMAKE, *args, "--snakefile", str(ROOT / "Snakefile"), "--cores", "1",
-                           "--configfile", str(cfg)], cwd=tmp, capture_output=True, text=True,
-                          env=env or _env(tmp), timeout=600)  # fmt: skip
+    return snakemake(*args, "--configfile", str(cfg), cwd=tmp, env={"XDG_CACHE_HOME": str(tmp / "xdg")})
 
 
 def _refused_at_parse(res: subprocess.CompletedProcess, *needles: str) -> str:
@@ -125,6 +108,7 @@ def _hostile_root(tmp_path: Path) -> tuple[Path, Path]:
     return _fashion_mnist(root), pwned
 
 
+@pytest.mark.workflow
 def test_config_strings_are_one_quoted_argument_in_every_shell_command(tmp_path):
     root, pwned = _hostile_root(tmp_path)
     config = {"corrupt": {"data_root": str(root), "families": ["heat", "blur"], "n_images": 1,
@@ -158,6 +142,7 @@ def test_config_strings_are_one_quoted_argument_in_every_shell_command(tmp_path)
     assert not pwned.exists()
 
 
+@pytest.mark.workflow
 def test_hostile_data_root_real_run_of_one_rule(tmp_path):
     root, pwned = _hostile_root(tmp_path)
     config = {"corrupt": {"data_root": str(root), "families": ["heat"], "n_images": 1}}
@@ -209,6 +194,7 @@ def test_fashion_mnist_root_without_the_files_is_not_replaced_by_another_copy(tm
     assert str(machine_copy) not in message  # the machine-wide copy is not searched for a configured root
 
 
+@pytest.mark.workflow
 def test_corrupt_data_root_that_does_not_exist_stops_the_workflow(tmp_path):
     missing = tmp_path / "nonexistent"
     res = _snakemake(tmp_path, {"corrupt": {"data_root": str(missing)}}, "-n")
@@ -218,6 +204,7 @@ def test_corrupt_data_root_that_does_not_exist_stops_the_workflow(tmp_path):
 # --------------------------------------------------------------------------- 3. checks where they belong
 
 
+@pytest.mark.workflow
 def test_sweep_sampler_is_checked_when_the_workflow_is_parsed(tmp_path):
     res = _snakemake(tmp_path, {"sweep": {"families": ["heat", "ddpm"], "sample": {"sampler": "ddim"}}}, "-n")
     _refused_at_parse(res, "sweep.sample.sampler='ddim'", "heat: heat")
@@ -244,11 +231,13 @@ def test_tracking_uri_is_checked_before_any_work(uri, allowed):
     assert f"tracking.uri={uri!r}" in str(info.value) and allowed in str(info.value)
 
 
+@pytest.mark.workflow
 def test_tracking_uri_is_checked_when_the_workflow_is_parsed(tmp_path):
     res = _snakemake(tmp_path, {"tracking": {"uri": "ftp://mlflow.example.org/runs"}}, "-n")
     _refused_at_parse(res, "tracking.uri='ftp://mlflow.example.org/runs'", "sqlite://", "http://")
 
 
+@pytest.mark.workflow
 @NO_CUDA
 def test_cuda_device_without_a_gpu_is_checked_when_the_workflow_is_parsed(tmp_path):
     res = _snakemake(tmp_path, {"sweep": {"train": {"device": "cuda"}}}, "-n")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 
-from tests.workflow.test_sweep_workflow import ROOT, _jobs, snakemake
+from tests.workflow.helpers import ROOT, job_counts, snakemake
 
 RULE_ENV = ROOT / "workflow" / "envs" / "advdiff.yaml"
 POST_DEPLOY = ROOT / "workflow" / "envs" / "advdiff.post-deploy.sh"  # found by Snakemake next to RULE_ENV
@@ -171,6 +171,7 @@ def test_post_deploy_script_installs_the_named_checkout(tmp_path):
     assert not record.exists()
 
 
+@pytest.mark.workflow
 @pytest.mark.parametrize(
     ("args", "target"),
     [
@@ -187,7 +188,7 @@ def test_workflow_is_parsed_and_planned_without_torch(tmp_path, blocked, args, t
     work.mkdir()
     res = snakemake(*args, cwd=work, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    jobs = _jobs(res.stdout)
+    jobs = job_counts(res.stdout)
     assert jobs[target] == 1 and jobs["train"] >= 1 and jobs["track"] == jobs["train"], jobs
     _check_blocked_run(report)
     assert not (work / "results").exists()
@@ -230,6 +231,7 @@ def _stand_in_conda(folder: Path) -> tuple[Path, Path]:
     return bin_dir, created
 
 
+@pytest.mark.workflow
 def test_use_conda_creates_the_rule_environment_from_its_copy(tmp_path, blocked):
     """With ``--use-conda`` (a stand-in conda, environments kept outside the working folder) Snakemake
     creates the rule environment from a copy of envs/advdiff.yaml and its post-deploy script installs

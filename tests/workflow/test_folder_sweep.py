@@ -3,10 +3,13 @@
 import json
 
 import numpy as np
+import pytest
 import yaml
 from PIL import Image
 
-from tests.workflow.test_sweep_workflow import ROOT, snakemake
+from tests.workflow.helpers import ROOT, snakemake
+
+pytestmark = pytest.mark.workflow
 
 
 def test_a_flat_rgb_folder_runs_the_whole_sweep(tmp_path):

@@ -7,9 +7,11 @@ import pytest
 from PIL import Image
 
 from advdiff.data.folder import ImageFolderDataset, names_sha256
-from tests.workflow.test_sweep_workflow import ROOT, _jobs, snakemake
+from tests.workflow.helpers import ROOT, job_counts, snakemake
 
 PAPER = ROOT / "config" / "paper.yaml"
+
+pytestmark = pytest.mark.workflow  # both tests start Snakemake
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def test_the_paper_config_plans_every_rule_through_the_report(tmp_path, ffhq_lik
     folder, override = ffhq_like
     res = snakemake("all", "-n", "--configfile", str(PAPER), str(override), cwd=tmp_path)  # target first
     assert res.returncode == 0, res.stderr[-3000:]
-    jobs = _jobs(res.stdout)
+    jobs = job_counts(res.stdout)
     for rule in ("train", "sample", "evaluate", "record", "track"):
         assert jobs[rule] == 14, (rule, jobs)  # 7 Pe x 2 seeds
     figures = sum(n for rule, n in jobs.items() if rule.startswith("point_figures_"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflow.test_sweep_workflow import ROOT, snakemake
+from tests.workflow.helpers import ROOT, snakemake
 
 CONFIG = ROOT / "config" / "config.yaml"
 
@@ -39,6 +39,7 @@ def planned(tmp_path_factory):
     return jobs, res
 
 
+@pytest.mark.workflow
 def test_only_publish_writes_tracked_reports_and_only_after_every_record(planned):
     jobs, _ = planned
     by_rule = {}
@@ -59,6 +60,7 @@ def test_only_publish_writes_tracked_reports_and_only_after_every_record(planned
     assert any(f.startswith("results/reports/figures/sweep_default_") for f in built)
 
 
+@pytest.mark.workflow
 def test_every_job_has_a_benchmark_that_publish_lists_in_the_html_report(planned):
     jobs, _ = planned
     publish = next(j for j in jobs if j["rule"] == "publish")
@@ -71,6 +73,7 @@ def test_every_job_has_a_benchmark_that_publish_lists_in_the_html_report(planned
             assert bench in publish["input"], bench
 
 
+@pytest.mark.workflow
 def test_figure_rules_declare_every_file_they_write(planned):
     jobs, _ = planned
     corrupt = [j for j in jobs if j["rule"].startswith("corrupt_figures")]
@@ -154,6 +157,7 @@ def test_publish_copies_the_tree_and_drops_figures_of_points_that_left_the_sweep
         publish_reports([(src / "sweep_s.md", dst / "other.md")])
 
 
+@pytest.mark.workflow
 def test_plain_snakemake_uses_the_default_profile(planned):
     """`snakemake --cores all` finds workflow/profiles/default (through profiles/default): what `make run` sets."""
     import yaml
@@ -170,6 +174,7 @@ def test_plain_snakemake_uses_the_default_profile(planned):
     assert 'min_version("8.0")' in (ROOT / "Snakefile").read_text().split("rule ", 1)[0]
 
 
+@pytest.mark.workflow
 def test_the_study_writes_tracked_files_only_in_its_publish_step_after_every_run(tmp_path):
     """`make study` (config/study.yaml over config.yaml): its report is built under results/reports/ and
     only `publish_study` copies it into reports/, after every point's MLflow run; every job has a benchmark."""

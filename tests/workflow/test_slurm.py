@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflow.test_sweep_workflow import ROOT, SMOKE, snakemake
+from tests.workflow.helpers import ROOT, SMOKE, snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 

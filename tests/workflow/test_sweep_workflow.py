@@ -11,45 +11,17 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent))
+from tests.workflow.helpers import ROOT, SMOKE, SNAKEMAKE, job_counts, snakemake, snakemake_env
+
 SNAKEFMT = shutil.which("snakefmt", path=str(Path(sys.executable).parent))
-SMOKE = Path(__file__).with_name("smoke.yaml")
 
-
-def _env(tmp: Path) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "ADVDIFF_NUM_THREADS": "1",
-           "ADVDIFF_CACHE": str(tmp / "cache")}  # fmt: skip
-    env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
-
-
-def snakemake(*args, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600):
-    """Snakemake on the repository's Snakefile in ``cwd``; ``env`` adds to (or replaces) the test environment."""
-    if SNAKEMAKE is None:
-        pytest.skip("snakemake is not installed next to this Python")
-    return subprocess.run([SNAKEMAKE, *args, "--snakefile", str(ROOT / "Snakefile"), "--cores", "1"], cwd=cwd,
-                          capture_output=True, text=True, env={**_env(cwd), **(env or {})},
-                          timeout=timeout)  # fmt: skip
-
-
-def _jobs(stdout: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run: rule -> count."""
-    lines = stdout.split("Job stats:", 1)[1].splitlines()[3:]
-    out = {}
-    for line in lines:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        out[parts[0]] = int(parts[1])
-    return out
+pytestmark = pytest.mark.workflow  # every test here starts Snakemake
 
 
 def test_dry_run_default_config_plans_the_sweep(tmp_path):
     res = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    jobs = _jobs(res.stdout)
+    jobs = job_counts(res.stdout)
     # 4 families; advdiff at Pe 0 (once) and Pe 0.06, 1.0 x Re 10, inf: 8 points, 1 seed
     for rule in ("train", "sample", "evaluate", "record", "track"):
         assert jobs[rule] == 8, (rule, jobs)
@@ -71,7 +43,7 @@ def test_dry_run_paper_config_without_ffhq(tmp_path, profile):
         args += ["--workflow-profile", str(ROOT / "workflow" / "profiles" / profile)]
     res = snakemake(*args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    jobs = _jobs(res.stdout)
+    jobs = job_counts(res.stdout)
     assert jobs["train"] == 14 and jobs["evaluate"] == 14 and jobs["track"] == 14
     assert "gpu=1" in res.stdout
     if profile:
@@ -243,7 +215,7 @@ def test_smoke_changed_parameter_plans_exactly_the_points_that_depend_on_it(smok
     changed.write_text(yaml.safe_dump(cfg))
     res = snakemake("sweep", "-n", "--configfile", str(changed), cwd=smoke)
     assert res.returncode == 0, res.stderr[-3000:]
-    jobs = _jobs(res.stdout)
+    jobs = job_counts(res.stdout)
     assert jobs["train"] == 2 and jobs["sample"] == 2 and jobs["evaluate"] == 2, jobs  # advdiff Pe 0 and Pe 1
     planned = {line.split("point=", 1)[1] for line in res.stdout.splitlines() if "wildcards: point=" in line}
     assert len(planned) == 2 and all(p.startswith("advdiff-") for p in planned) and not planned & set(_points(smoke))
@@ -253,7 +225,7 @@ def test_smoke_changed_parameter_plans_exactly_the_points_that_depend_on_it(smok
     longer.write_text(yaml.safe_dump(cfg))
     res = snakemake("sweep", "-n", "--configfile", str(longer), cwd=smoke)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert _jobs(res.stdout)["train"] == 3  # every point trains on from its checkpoint, in its own folder
+    assert job_counts(res.stdout)["train"] == 3  # every point trains on from its checkpoint, in its own folder
     planned = {line.split("point=", 1)[1] for line in res.stdout.splitlines() if "wildcards: point=" in line}
     assert planned == set(_points(smoke))
 
@@ -276,10 +248,12 @@ def test_smoke_rerun_does_nothing_and_adds_no_runs(smoke):
     assert record["created"] is False
 
 
+@pytest.mark.kill
 def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_path):
     """Kill the workflow during a training job, run it again: finished jobs stay, training resumes, one run each.
 
-    About two minutes; in the default suite because the issue's proof names it.
+    About two minutes on an idle machine (six on a busy one): marked `kill` as well as `workflow`, so that
+    `make test-workflow` and CI run it and the default selection does not.
 
     After a hard kill Snakemake's lock stays: `snakemake --unlock`, then the same command with
     `--rerun-incomplete` (the default profile, which `make run` uses, sets it) continues.
@@ -297,7 +271,7 @@ def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_pat
     if SNAKEMAKE is None:
         pytest.skip("snakemake is not installed next to this Python")
     cmd = [SNAKEMAKE, "sweep", "--snakefile", str(ROOT / "Snakefile"), "--cores", "1", "--configfile", str(path)]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=snakemake_env(tmp_path), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     runs = tmp_path / "results" / "sweep" / "runs"
     deadline = time.time() + 300
@@ -315,7 +289,7 @@ def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_pat
     proc.wait(timeout=120)
     assert snakemake("--unlock", "--configfile", str(path), cwd=tmp_path).returncode == 0  # its lock stays behind
     finished = {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("*/summary.json")}
-    res = subprocess.run([*cmd, "--rerun-incomplete"], cwd=tmp_path, env=_env(tmp_path), capture_output=True,
+    res = subprocess.run([*cmd, "--rerun-incomplete"], cwd=tmp_path, env=snakemake_env(tmp_path), capture_output=True,
                          text=True, timeout=600)  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     for name, mtime in finished.items():  # finished training was not redone

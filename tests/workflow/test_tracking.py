@@ -165,6 +165,7 @@ track_record(json.load(open(sys.argv[1])), "advdiff-par", root=sys.argv[2])
 """
 
 
+@pytest.mark.slow
 def test_parallel_writers_create_one_experiment_and_one_run_per_point(tmp_path):
     """Four processes at once, two of them per point, on a fresh store: nothing lost, nothing doubled."""
     paths = []

@@ -168,6 +168,7 @@ with t.point_run("heat-s1-bbbbbbbbbb", config, stage="train") as run:
 """
 
 
+@pytest.mark.slow
 def test_sigterm_marks_the_run_killed(tmp_path):
     t = tracking(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -195,6 +196,7 @@ with t.point_run(f"heat-s{seed}-cccccccccc", {"family": "heat", "seed": seed}, s
 """
 
 
+@pytest.mark.slow
 def test_parallel_points_make_one_parent_and_one_child_each(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
