@@ -89,7 +89,7 @@ def _official_md5(metadata: str | PathLike[str] | None) -> dict[str, str]:
     return out
 
 
-def prepare_ffhq(
+def prepare_ffhq(  # noqa: C901
     source: str | PathLike[str],
     out: str | PathLike[str],
     *,

@@ -251,7 +251,7 @@ class SpectralTurbulence:
         ``float32`` (default) or ``float64``: dtype of the field (complex64/128 internally).
     """
 
-    def __init__(
+    def __init__(  # noqa: C901
         self,
         shape: tuple[int, int],
         batch: int = 1,

@@ -33,7 +33,7 @@ BOUNDARY_CHOICES = (*BOUNDARIES, "extrapolation")
 _PROGRESS_CHUNK = 64  # steps per kernel call when a progress bar is shown
 
 
-def solve(
+def solve(  # noqa: C901
     u0: Any,
     diffusivity: float | Sequence[float] | np.ndarray,
     steps: int,

@@ -258,7 +258,7 @@ def _load_samples(path: Path) -> torch.Tensor:
     return samples
 
 
-def evaluate_run(
+def evaluate_run(  # noqa: C901
     run_dir: str | PathLike[str],
     n: int,
     out: str | PathLike[str] | None = None,

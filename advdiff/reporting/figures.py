@@ -13,6 +13,7 @@ import numpy as np
 
 
 def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (imported on first use: the package imports without it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -160,6 +161,7 @@ def power_spectra(
 
 
 def save(fig, out: str | Path) -> Path:
+    """Write ``fig`` to ``out`` (folders made as needed), close it and return the path."""
     import matplotlib.pyplot as plt
 
     path = Path(out)

@@ -99,6 +99,7 @@ def sample_panel(run_dirs: Sequence[str | Path], out: str | Path, title: str = "
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: one panel of samples per run folder, side by side, in one figure."""
     parser = argparse.ArgumentParser(prog="python -m advdiff.reporting.samples", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="run folders, one panel each, in this order")
     parser.add_argument("--out", required=True, help="PNG file")

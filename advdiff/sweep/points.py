@@ -330,7 +330,7 @@ def _check_limiter(points: Mapping[str, SweepPoint], peclets: Sequence[float | N
                 )
 
 
-def build_sweep(section: Mapping[str, Any]) -> Sweep:
+def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
     """Validate a ``sweep`` configuration section and expand it into points.
 
     Every check happens here, before any work: unknown keys (listing the known ones), unknown

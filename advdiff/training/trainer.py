@@ -746,7 +746,7 @@ def train(
         return _train(cfg, run_dir, model=model, progress=progress, callback=callback, on_log=on_log)
 
 
-def _train(
+def _train(  # noqa: C901
     cfg: TrainConfig,
     run_dir: Path,
     *,
