@@ -221,8 +221,17 @@ def ddpm_ancestral(
     torch.Tensor
         ``x_0`` in data units, dtype of ``x_K``, on the model's device.
     """
-    return _ancestral(model, corruption, x_K, generator, sampler="ddpm", progress=progress, variance=variance,
-                      clip_denoised=clip_denoised, clip=clip)  # fmt: skip
+    return _ancestral(
+        model,
+        corruption,
+        x_K,
+        generator,
+        sampler="ddpm",
+        progress=progress,
+        variance=variance,
+        clip_denoised=clip_denoised,
+        clip=clip,
+    )
 
 
 def blur_ancestral(
@@ -240,43 +249,10 @@ def blur_ancestral(
 ) -> torch.Tensor:
     """Blurring diffusion's ancestral sampler in the DCT basis, levels K..1 (after Hoogeboom & Salimans 2023).
 
-    Derivation. In the DCT basis ``u = DCT(2 x - 1)`` the marginals are, per frequency,
-    ``u_t = a_t u_0 + sigma_t eps`` with ``a_t = alpha_t d_t``. For ``s < t`` the Markov
-    transition with these marginals is ``q(u_t | u_s) = N(a_{t|s} u_s, sigma_{t|s}^2)``,
-
-        a_{t|s} = a_t / a_s,     sigma_{t|s}^2 = sigma_t^2 - a_{t|s}^2 sigma_s^2,
-
-    (``a_{t|s} a_s = a_t`` and ``sigma_{t|s}^2 + a_{t|s}^2 sigma_s^2 = sigma_t^2``). Bayes' rule
-    with ``q(u_s | u_0) = N(a_s u_0, sigma_s^2)`` gives a Gaussian posterior: its precision is
-    ``1 / sigma_s^2 + a_{t|s}^2 / sigma_{t|s}^2 = sigma_t^2 / (sigma_s^2 sigma_{t|s}^2)``, so
-
-        q(u_s | u_t, u_0) = N(mu, sigma_tilde^2),
-        sigma_tilde^2 = sigma_{t|s}^2 sigma_s^2 / sigma_t^2,
-        mu = (a_{t|s} sigma_s^2 / sigma_t^2) u_t + (a_s sigma_{t|s}^2 / sigma_t^2) u_0,
-
-    all per frequency. Sampling replaces ``u_0`` by ``u0_hat = (u_t - sigma_t DCT(eps_hat)) / a_t``
-    (optionally clipped to [-1, 1] in pixels) and draws ``u_s ~ N(mu, sigma_tilde^2)``; with the
-    unclipped ``u0_hat`` the mean equals ``(u_t - sigma_{t|s}^2 / sigma_t DCT(eps_hat)) / a_{t|s}``,
-    Hoogeboom & Salimans' form. ``variance="beta"`` uses ``sigma_{t|s}^2`` instead. The last step
-    (``s = 0``: ``sigma_0 = 0``, ``a_0 = 1``) returns ``u0_hat`` itself. With scalar ``a_t = sqrt(abar_t)``
-    this is exactly DDPM's sampler (:func:`ddpm_ancestral`).
-
-    The first step divides by ``a_K = cos(pi/2) d_K`` (about 6e-17): ``u0_hat`` there is
-    meaningless, and ``clip_denoised`` (on by default) keeps it bounded; its weight in ``mu``
-    is ``a_{K-1}`` (about 1.6e-3 for K = 1000), so the following steps wash it out.
-
-    Unresolved frequencies. At frequencies on the blur floor, ``a_t = alpha_t d_min`` is ~1e3
-    times smaller than ``sigma_t``: ``u0_hat`` there multiplies the network's eps error by
-    ``sigma_t / a_t``. Unclipped, the chain then amplifies it (to |x| ~ 2e3 with a model after
-    1 200 training steps on Fashion-MNIST); clipped in pixels, that garbage dominates every pixel,
-    the clip turns it into a +-1 pattern and the low frequencies are lost (their energy fell to
-    5 % of the data's by level 150: grey texture). With ``data_moments`` (per-frequency mean and
-    variance of the training data, :func:`frequency_moments`), ``u0_hat`` at the frequencies where
-    the data carry less than ``snr_floor`` of the state's energy is the data prior's linear
-    estimate ``m + a_t v (u_t - a_t m) / (a_t^2 v + sigma_t^2)`` instead: the posterior mean there
-    is then the exact one of a Gaussian with the data's moments (those frequencies hold almost no
-    signal), and the model's eps decides everywhere else. The same model then draws garments.
-    ``advdiff sample`` and the trainer's grids pass the training images' moments.
+    Each step draws from the per-frequency Gaussian posterior q(u_s | u_t, u_0) with the model's
+    estimate of u_0; with a scalar a_t it is :func:`ddpm_ancestral`. Frequencies on the blur floor,
+    where the data carry less than ``snr_floor`` of the state's energy, take the data prior's linear
+    estimate instead of the model's (``data_moments``). Derivation: docs/training.md, "Samplers".
 
     Parameters
     ----------
@@ -294,7 +270,7 @@ def blur_ancestral(
         ``"posterior"`` (sigma_tilde^2, the default) or ``"beta"`` (the transition's sigma_{t|s}^2).
     clip_denoised
         Clip the predicted clean image to [-1, 1] in pixels (model space) at every step (default
-        True; needed at t = 1, see above).
+        True; needed at the first step, where a_K is about 6e-17).
     clip
         Clip the returned images to [0, 1] (default False).
     data_moments
@@ -309,9 +285,19 @@ def blur_ancestral(
     torch.Tensor
         ``x_0`` in data units, dtype of ``x_K``, on the model's device.
     """
-    return _ancestral(model, corruption, x_K, generator, sampler="blur", progress=progress, variance=variance,
-                      clip_denoised=clip_denoised, clip=clip, data_moments=data_moments,
-                      snr_floor=snr_floor)  # fmt: skip
+    return _ancestral(
+        model,
+        corruption,
+        x_K,
+        generator,
+        sampler="blur",
+        progress=progress,
+        variance=variance,
+        clip_denoised=clip_denoised,
+        clip=clip,
+        data_moments=data_moments,
+        snr_floor=snr_floor,
+    )
 
 
 def ddim_levels(K: int, steps: int | Sequence[int] | None) -> list[int]:
