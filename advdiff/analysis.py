@@ -75,8 +75,12 @@ class _Tracers:
         x0 = np.clip(np.floor(x).astype(int), 0, W - 2)
         fy, fx = (y - y0)[..., None], (x - x0)[..., None]
         b = np.arange(self.batch)[:, None]
-        moved = ((1 - fy) * (1 - fx) * g[b, y0, x0] + (1 - fy) * fx * g[b, y0, x0 + 1]
-                 + fy * (1 - fx) * g[b, y0 + 1, x0] + fy * fx * g[b, y0 + 1, x0 + 1])  # fmt: skip
+        moved = (
+            (1 - fy) * (1 - fx) * g[b, y0, x0]
+            + (1 - fy) * fx * g[b, y0, x0 + 1]
+            + fy * (1 - fx) * g[b, y0 + 1, x0]
+            + fy * fx * g[b, y0 + 1, x0 + 1]
+        )
         self.pos = np.stack([np.clip(y + moved[..., 1], 0, H - 1), np.clip(x + moved[..., 0], 0, W - 1)])
         if n + 1 in self.ends:
             d = self.pos - self.start
@@ -105,9 +109,16 @@ def _plain_pass(
             moving.step(n, v)
             return v
 
-    traj = solve(batch, sched.per_step_diffusivity(), sched.total_steps, velocity, backend=plain.params["backend"],
-                 collision=plain.params["collision"], record=[int(e) for e in sched.level_end],
-                 variant=plain.params["variant"])  # fmt: skip
+    traj = solve(
+        batch,
+        sched.per_step_diffusivity(),
+        sched.total_steps,
+        velocity,
+        backend=plain.params["backend"],
+        collision=plain.params["collision"],
+        record=[int(e) for e in sched.level_end],
+        variant=plain.params["variant"],
+    )
     return traj[:, :B], traj[:, B:], moving.travel
 
 
@@ -169,8 +180,9 @@ def measure_departure(
     return out
 
 
-def compressive_pattern(images_shape: tuple[int, int, int, int], *, peclet: float, levels: Sequence[int],
-                        seed: int = 0, **family: Any) -> torch.Tensor:  # fmt: skip
+def compressive_pattern(
+    images_shape: tuple[int, int, int, int], *, peclet: float, levels: Sequence[int], seed: int = 0, **family: Any
+) -> torch.Tensor:
     """The compressive term 9.5 (S(1) - 1) of the paper map at the given levels: (len(levels), B, 1, H, W)."""
     B, _, H, W = images_shape
     plain = build("advdiff", peclet=peclet, intensity_map="none", **family)
@@ -178,8 +190,9 @@ def compressive_pattern(images_shape: tuple[int, int, int, int], *, peclet: floa
     return COMPRESSIVE_GAIN * (uniform[list(levels)] - 1)
 
 
-def first_peclet_where(results: Sequence[dict[str, Any]], key: str = "transport", threshold: float = 1.0,
-                       **match: Any) -> float | None:  # fmt: skip
+def first_peclet_where(
+    results: Sequence[dict[str, Any]], key: str = "transport", threshold: float = 1.0, **match: Any
+) -> float | None:
     """Smallest Pe among ``results`` (that match ``match``) whose ``key`` reaches ``threshold`` at some level."""
     hits = [
         r["peclet"]

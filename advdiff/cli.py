@@ -35,8 +35,11 @@ def _writable_folder(key: str, folder: str | Path) -> None:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        raise ConfigError(f"{key}={str(path)!r} is not allowed: expected a folder this process can create and "
-                          f"write ({exc.strerror or exc})", key) from None  # fmt: skip
+        raise ConfigError(
+            f"{key}={str(path)!r} is not allowed: expected a folder this process can create and "
+            f"write ({exc.strerror or exc})",
+            key,
+        ) from None
 
 
 def _cmd_bench_lbm(args: argparse.Namespace) -> int:
@@ -79,13 +82,24 @@ def _cmd_analyze_operator(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     if args.quick:
-        summary = analyze_operator(args.out, peclets=(0.06, 1.0), seeds=2, n_images=4, seeds_128=1, n_images_128=1,
-                                   data_root=args.data_root, backend=args.backend, include_128=False)  # fmt: skip
+        summary = analyze_operator(
+            args.out,
+            peclets=(0.06, 1.0),
+            seeds=2,
+            n_images=4,
+            seeds_128=1,
+            n_images_128=1,
+            data_root=args.data_root,
+            backend=args.backend,
+            include_128=False,
+        )
     else:
-        summary = analyze_operator(args.out, seeds=args.seeds, n_images=args.images, data_root=args.data_root,
-                                   backend=args.backend)  # fmt: skip
-    report = write_operator_report(summary, args.report or Path(args.out) / "operator.md",
-                                   args.figures or Path(args.out) / "figures")  # fmt: skip
+        summary = analyze_operator(
+            args.out, seeds=args.seeds, n_images=args.images, data_root=args.data_root, backend=args.backend
+        )
+    report = write_operator_report(
+        summary, args.report or Path(args.out) / "operator.md", args.figures or Path(args.out) / "figures"
+    )
     print(f"operator report: {report}")
     return 0
 
@@ -135,8 +149,15 @@ def _cmd_corrupt(args: argparse.Namespace) -> int:
 
     names = list(families()) if "all" in args.family else list(dict.fromkeys(args.family))
     _writable_folder("--out", args.out)
-    data = load_dataset(args.dataset, root=args.data_root, split=args.split, size=args.size,
-                        channels=args.channels, limit=args.n, root_key="--data-root")  # fmt: skip
+    data = load_dataset(
+        args.dataset,
+        root=args.data_root,
+        split=args.split,
+        size=args.size,
+        channels=args.channels,
+        limit=args.n,
+        root_key="--data-root",
+    )
     x0 = data.tensor(args.n)
     built = {name: build(name, **_family_params(args, name)) for name in names}
     if "advdiff" in built:
@@ -146,8 +167,10 @@ def _cmd_corrupt(args: argparse.Namespace) -> int:
         extra = ""
         if "schedule" in info:
             s = info["schedule"]
-            extra = (f", Fo_max {s['fourier_max']:.3g}, {s['total_steps']} LBM steps, "
-                     f"transport bound {s['transport_bound_px']:.3g} px (upper bound, sum of U_n)")  # fmt: skip
+            extra = (
+                f", Fo_max {s['fourier_max']:.3g}, {s['total_steps']} LBM steps, "
+                f"transport bound {s['transport_bound_px']:.3g} px (upper bound, sum of U_n)"
+            )
         print(f"{name:<8} K={info['K']}, max channel-sum change {info['max_relative_channel_sum_change']:.1e}{extra}")
     print(f"wrote figures and corrupt.json to {args.out}")
     return 0
@@ -158,10 +181,14 @@ def _cmd_bench_corrupt(args: argparse.Namespace) -> int:
 
     r = bench_corrupt(args.backend, args.batch_28, args.batch_128, args.peclet, args.collision)
     print(f"backend {r['backend']}, Pe {r['peclet']:g}, {r['collision']}, {r['machine']['cpu']}")
-    print(f"28x28 grey, K 100, sigma_max 20   batch {args.batch_28:>3}: {r['s_per_image_28']:.4f} s/image "
-          f"({r['speedup_vs_paper_28']:.0f}x the paper's solver)")  # fmt: skip
-    print(f"128x128 RGB, K 200, sigma_max 32  batch {args.batch_128:>3}: {r['s_per_image_128_rgb']:.3f} s/image "
-          f"({r['speedup_vs_paper_128_rgb']:.0f}x the paper's solver)")  # fmt: skip
+    print(
+        f"28x28 grey, K 100, sigma_max 20   batch {args.batch_28:>3}: {r['s_per_image_28']:.4f} s/image "
+        f"({r['speedup_vs_paper_28']:.0f}x the paper's solver)"
+    )
+    print(
+        f"128x128 RGB, K 200, sigma_max 32  batch {args.batch_128:>3}: {r['s_per_image_128_rgb']:.3f} s/image "
+        f"({r['speedup_vs_paper_128_rgb']:.0f}x the paper's solver)"
+    )
     _write_json(args.json, r)
     return 0
 
@@ -194,8 +221,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, {"steps": args.steps, "device": args.device})
     _check_start(config.device)
     summary = train_run(config, args.run_dir, progress=not args.no_progress)
-    print(f"{summary['family']}: step {summary['step']}, loss {summary['loss']}, "
-          f"{summary['images_per_second']:.1f} images/s, run folder {summary['run_dir']}")  # fmt: skip
+    print(
+        f"{summary['family']}: step {summary['step']}, loss {summary['loss']}, "
+        f"{summary['images_per_second']:.1f} images/s, run folder {summary['run_dir']}"
+    )
     return 0
 
 
@@ -207,10 +236,20 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         _writable_folder("--out (its folder)", Path(args.out).parent)
     config = load_config(args.config, {"device": args.device})
     _check_start(config.device, args.sampler, config.family)
-    summary = sample_run(config, args.n, args.run_dir, sampler=args.sampler, seed=args.seed,
-                         use_ema=not args.no_ema, out=args.out, progress=not args.no_progress)  # fmt: skip
-    print(f"{summary['n']} samples ({summary['sampler']} sampler, step {summary['step']}, "
-          f"{summary['images_per_second']:.2f} images/s) -> {summary['grid']}")  # fmt: skip
+    summary = sample_run(
+        config,
+        args.n,
+        args.run_dir,
+        sampler=args.sampler,
+        seed=args.seed,
+        use_ema=not args.no_ema,
+        out=args.out,
+        progress=not args.no_progress,
+    )
+    print(
+        f"{summary['n']} samples ({summary['sampler']} sampler, step {summary['step']}, "
+        f"{summary['images_per_second']:.2f} images/s) -> {summary['grid']}"
+    )
     return 0
 
 
@@ -219,11 +258,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     _check_start(args.device)
-    common = dict(feature_extractor=args.feature_extractor, weights=args.weights, cache=args.cache_dir,
-                  use_cache=not args.no_cache, download=args.download_weights, device=args.device,
-                  batch_size=args.batch_size, prdc_k=args.k, kid_subsets=args.kid_subsets,
-                  kid_subset=args.kid_subset_size, seed=args.seed, progress=not args.no_progress,
-                  clean_fid=args.clean_fid)  # fmt: skip
+    common = dict(
+        feature_extractor=args.feature_extractor,
+        weights=args.weights,
+        cache=args.cache_dir,
+        use_cache=not args.no_cache,
+        download=args.download_weights,
+        device=args.device,
+        batch_size=args.batch_size,
+        prdc_k=args.k,
+        kid_subsets=args.kid_subsets,
+        kid_subset=args.kid_subset_size,
+        seed=args.seed,
+        progress=not args.no_progress,
+        clean_fid=args.clean_fid,
+    )
     out_path = args.out or (str(Path(args.run) / "metrics.json") if args.run is not None else None)
     if out_path is not None:  # before any sampling or scoring
         _writable_folder("--out (its folder)", Path(out_path).parent)
@@ -232,9 +281,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             raise ConfigError("--run cannot be combined with --real/--fake: give a run folder or two image folders")
         if args.n is None:
             raise ConfigError("--run needs --n N: the number of generated images to score (e.g. 1000)")
-        result = evaluate_run(args.run, args.n, args.out, samples=args.samples, n_real=args.n_real,
-                              real_split=args.real_split, sampler=args.sampler, sample_seed=args.sample_seed,
-                              **common)  # fmt: skip
+        result = evaluate_run(
+            args.run,
+            args.n,
+            args.out,
+            samples=args.samples,
+            n_real=args.n_real,
+            real_split=args.real_split,
+            sampler=args.sampler,
+            sample_seed=args.sample_seed,
+            **common,
+        )
         out = args.out or str(Path(args.run) / "metrics.json")
     else:
         if args.real is None or args.fake is None or args.out is None:
@@ -251,8 +308,10 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
     from advdiff.bench.train import bench_train
 
     r = bench_train(steps=args.steps, batch_size=args.batch_size, peclet=args.peclet, preset=args.preset)
-    print(f"heat     {r['fp32_eager_images_per_s']:.1f} images/s fp32 eager, {r['images_per_s']:.1f} with the "
-          f"default settings {r['default_settings']} (speedup {r['speedup']:.2f})")  # fmt: skip
+    print(
+        f"heat     {r['fp32_eager_images_per_s']:.1f} images/s fp32 eager, {r['images_per_s']:.1f} with the "
+        f"default settings {r['default_settings']} (speedup {r['speedup']:.2f})"
+    )
     print(f"advdiff  {r['advdiff_images_per_s']:.1f} images/s (Pe {r['peclet']:g}, pool {r['pool']})")
     print(f"ratio    {r['ratio']:.2f} (goal >= 0.7)")
     _write_json(args.json, r)
@@ -276,10 +335,13 @@ def _cmd_prepare_ffhq(args: argparse.Namespace) -> int:
     from advdiff.data.ffhq import prepare_ffhq
 
     expect = None if args.expect == 0 else args.expect
-    r = prepare_ffhq(args.source, args.out, size=args.size, expect=expect, metadata=args.metadata,
-                     progress=not args.no_progress)  # fmt: skip
-    print(f"{r['count']} images in {args.out} ({r['resized']} resized, {r['resample']}); manifest sha256 "
-          f"{r['manifest_sha256'][:16]}")  # fmt: skip
+    r = prepare_ffhq(
+        args.source, args.out, size=args.size, expect=expect, metadata=args.metadata, progress=not args.no_progress
+    )
+    print(
+        f"{r['count']} images in {args.out} ({r['resized']} resized, {r['resample']}); manifest sha256 "
+        f"{r['manifest_sha256'][:16]}"
+    )
     return 0
 
 
@@ -287,8 +349,15 @@ def _cmd_gpu_check(args: argparse.Namespace) -> int:
     from advdiff.gpucheck import gpu_check
 
     _writable_folder("--json (its folder)", Path(args.json).parent)
-    r = gpu_check(args.json, backend=args.backend, device=args.device, quick=args.quick, steps=args.steps,
-                  samples=args.samples, paper_config=args.paper_config)  # fmt: skip
+    r = gpu_check(
+        args.json,
+        backend=args.backend,
+        device=args.device,
+        quick=args.quick,
+        steps=args.steps,
+        samples=args.samples,
+        paper_config=args.paper_config,
+    )
     for name, stage in r["stages"].items():
         print(f"{name:<13} {stage['status']:<16} {stage['seconds']:.1f} s")
     print(f"overall: {r['status']}; wrote {args.json}")
@@ -346,13 +415,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--real-split", default="train", choices=["train", "test"], help="--run: split of the real images")
     ev.add_argument("--sampler", default=None, help="--run: ddpm, ddim, blur or heat (default: the family's)")
     ev.add_argument("--sample-seed", type=int, default=0, help="--run: sampling seed")
-    ev.add_argument("--feature-extractor", default="inception", choices=["inception", "tiny-test"],
-                    help="inception (standard FID) or tiny-test (fast plumbing tests; not FID)")  # fmt: skip
+    ev.add_argument(
+        "--feature-extractor",
+        default="inception",
+        choices=["inception", "tiny-test"],
+        help="inception (standard FID) or tiny-test (fast plumbing tests; not FID)",
+    )
     ev.add_argument("--weights", default=None, help="Inception weights file (torch-fidelity format)")
-    ev.add_argument("--download-weights", action="store_true",
-                    help="let torch-fidelity download the Inception weights if none are here")  # fmt: skip
-    ev.add_argument("--cache-dir", default=None, help="cache of weights and reference statistics "
-                    "(default $ADVDIFF_CACHE or ~/.cache/advdiff)")  # fmt: skip
+    ev.add_argument(
+        "--download-weights",
+        action="store_true",
+        help="let torch-fidelity download the Inception weights if none are here",
+    )
+    ev.add_argument(
+        "--cache-dir",
+        default=None,
+        help="cache of weights and reference statistics (default $ADVDIFF_CACHE or ~/.cache/advdiff)",
+    )
     ev.add_argument("--no-cache", action="store_true", help="recompute the real images' statistics")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     ev.add_argument("--batch-size", type=int, default=32, help="images per feature-extractor batch")
@@ -362,13 +441,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=2020, help="seed of the KID subsets")
     ev.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's own)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
-    ev.add_argument("--clean-fid", action="store_true",
-                    help="also fid_clean: clean-fid's 'clean' mode, the paper's FID")  # fmt: skip
+    ev.add_argument(
+        "--clean-fid", action="store_true", help="also fid_clean: clean-fid's 'clean' mode, the paper's FID"
+    )
     ev.set_defaults(func=_cmd_evaluate)
 
     corrupt = sub.add_parser("corrupt", help="figures of corruption trajectories on real images")
-    corrupt.add_argument("--family", action="append", default=None,
-                         help="ddpm, heat, blur, advdiff or all (repeatable; default advdiff)")  # fmt: skip
+    corrupt.add_argument(
+        "--family", action="append", default=None, help="ddpm, heat, blur, advdiff or all (repeatable; default advdiff)"
+    )
     corrupt.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist, mnist, cifar10 or folder")
     corrupt.add_argument("--data-root", default=None, help="data folder (required for --dataset folder)")
     corrupt.add_argument("--split", default="test", choices=["train", "test"])
@@ -383,10 +464,18 @@ def build_parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--collision", default="central_moment", choices=["bgk", "central_moment"])
     corrupt.add_argument("--law", default="paper", choices=["paper", "kolmogorov"])
     corrupt.add_argument("--divergence-free", action="store_true", help="advdiff: divergence-free velocity")
-    corrupt.add_argument("--intensity-map", default="paper", choices=["paper", "none"],
-                         help="advdiff: the authors' map rho = 0.95 + 0.1 x (default) or none")  # fmt: skip
-    corrupt.add_argument("--variant", default="default", choices=["default", "authors"],
-                         help="advdiff: LBM solver choices, ours (default) or the authors' (ablation)")  # fmt: skip
+    corrupt.add_argument(
+        "--intensity-map",
+        default="paper",
+        choices=["paper", "none"],
+        help="advdiff: the authors' map rho = 0.95 + 0.1 x (default) or none",
+    )
+    corrupt.add_argument(
+        "--variant",
+        default="default",
+        choices=["default", "authors"],
+        help="advdiff: LBM solver choices, ours (default) or the authors' (ablation)",
+    )
     corrupt.add_argument("--backend", default="auto", choices=["auto", "cpu", "cupy", "numpy"])
     corrupt.add_argument("--seed", type=int, default=0)
     corrupt.add_argument("--out", required=True, help="output folder")
@@ -422,8 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
     aop.add_argument("--data-root", help="Fashion-MNIST folder (default: the usual locations)")
     aop.add_argument("--backend", default="auto", choices=["auto", "numpy", "cpu", "cupy"], help="LBM backend")
     aop.add_argument("--quick", action="store_true", help="a small grid (tests): Pe 0.06 and 1, 28 px only")
-    aop.add_argument("--threads", type=int, default=1,
-                     help="CPU threads (default 1: these small lattices step fastest on one thread)")  # fmt: skip
+    aop.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads (default 1: these small lattices step fastest on one thread)",
+    )
     aop.set_defaults(func=_cmd_analyze_operator)
 
     validate = sub.add_parser("validate", help="physical validation against exact solutions, with figures")

@@ -93,8 +93,10 @@ def check_root(name: str, root: object, key: str = "root", missing: type[ConfigE
     path = Path(root)
     if not path.is_dir():
         what = "it is a file" if path.exists() else "it does not exist"
-        allowed = (f"an existing folder holding data set {name!r} ({what}); create it first to download "
-                   "into it, or set no root to use the default location")  # fmt: skip
+        allowed = (
+            f"an existing folder holding data set {name!r} ({what}); create it first to download "
+            "into it, or set no root to use the default location"
+        )
         if name == "folder":
             allowed = f"an existing folder of images ({what})"
         error = bad_value(key, str(root), allowed)

@@ -53,8 +53,12 @@ def check_device_usable(device: str, key: str = "device") -> torch.device:
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             built = torch.version.cuda or "none"
-            raise bad_value(key, device, "auto or cpu: no CUDA GPU is usable here (torch.cuda.is_available() "
-                            f"is false; torch {torch.__version__}, built for CUDA {built})")  # fmt: skip
+            raise bad_value(
+                key,
+                device,
+                "auto or cpu: no CUDA GPU is usable here (torch.cuda.is_available() "
+                f"is false; torch {torch.__version__}, built for CUDA {built})",
+            )
         count = torch.cuda.device_count()
         if parsed.index is not None and parsed.index >= count:
             raise bad_value(key, device, f"auto, cpu, cuda or cuda:0 to cuda:{count - 1} ({count} GPU(s) here)")

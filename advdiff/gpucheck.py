@@ -44,8 +44,11 @@ def _stage(report: dict[str, Any], name: str, work: Callable[[], dict[str, Any]]
         result.setdefault("status", "ok")
     except Exception as exc:  # noqa: BLE001 - a failed stage is the finding; the others still run
         log.exception("gpu-check stage %s failed", name)
-        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
-                  "traceback": traceback.format_exc(limit=4)}  # fmt: skip
+        result = {
+            "status": "error",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=4),
+        }
     result["seconds"] = time.perf_counter() - t0
     report["stages"][name] = result
     log.info("gpu-check %s: %s (%.1f s)", name, result["status"], result["seconds"])
@@ -102,13 +105,22 @@ def _config(backend: str, device: str, quick: bool, steps: int, folder: Path) ->
     for i in range(count):
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{i:05d}.png")
     family = {"K": 8, "sigma_max": 4.0} if quick else {"K": 200, "sigma_max": 20.0}
-    return TrainConfig.from_dict({
-        "family": "advdiff", "family_params": {**family, "peclet": 0.06, "backend": backend},
-        "dataset": {"name": "folder", "root": str(folder), "size": size, "channels": 3},
-        "model": {"preset": "tiny", "overrides": {"image_size": size}} if quick else {"preset": "ffhq128"},
-        "batch_size": 4 if quick else 8, "steps": steps, "warmup_steps": 0, "amp": device.startswith("cuda"),
-        "checkpoint_every": steps, "log_every": max(1, steps // 4), "sample_every": 0, "device": device,
-    })  # fmt: skip
+    return TrainConfig.from_dict(
+        {
+            "family": "advdiff",
+            "family_params": {**family, "peclet": 0.06, "backend": backend},
+            "dataset": {"name": "folder", "root": str(folder), "size": size, "channels": 3},
+            "model": {"preset": "tiny", "overrides": {"image_size": size}} if quick else {"preset": "ffhq128"},
+            "batch_size": 4 if quick else 8,
+            "steps": steps,
+            "warmup_steps": 0,
+            "amp": device.startswith("cuda"),
+            "checkpoint_every": steps,
+            "log_every": max(1, steps // 4),
+            "sample_every": 0,
+            "device": device,
+        }
+    )
 
 
 def train_and_sample(backend: str, device: str, quick: bool, steps: int, n_samples: int, work: Path) -> dict:
@@ -169,8 +181,7 @@ def gpu_check(
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise bad_value("steps", steps, "an integer >= 1")
-    report: dict[str, Any] = {"backend": backend, "device": device, "quick": quick, "machine": describe(),
-                              "stages": {}}  # fmt: skip
+    report: dict[str, Any] = {"backend": backend, "device": device, "quick": quick, "machine": describe(), "stages": {}}
     _stage(report, "parity", lambda: parity(backend))
     _stage(report, "roofline", lambda: roofline(backend, quick))
     with tempfile.TemporaryDirectory(prefix="advdiff-gpu-check-") as tmp:

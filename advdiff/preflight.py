@@ -51,8 +51,12 @@ def check_sampler(sampler: Any, families: Iterable[str], key: str = "sampler") -
     unfit = [fam for fam in fams if fam not in FITS[sampler]]
     if unfit:
         own = ", ".join(f"{fam}: {DEFAULT_SAMPLERS.get(fam, 'none')}" for fam in unfit)
-        raise bad_value(key, sampler, f"a sampler that fits every family here, or null for each family's own "
-                        f"(sampler '{sampler}' fits {', '.join(FITS[sampler])}; the others' own: {own})")  # fmt: skip
+        raise bad_value(
+            key,
+            sampler,
+            f"a sampler that fits every family here, or null for each family's own "
+            f"(sampler '{sampler}' fits {', '.join(FITS[sampler])}; the others' own: {own})",
+        )
     return sampler
 
 
@@ -101,8 +105,12 @@ def check_planned_device(device: Any, key: str = "device", *, gpus_requested: in
         return name
     count = cuda_device_count()
     if count == 0 and gpus_requested > 0:
-        log.info("%s=%s: no CUDA GPU here; the jobs ask for %d GPU(s) each and check it where they run",
-                 key, name, gpus_requested)  # fmt: skip
+        log.info(
+            "%s=%s: no CUDA GPU here; the jobs ask for %d GPU(s) each and check it where they run",
+            key,
+            name,
+            gpus_requested,
+        )
         return name
     if count == 0:
         raise bad_value(key, name, "auto or cpu: no CUDA GPU is usable here (the CUDA driver shows none)")

@@ -79,8 +79,10 @@ def _grid_path(out: str | Path) -> Path:
 
     Image.init()
     if Image.registered_extensions().get(suffix) not in Image.SAVE:
-        allowed = ("an image path for the grid such as samples.png (the samples go beside it as samples.pt), "
-                   "or a .pt path for the samples (the grid goes beside it as .png)")  # fmt: skip
+        allowed = (
+            "an image path for the grid such as samples.png (the samples go beside it as samples.pt), "
+            "or a .pt path for the samples (the grid goes beside it as .png)"
+        )
         raise bad_value("out", str(target), allowed)
     return target
 
@@ -129,8 +131,9 @@ def sample_run(
         raise bad_value("run_dir", str(folder), f"a trained run folder with {CHECKPOINT_FILE}; train it first")
     ckpt = load_checkpoint(ckpt_path)
     if ckpt["config_hash"] != config.hash():
-        raise ConfigError(f"{ckpt_path} belongs to run {ckpt['config_hash']}, not to this configuration "
-                          f"({config.hash()})")  # fmt: skip
+        raise ConfigError(
+            f"{ckpt_path} belongs to run {ckpt['config_hash']}, not to this configuration ({config.hash()})"
+        )
     device = resolve_device(config.device)
     model_config = ckpt.get("model_info", {}).get("config")
     if model_config is None:
@@ -154,8 +157,7 @@ def sample_run(
             x_K = draw_prior(corruption, images, stop - start, seed, device, start=start)
             prior_seconds += time.perf_counter() - t_prior
             generators = image_generators(seed, 1, stop - start, stream="sample", start=start)
-            chunks.append(sample(model, corruption, x_K, sampler=name, generator=generators, progress=False,
-                                 **options))  # fmt: skip
+            chunks.append(sample(model, corruption, x_K, sampler=name, generator=generators, progress=False, **options))
     x0 = torch.cat(chunks)
     seconds = time.perf_counter() - t0 - prior_seconds  # the sampler's time, as when the priors came first
     target = grid_out if grid_out is not None else folder / "samples" / f"samples_step{ckpt['step']:07d}_n{n}.png"

@@ -158,8 +158,12 @@ def tracking_uri(uri: str | None = None, root: str | os.PathLike[str] = ".") -> 
             path = (Path(root) / path).resolve()
         return "sqlite:///" + str(path)
     if uri.startswith("file:") or "://" not in uri:
-        raise bad_value(key, uri, "a database or server URI (sqlite:///ABSOLUTE/PATH.db, http://host:port, "
-                        "postgresql://...); MLflow >= 3.13 refuses the ./mlruns file store")  # fmt: skip
+        raise bad_value(
+            key,
+            uri,
+            "a database or server URI (sqlite:///ABSOLUTE/PATH.db, http://host:port, "
+            "postgresql://...); MLflow >= 3.13 refuses the ./mlruns file store",
+        )
     return uri
 
 
@@ -213,8 +217,10 @@ def check_store(uri: str | None = None, root: str | os.PathLike[str] = ".", *, t
     db = sqlite_path(resolved)
     if db is not None:
         folder = db.parent
-        fix = (f"make {folder} and {db.name} writable for this user, or set tracking.uri (or ${ENV_URI}) "
-               "to a writable store")  # fmt: skip
+        fix = (
+            f"make {folder} and {db.name} writable for this user, or set tracking.uri (or ${ENV_URI}) "
+            "to a writable store"
+        )
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -228,8 +234,9 @@ def check_store(uri: str | None = None, root: str | os.PathLike[str] = ".", *, t
             os.close(fd)
             os.unlink(probe)
         except OSError as exc:
-            raise fail(f"the store is read-only (no file can be written in {folder}: {exc.strerror or exc})",
-                       fix) from None  # fmt: skip
+            raise fail(
+                f"the store is read-only (no file can be written in {folder}: {exc.strerror or exc})", fix
+            ) from None
         if db.is_file():
             try:
                 with contextlib.closing(sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=timeout)) as conn:
@@ -247,10 +254,12 @@ def check_store(uri: str | None = None, root: str | os.PathLike[str] = ".", *, t
             pass  # it answers; MLflow reports what it wants
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise fail(f"the tracking server does not answer ({reason})",
-                       "start the server (e.g. `mlflow server --backend-store-uri sqlite:///PATH/mlflow.db "
-                       "--host 127.0.0.1 --port PORT`), or set tracking.uri (or "
-                       f"${ENV_URI}) to a running server, or to null for the local SQLite store") from None  # fmt: skip
+            raise fail(
+                f"the tracking server does not answer ({reason})",
+                "start the server (e.g. `mlflow server --backend-store-uri sqlite:///PATH/mlflow.db "
+                "--host 127.0.0.1 --port PORT`), or set tracking.uri (or "
+                f"${ENV_URI}) to a running server, or to null for the local SQLite store",
+            ) from None
     return resolved
 
 
@@ -274,8 +283,9 @@ def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str
             client.restore_experiment(exp.experiment_id)
         return exp.experiment_id
     try:
-        return client.create_experiment(name, artifact_location=artifact_location,
-                                        tags={"advdiff.created_by": "advdiff.tracking"})  # fmt: skip
+        return client.create_experiment(
+            name, artifact_location=artifact_location, tags={"advdiff.created_by": "advdiff.tracking"}
+        )
     except MlflowException:  # created by another process that does not share our lock (e.g. a remote server)
         exp = client.get_experiment_by_name(name)
         if exp is None:
@@ -300,8 +310,13 @@ def git_state(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return {"commit": "unknown", "dirty_paths": []}
-        status = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=no"], cwd=where,
-                                capture_output=True, text=True, timeout=30)  # fmt: skip
+        status = subprocess.run(
+            ["git", "status", "--porcelain=v1", "-z", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown", "dirty_paths": []}
     paths, fields = [], status.stdout.split("\0")
@@ -371,9 +386,12 @@ def point_labels(config: Mapping[str, Any]) -> dict[str, Any]:
     labels: dict[str, Any] = {"family": config.get("family"), "seed": config.get("seed")}
     if labels["family"] == "advdiff":
         fp = config.get("family_params") or {}
-        labels.update(peclet=fp.get("peclet"), reynolds=fp.get("reynolds"),
-                      intensity_map=fp.get("intensity_map") or "paper",
-                      divergence_free=bool(fp.get("divergence_free")))  # fmt: skip
+        labels.update(
+            peclet=fp.get("peclet"),
+            reynolds=fp.get("reynolds"),
+            intensity_map=fp.get("intensity_map") or "paper",
+            divergence_free=bool(fp.get("divergence_free")),
+        )
     return labels
 
 
@@ -381,8 +399,14 @@ def run_name(labels: Mapping[str, Any]) -> str:
     """A point run's readable name: ``advdiff Pe=0.06 Re=∞ map=paper s42`` (``div-free`` when so), ``heat s42``."""
     if labels.get("family") != "advdiff":
         return f"{labels.get('family')} s{labels.get('seed')}"
-    name = point_label("advdiff", labels.get("peclet"), labels.get("reynolds"), labels.get("intensity_map"),
-                       labels.get("divergence_free"), style="run")  # fmt: skip
+    name = point_label(
+        "advdiff",
+        labels.get("peclet"),
+        labels.get("reynolds"),
+        labels.get("intensity_map"),
+        labels.get("divergence_free"),
+        style="run",
+    )
     return f"{name} s{labels.get('seed')}"
 
 
@@ -392,8 +416,10 @@ def run_note(point: str, config: Mapping[str, Any], dataset: str | None = None) 
     data = dataset or (config.get("dataset") or {}).get("name", "?")
     preset = (config.get("model") or {}).get("preset", "custom")
     what = run_name(labels).removesuffix(f" s{labels.get('seed')}")
-    return (f"{what}: trained for {config.get('steps', '?')} steps (batch {config.get('batch_size', '?')}, "
-            f"{preset} U-Net, seed {labels.get('seed')}) on {data}; sweep point {point}")  # fmt: skip
+    return (
+        f"{what}: trained for {config.get('steps', '?')} steps (batch {config.get('batch_size', '?')}, "
+        f"{preset} U-Net, seed {labels.get('seed')}) on {data}; sweep point {point}"
+    )
 
 
 def _param(value: Any) -> str:
@@ -406,9 +432,12 @@ def point_params(config: Mapping[str, Any], settings: Mapping[str, Any] | None =
     params = {k: _param(v) for k, v in flatten(config).items()}
     labels = point_labels(config)
     if labels["family"] == "advdiff":
-        params.update(peclet=_g(labels["peclet"]), intensity_map=str(labels["intensity_map"]),
-                      reynolds=number_label(labels["reynolds"]),
-                      divergence_free=str(labels["divergence_free"]).lower())  # fmt: skip
+        params.update(
+            peclet=_g(labels["peclet"]),
+            intensity_map=str(labels["intensity_map"]),
+            reynolds=number_label(labels["reynolds"]),
+            divergence_free=str(labels["divergence_free"]).lower(),
+        )
     params.update({f"sweep.{k}": _param(v) for k, v in flatten(settings or {}).items()})
     return params
 
@@ -488,13 +517,26 @@ def run_contents(record: Mapping[str, Any]) -> dict[str, Any]:
         number = _number(value)
         if number is not None:
             metrics.setdefault(key, []).append((last, number))
-    artifacts = [(_artifact_folder(name, p), p) for name, p in record.get("files", {}).items()
-                 if p and Path(p).is_file()]  # fmt: skip
-    references = [(folder, str(p)) for folder, p in (("checkpoints", record.get("train", {}).get("checkpoint")),
-                                                     ("samples", record.get("sample", {}).get("samples")))
-                  if p and Path(p).is_file()]  # fmt: skip
-    return {"tags": tags, "params": params, "metrics": metrics, "curves": curve_keys, "timestamps": timestamps,
-            "artifacts": artifacts, "references": references}  # fmt: skip
+    artifacts = [
+        (_artifact_folder(name, p), p) for name, p in record.get("files", {}).items() if p and Path(p).is_file()
+    ]
+    references = [
+        (folder, str(p))
+        for folder, p in (
+            ("checkpoints", record.get("train", {}).get("checkpoint")),
+            ("samples", record.get("sample", {}).get("samples")),
+        )
+        if p and Path(p).is_file()
+    ]
+    return {
+        "tags": tags,
+        "params": params,
+        "metrics": metrics,
+        "curves": curve_keys,
+        "timestamps": timestamps,
+        "artifacts": artifacts,
+        "references": references,
+    }
 
 
 def file_reference(path: str | os.PathLike[str], cheap_bytes: int = CHEAP_SHA256_BYTES) -> dict[str, Any]:
@@ -522,14 +564,25 @@ def dataset_entity(info: Mapping[str, Any]) -> Any:
 
     ds = dict(info.get("dataset") or {})
     shape = list(info.get("shape") or [])
-    profile = {"name": ds.get("name"), "split": ds.get("split", "train"), "root": ds.get("root"),
-               "image_size": ds.get("size") or (shape[-1] if shape else None), "channels": shape[0] if shape else None,
-               "num_images": info.get("images")}  # fmt: skip
+    profile = {
+        "name": ds.get("name"),
+        "split": ds.get("split", "train"),
+        "root": ds.get("root"),
+        "image_size": ds.get("size") or (shape[-1] if shape else None),
+        "channels": shape[0] if shape else None,
+        "num_images": info.get("images"),
+    }
     digest = hashlib.sha256(json.dumps(profile, sort_keys=True, default=str).encode()).hexdigest()[:16]
     source = json.dumps({"uri": str(Path(ds["root"]).resolve()) if ds.get("root") else f"advdiff:{ds.get('name')}"})
     schema = json.dumps({"images": {"dtype": "float32", "shape": [-1, *shape]}})
-    return Dataset(name=str(ds.get("name", "dataset")), digest=digest, source_type="local", source=source,
-                   schema=schema, profile=json.dumps(profile))  # fmt: skip
+    return Dataset(
+        name=str(ds.get("name", "dataset")),
+        digest=digest,
+        source_type="local",
+        source=source,
+        schema=schema,
+        profile=json.dumps(profile),
+    )
 
 
 # --------------------------------------------------------------------------- runs
@@ -551,8 +604,9 @@ class SweepTracking:
         tracking = config.get("tracking") or {}
         sweep = config.get("sweep") or {}
         name = sweep.get("name", "default")
-        return cls(experiment=tracking.get("experiment") or f"advdiff-{name}", sweep=sweep,
-                   uri=tracking.get("uri"), root=root)  # fmt: skip
+        return cls(
+            experiment=tracking.get("experiment") or f"advdiff-{name}", sweep=sweep, uri=tracking.get("uri"), root=root
+        )
 
     @property
     def name(self) -> str:
@@ -566,8 +620,13 @@ class SweepTracking:
 def _find_runs(client: Any, experiment_id: str, filter_string: str) -> list[Any]:
     from mlflow.entities import ViewType
 
-    return client.search_runs([experiment_id], filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY,
-                              max_results=1000, order_by=["attributes.start_time ASC"])  # fmt: skip
+    return client.search_runs(
+        [experiment_id],
+        filter_string=filter_string,
+        run_view_type=ViewType.ACTIVE_ONLY,
+        max_results=1000,
+        order_by=["attributes.start_time ASC"],
+    )
 
 
 def point_runs(client: Any, experiment_id: str, point: str) -> list[Any]:
@@ -601,12 +660,20 @@ def _sweep_parent(client: Any, experiment_id: str, name: str, section: Mapping[s
             client.update_run(parent.info.run_id, status="RUNNING")
         return parent.info.run_id
     git = git_state()
-    values = ", ".join(f"{k} {json.dumps(section[k])}" for k in ("families", "peclet", "reynolds", "seeds")
-                       if k in section)  # fmt: skip
+    values = ", ".join(
+        f"{k} {json.dumps(section[k])}" for k in ("families", "peclet", "reynolds", "seeds") if k in section
+    )
     dataset = (section.get("dataset") or {}).get("name", section.get("dataset_label", "its data set"))
-    tags = {ROLE_TAG: "sweep", SWEEP_TAG: name, SWEEP_HASH_TAG: digest, NAME_TAG: f"sweep {name} {digest[:8]}",
-            NOTE_TAG: f"advdiff benchmark sweep '{name}' on {dataset}" + (f": {values}" if values else "")
-            + f" (config hash {digest})", **_git_tags(git["commit"], git["dirty_paths"])}  # fmt: skip
+    tags = {
+        ROLE_TAG: "sweep",
+        SWEEP_TAG: name,
+        SWEEP_HASH_TAG: digest,
+        NAME_TAG: f"sweep {name} {digest[:8]}",
+        NOTE_TAG: f"advdiff benchmark sweep '{name}' on {dataset}"
+        + (f": {values}" if values else "")
+        + f" (config hash {digest})",
+        **_git_tags(git["commit"], git["dirty_paths"]),
+    }
     run = client.create_run(experiment_id, tags=tags, run_name=tags[NAME_TAG])
     params = {k: _param(v) for k, v in flatten(section).items()}
     params.update(git_commit=git["commit"], config_hash=digest)
@@ -667,8 +734,9 @@ class PointRun:
     is logged as a warning (the job and its files stay; the ``track`` job replays them).
     """
 
-    def __init__(self, client: Any, uri: str, lock: Path, run_id: str, parent_run_id: str, experiment_id: str,
-                 last_step: int) -> None:  # fmt: skip
+    def __init__(
+        self, client: Any, uri: str, lock: Path, run_id: str, parent_run_id: str, experiment_id: str, last_step: int
+    ) -> None:
         self._client = client
         self._lock = lock
         self._last_step = last_step
@@ -694,15 +762,24 @@ class PointRun:
 
         if not self._live or step <= self._last_step:
             return
-        batch = [Metric(f"train.{k}", number, int(timestamp), int(step)) for k, v in metrics.items()
-                 if k not in _CURVE_SKIP and (number := _number(v)) is not None]  # fmt: skip
+        batch = [
+            Metric(f"train.{k}", number, int(timestamp), int(step))
+            for k, v in metrics.items()
+            if k not in _CURVE_SKIP and (number := _number(v)) is not None
+        ]
         try:
             with file_lock(self._lock):
                 self._client.log_batch(self.run_id, metrics=batch)
         except Exception as exc:  # noqa: BLE001 - training goes on; track replays the curve
             self._live = False
-            log.warning("run %s: live logging stopped at step %d (%s: %s); the `track` job fills the curve in "
-                        "from metrics.jsonl", self.run_id, step, type(exc).__name__, exc)  # fmt: skip
+            log.warning(
+                "run %s: live logging stopped at step %d (%s: %s); the `track` job fills the curve in "
+                "from metrics.jsonl",
+                self.run_id,
+                step,
+                type(exc).__name__,
+                exc,
+            )
             return
         self._last_step = int(step)
 
@@ -724,8 +801,7 @@ class PointRun:
     def log_artifact(self, path: str | os.PathLike[str], folder: str = "") -> None:
         """Copy the file ``path`` into the run's artifact ``folder`` (``figures``, ``samples``, ``metrics``, ...)."""
         if Path(path).is_file():
-            self._safely(f"artifact {path}",
-                         lambda: self._client.log_artifact(self.run_id, str(path), folder or None))  # fmt: skip
+            self._safely(f"artifact {path}", lambda: self._client.log_artifact(self.run_id, str(path), folder or None))
 
     def log_reference(self, path: str | os.PathLike[str], folder: str = "checkpoints") -> None:
         """Record a large file by reference: ``<folder>/<name>.json`` with its path, size and sha256 (when cheap)."""
@@ -814,8 +890,12 @@ def open_point_run(
         parent_id = _sweep_parent(client, exp_id, tracking.name, tracking.sweep)
         params = point_params(config)
         run, replaced = _choose_point_run(client, exp_id, point, params)
-        tags = {SWEEP_TAG: tracking.name, NAME_TAG: run_name(point_labels(config)), STAGE_TAG: stage,
-                NOTE_TAG: run_note(point, config)}  # fmt: skip
+        tags = {
+            SWEEP_TAG: tracking.name,
+            NAME_TAG: run_name(point_labels(config)),
+            STAGE_TAG: stage,
+            NOTE_TAG: run_note(point, config),
+        }
         if run is None:
             tags.update(_git_tags(git["commit"], git["dirty_paths"]))
         run_id, created = _open_point_run(client, exp_id, parent_id, point, run, params, tags, now)
@@ -880,8 +960,9 @@ def track_record(
         raise bad_value("tracking.experiment", experiment, "a non-empty experiment name")
     resolved = check_store(uri, root)
     with _store_errors(uri, resolved, record.get("point")):
-        return _track(record, experiment, resolved, root, extra_artifacts or [], sweep, sweep_points,
-                      dict(benchmarks or {}))  # fmt: skip
+        return _track(
+            record, experiment, resolved, root, extra_artifacts or [], sweep, sweep_points, dict(benchmarks or {})
+        )
 
 
 @contextlib.contextmanager
@@ -892,9 +973,11 @@ def _store_errors(uri: str | None, resolved: str, point: Any) -> Iterator[None]:
     except AdvdiffError:
         raise
     except Exception as exc:
-        raise TrackingError(f"{_uri_key(uri)} = {resolved!r}: could not record point {point} in MLflow "
-                            f"({type(exc).__name__}: {exc}). Fix: check that the store is reachable and "
-                            f"writable. {REPLAY}.") from exc  # fmt: skip
+        raise TrackingError(
+            f"{_uri_key(uri)} = {resolved!r}: could not record point {point} in MLflow "
+            f"({type(exc).__name__}: {exc}). Fix: check that the store is reachable and "
+            f"writable. {REPLAY}."
+        ) from exc
 
 
 BENCHMARK_COLUMNS = {"s": ("seconds", 1.0), "cpu_time": ("cpu_seconds", 1.0), "max_rss": ("max_rss_mb", 1.0)}
@@ -963,19 +1046,29 @@ def _track(
         client = _client(uri)
         exp_id = _experiment_id(client, experiment, _artifact_location(uri))
         parent_id = _sweep_parent(client, exp_id, str(record["sweep"]), section, reopen=False)
-        result = {"tracking_uri": uri, "experiment": experiment, "experiment_id": exp_id, "parent_run_id": parent_id,
-                  "created": False}  # fmt: skip
+        result = {
+            "tracking_uri": uri,
+            "experiment": experiment,
+            "experiment_id": exp_id,
+            "parent_run_id": parent_id,
+            "created": False,
+        }
         run, replaced = _choose_point_run(client, exp_id, record["point"], contents["params"])
         result["replaced"] = replaced
-        if (run is not None and run.data.tags.get(DIGEST_TAG) == digest and run.info.status == "FINISHED"
-                and run.data.tags.get(PARENT_TAG) == parent_id):  # fmt: skip
+        if (
+            run is not None
+            and run.data.tags.get(DIGEST_TAG) == digest
+            and run.info.status == "FINISHED"
+            and run.data.tags.get(PARENT_TAG) == parent_id
+        ):
             log.info("point %s is already tracked as run %s; nothing to do", record["point"], run.info.run_id)
             _finish_parent(client, exp_id, parent_id, sweep_points)
             return {**result, "run_id": run.info.run_id}
         start = min(stamps.values()) if stamps else int(time.time() * 1000)
         tags = {**contents["tags"], STAGE_TAG: "track"}
-        run_id, created = _open_point_run(client, exp_id, parent_id, record["point"], run, contents["params"], tags,
-                                          start)  # fmt: skip
+        run_id, created = _open_point_run(
+            client, exp_id, parent_id, record["point"], run, contents["params"], tags, start
+        )
         now = int(time.time() * 1000)
         metrics = []
         for key, values in contents["metrics"].items():
@@ -999,6 +1092,12 @@ def _track(
         _set_tags(client, run_id, {DIGEST_TAG: digest, STAGE_TAG: "tracked"})
         client.set_terminated(run_id, "FINISHED")
         _finish_parent(client, exp_id, parent_id, sweep_points)
-        log.info("point %s: run %s finished (%d new metric values, %d artifacts) in %s", record["point"], run_id,
-                 len(metrics), len(artifacts), uri)  # fmt: skip
+        log.info(
+            "point %s: run %s finished (%d new metric values, %d artifacts) in %s",
+            record["point"],
+            run_id,
+            len(metrics),
+            len(artifacts),
+            uri,
+        )
         return {**result, "run_id": run_id, "created": created}

@@ -164,11 +164,18 @@ def test_a_second_trainer_on_the_same_run_folder_is_refused(image_folder, tmp_pa
     run = tmp_path / "run"
     run.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys; fh = open(sys.argv[1], 'a+'); "
-         "fcntl.flock(fh, fcntl.LOCK_EX); fh.write(f'{os.getpid()}\\n'); fh.flush(); print('locked', flush=True); "
-         "sys.stdin.read()", str(run / LOCK_FILE)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys; fh = open(sys.argv[1], 'a+'); "
+            "fcntl.flock(fh, fcntl.LOCK_EX); fh.write(f'{os.getpid()}\\n'); fh.flush(); print('locked', flush=True); "
+            "sys.stdin.read()",
+            str(run / LOCK_FILE),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunDirLockedError) as info:
@@ -201,8 +208,12 @@ def test_train_into_an_unwritable_run_folder_is_one_line(image_folder, tmp_path)
     run = unwritable(tmp_path)
     proc = subprocess.run(
         [sys.executable, "-m", "advdiff", "train", "--config", str(cfg), "--run-dir", str(run), "--no-progress"],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "run_dir" in proc.stderr and str(run) in proc.stderr
@@ -216,8 +227,25 @@ def test_corrupt_into_an_unwritable_out_is_refused_first(image_folder, tmp_path,
 
     monkeypatch.setattr(advdiff.data, "load_dataset", no_loading)
     out = unwritable(tmp_path)
-    code = main(["corrupt", "--family", "heat", "--dataset", "folder", "--data-root", str(image_folder),
-                 "--split", "train", "--n", "2", "--K", "4", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "corrupt",
+            "--family",
+            "heat",
+            "--dataset",
+            "folder",
+            "--data-root",
+            str(image_folder),
+            "--split",
+            "train",
+            "--n",
+            "2",
+            "--K",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "--out" in err and str(out) in err
@@ -232,8 +260,20 @@ def test_evaluate_into_an_unwritable_out_is_refused_before_scoring(tmp_path, cap
     monkeypatch.setattr(evaluate, "evaluate_folders", no_scoring)
     monkeypatch.setattr(evaluate, "evaluate_run", no_scoring)
     out = unwritable(tmp_path) / "metrics.json"
-    code = main(["evaluate", "--real", str(tmp_path), "--fake", str(tmp_path), "--out", str(out),
-                 "--feature-extractor", "tiny-test", "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "evaluate",
+            "--real",
+            str(tmp_path),
+            "--fake",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--feature-extractor",
+            "tiny-test",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "--out" in err and str(out.parent) in err
@@ -244,23 +284,47 @@ def test_sample_out_as_a_pt_file_writes_the_samples_there(image_folder, tmp_path
     run = tmp_path / "run"
     assert main(["train", "--config", str(cfg), "--run-dir", str(run), "--no-progress"]) == 0
     out = tmp_path / "drawn" / "x.pt"
-    assert main(["sample", "--config", str(cfg), "--run-dir", str(run), "--n", "3", "--out", str(out),
-                 "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(["sample", "--config", str(cfg), "--run-dir", str(run), "--n", "3", "--out", str(out), "--no-progress"])
+        == 0
+    )
     samples = torch.load(out, weights_only=True)
     assert samples.shape[0] == 3 and samples.shape[2:] == (8, 8) and torch.isfinite(samples).all()
     assert out.with_suffix(".png").stat().st_size > 50
     assert json.loads(out.with_suffix(".json").read_text())["samples"] == str(out)
     bad = tmp_path / "x.txt"
-    assert main(["sample", "--config", str(cfg), "--run-dir", str(run), "--n", "3", "--out", str(bad),
-                 "--no-progress"]) == 2  # fmt: skip
+    assert (
+        main(["sample", "--config", str(cfg), "--run-dir", str(run), "--n", "3", "--out", str(bad), "--no-progress"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"out={str(bad)!r}" in err and ".png" in err and ".pt" in err
 
 
 def test_an_oserror_on_an_output_path_is_one_line(tmp_path, capsys):
     out = unwritable(tmp_path) / "bench.json"
-    code = main(["bench", "lbm", "--backend", "numpy", "--batch", "1", "--channels", "1", "--size", "8",
-                 "--steps", "1", "--repeats", "1", "--numpy-steps", "1", "--json", str(out)])  # fmt: skip
+    code = main(
+        [
+            "bench",
+            "lbm",
+            "--backend",
+            "numpy",
+            "--batch",
+            "1",
+            "--channels",
+            "1",
+            "--size",
+            "8",
+            "--steps",
+            "1",
+            "--repeats",
+            "1",
+            "--numpy-steps",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert err.startswith("advdiff: error:") and len(err.strip().splitlines()) == 1
@@ -365,15 +429,22 @@ def test_a_key_given_twice_in_a_training_config_is_refused(image_folder, tmp_pat
 
 
 @pytest.mark.workflow
-@pytest.mark.skipif(shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None,
-                    reason="snakemake is not installed next to this Python")  # fmt: skip
+@pytest.mark.skipif(
+    shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None,
+    reason="snakemake is not installed next to this Python",
+)
 def test_the_workflow_refuses_a_config_file_with_a_key_given_twice(tmp_path):
     text = (ROOT / "config" / "config.yaml").read_text()
     assert "\nbench:\n" in text
     config = tmp_path / "dup.yaml"
     config.write_text(text.replace("\nbench:\n", "\nbench:\n  steps: 3\n", 1))
     snakemake = shutil.which("snakemake", path=str(Path(sys.executable).parent))
-    proc = subprocess.run([snakemake, "-n", "--cores", "1", "--configfile", str(config)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [snakemake, "-n", "--cores", "1", "--configfile", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode != 0
     assert "'steps' is given twice" in proc.stderr + proc.stdout and str(config) in proc.stderr + proc.stdout

@@ -13,12 +13,40 @@ from advdiff.cli import main
 def test_bench_lbm_writes_every_promised_key(tmp_path, capsys):
     """`advdiff bench lbm --json` writes MLUPS, copy bandwidth, roofline, ratio and speed-up (small shape)."""
     out = tmp_path / "b.json"
-    code = main(["bench", "lbm", "--backend", "cpu", "--batch", "1", "--channels", "2", "--size", "32",
-                 "--steps", "3", "--repeats", "1", "--numpy-steps", "1", "--json", str(out)])  # fmt: skip
+    code = main(
+        [
+            "bench",
+            "lbm",
+            "--backend",
+            "cpu",
+            "--batch",
+            "1",
+            "--channels",
+            "2",
+            "--size",
+            "32",
+            "--steps",
+            "3",
+            "--repeats",
+            "1",
+            "--numpy-steps",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     data = json.loads(out.read_text())
-    for key in ("mlups", "copy_gb_s", "roofline_mlups", "roofline_ratio", "speedup_vs_numpy", "shape", "dtype",
-                "backend"):  # fmt: skip
+    for key in (
+        "mlups",
+        "copy_gb_s",
+        "roofline_mlups",
+        "roofline_ratio",
+        "speedup_vs_numpy",
+        "shape",
+        "dtype",
+        "backend",
+    ):
         assert key in data, key
     assert data["shape"] == [1, 2, 32, 32] and data["dtype"] == "float32" and data["backend"] == "cpu"
     assert data["mlups"] > 0 and data["copy_gb_s"] > 0
@@ -76,12 +104,32 @@ def test_corrupt_writes_every_figure(tmp_path, capsys):
             )
         data = ["--dataset", "folder", "--data-root", str(folder), "--split", "train", "--size", "20"]
     out = tmp_path / "fig"
-    args = ["--peclet", "1", "--reynolds", "100", "--K", "12", "--sigma-max", "4", "--n", "2", "--backend", "cpu",
-            "--intensity-map", "none"]  # fmt: skip
+    args = [
+        "--peclet",
+        "1",
+        "--reynolds",
+        "100",
+        "--K",
+        "12",
+        "--sigma-max",
+        "4",
+        "--n",
+        "2",
+        "--backend",
+        "cpu",
+        "--intensity-map",
+        "none",
+    ]
     code = main(["corrupt", "--family", "heat", "--family", "advdiff", *args, *data, "--out", str(out)])
     assert code == 0
-    for name in ("trajectory_strip.png", "power_spectra.png", "velocity_field.png", "heat_vs_advdiff.png",
-                 "animation_heat.gif", "animation_advdiff.gif"):  # fmt: skip
+    for name in (
+        "trajectory_strip.png",
+        "power_spectra.png",
+        "velocity_field.png",
+        "heat_vs_advdiff.png",
+        "animation_heat.gif",
+        "animation_advdiff.gif",
+    ):
         assert (out / name).stat().st_size > 2_000, name
     summary = json.loads((out / "corrupt.json").read_text())
     adv = summary["families"]["advdiff"]
@@ -101,8 +149,12 @@ def test_train_resume_and_sample_from_the_command_line(tmp_path, family, capsys)
     from tests.training.helpers import write_image_folder
 
     folder = write_image_folder(tmp_path / "imgs")
-    params = {"heat": "{K: 5, sigma_max: 3}", "advdiff": "{K: 5, sigma_max: 3, peclet: 1.0, backend: cpu}",
-              "ddpm": "{K: 20}", "blur": "{K: 20, sigma_max: 3}"}[family]  # fmt: skip
+    params = {
+        "heat": "{K: 5, sigma_max: 3}",
+        "advdiff": "{K: 5, sigma_max: 3, peclet: 1.0, backend: cpu}",
+        "ddpm": "{K: 20}",
+        "blur": "{K: 20, sigma_max: 3}",
+    }[family]
     cfg = tmp_path / "train.yaml"
     cfg.write_text(
         f"family: {family}\nfamily_params: {params}\ndataset: {{name: folder, root: {folder}, size: 8}}\n"
@@ -115,8 +167,10 @@ def test_train_resume_and_sample_from_the_command_line(tmp_path, family, capsys)
     assert main(["train", "--config", str(cfg), "--run-dir", str(run), "--steps", "5", "--no-progress"]) == 0
     assert json.loads((run / "summary.json").read_text())["step"] == 5
     out = tmp_path / "grid.png"
-    assert main(["sample", "--config", str(cfg), "--run-dir", str(run), "--n", "4", "--out", str(out),
-                 "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(["sample", "--config", str(cfg), "--run-dir", str(run), "--n", "4", "--out", str(out), "--no-progress"])
+        == 0
+    )
     import torch
 
     samples = torch.load(out.with_suffix(".pt"))
@@ -165,8 +219,25 @@ def test_bench_train_writes_the_ratio(tmp_path):
 
 def test_bench_features_writes_the_side_by_side_keys(tmp_path, capsys):
     out = tmp_path / "features.json"
-    assert main(["bench", "features", "--extractor", "tiny-test", "--n", "8", "--batch-size", "4", "--repeats", "1",
-                 "--json", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench",
+                "features",
+                "--extractor",
+                "tiny-test",
+                "--n",
+                "8",
+                "--batch-size",
+                "4",
+                "--repeats",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     r = json.loads(out.read_text())
     assert r["fp32_eager_images_per_s"] > 0 and r["images_per_s"] > 0
     assert r["speedup"] == pytest.approx(r["images_per_s"] / r["fp32_eager_images_per_s"])

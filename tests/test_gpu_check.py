@@ -11,8 +11,22 @@ from advdiff.gpucheck import projection
 @pytest.mark.slow
 def test_the_check_runs_every_stage_on_the_cpu_and_writes_one_json(tmp_path, capsys):
     out = tmp_path / "gpu_check.json"
-    rc = main(["gpu-check", "--json", str(out), "--backend", "cpu", "--device", "cpu", "--quick", "--steps", "2",
-               "--samples", "2"])  # fmt: skip
+    rc = main(
+        [
+            "gpu-check",
+            "--json",
+            str(out),
+            "--backend",
+            "cpu",
+            "--device",
+            "cpu",
+            "--quick",
+            "--steps",
+            "2",
+            "--samples",
+            "2",
+        ]
+    )
     report = json.loads(out.read_text())
     assert set(report["stages"]) == {"parity", "roofline", "train_sample", "projection"}
     parity = report["stages"]["parity"]
@@ -26,8 +40,15 @@ def test_the_check_runs_every_stage_on_the_cpu_and_writes_one_json(tmp_path, cap
 
 
 def test_projection_scales_sampling_with_the_papers_levels():
-    paper = {"sweep": {"peclet": [0, 0.06], "seeds": [1, 2], "train": {"steps": 1000, "batch_size": 10},
-                       "family_params": {"advdiff": {"K": 200}}, "sample": {"n": 100}}}  # fmt: skip
+    paper = {
+        "sweep": {
+            "peclet": [0, 0.06],
+            "seeds": [1, 2],
+            "train": {"steps": 1000, "batch_size": 10},
+            "family_params": {"advdiff": {"K": 200}},
+            "sample": {"n": 100},
+        }
+    }
     p = projection({"train_images_per_s": 10.0, "sample_seconds_per_image": 0.5, "K": 50}, paper)
     assert p["points"] == 4 and p["train_hours_per_point"] == pytest.approx(1000 * 10 / 10 / 3600)
     assert p["sample_hours_per_point"] == pytest.approx(100 * 0.5 * 4 / 3600)

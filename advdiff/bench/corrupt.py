@@ -34,8 +34,9 @@ SETTINGS = {
 def time_trajectory(setting: str, batch: int, backend: str, peclet: float, collision: str, seed: int = 0) -> float:
     """Seconds for one ``advdiff`` trajectory of ``batch`` random images (all levels recorded)."""
     cfg = SETTINGS[setting]
-    family = build("advdiff", K=cfg["K"], sigma_max=cfg["sigma_max"], peclet=peclet, collision=collision,
-                   backend=backend)  # fmt: skip
+    family = build(
+        "advdiff", K=cfg["K"], sigma_max=cfg["sigma_max"], peclet=peclet, collision=collision, backend=backend
+    )
     x = torch.rand((batch, *cfg["shape"]), generator=torch.Generator().manual_seed(seed))
     steps = family.schedule(*cfg["shape"][1:]).total_steps
     log.info("bench corrupt %s: batch %d, %d LBM steps, backend %s", setting, batch, steps, backend)

@@ -85,6 +85,6 @@ def bench_train(steps: int = 30, batch_size: int = 128, peclet: float = 0.06, pr
             "size": adv.pool.size,
             "refresh_per_step": adv.pool.refresh_per_step,
             "refresh_every": adv.pool.refresh_every,
-        },  # fmt: skip
+        },
         "machine": describe(),
     }

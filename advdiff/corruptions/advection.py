@@ -167,10 +167,24 @@ class AdvectionDiffusion(Corruption):
             reynolds = None
         # Validate the schedule (sigma range, Pe, alpha_max) and the field settings now, before any work;
         # with length=None the Mach check needs the image size: check_shape (and every run) makes it.
-        units.build_schedule(K, sigma_max, sigma_min=sigma_min, peclet=peclet, length=length or 1.0,
-                             alpha_max=alpha_max, mach_check=length is not None)  # fmt: skip
-        SpectralTurbulence((8, 8), law=law, reynolds=reynolds, divergence_free=divergence_free,
-                           limiter=limiter, dt_turb=dt_turb, seed=0)  # fmt: skip
+        units.build_schedule(
+            K,
+            sigma_max,
+            sigma_min=sigma_min,
+            peclet=peclet,
+            length=length or 1.0,
+            alpha_max=alpha_max,
+            mach_check=length is not None,
+        )
+        SpectralTurbulence(
+            (8, 8),
+            law=law,
+            reynolds=reynolds,
+            divergence_free=divergence_free,
+            limiter=limiter,
+            dt_turb=dt_turb,
+            seed=0,
+        )
         super().__init__(
             K=K,
             sigma_min=float(sigma_min),
@@ -215,9 +229,13 @@ class AdvectionDiffusion(Corruption):
         if L not in self._schedules:
             p = self.params
             self._schedules[L] = units.build_schedule(
-                self.K, p["sigma_max"], sigma_min=p["sigma_min"], peclet=p["peclet"], length=L,
+                self.K,
+                p["sigma_max"],
+                sigma_min=p["sigma_min"],
+                peclet=p["peclet"],
+                length=L,
                 alpha_max=p["alpha_max"],
-            )  # fmt: skip
+            )
         return self._schedules[L]
 
     def check_shape(self, height: int, width: int) -> None:
@@ -232,8 +250,11 @@ class AdvectionDiffusion(Corruption):
         if p["reynolds"] is not None:
             summary["pe_over_re"] = p["peclet"] / p["reynolds"]
         rms = self.velocity_rms(height, width)
-        summary.update(velocity_rms_requested=rms["requested"], velocity_rms_realised=rms["realised"],
-                       limiter_ratio=rms["limiter_ratio"])  # fmt: skip
+        summary.update(
+            velocity_rms_requested=rms["requested"],
+            velocity_rms_realised=rms["realised"],
+            limiter_ratio=rms["limiter_ratio"],
+        )
         return summary
 
     def velocity_rms(self, height: int, width: int) -> dict[str, float]:
@@ -246,8 +267,14 @@ class AdvectionDiffusion(Corruption):
 
         p = self.params
         requested = float(self.schedule(height, width).velocity_rms.max())
-        ratio = realised_rms_ratio((height, width), requested, law=p["law"], reynolds=p["reynolds"],
-                                   divergence_free=p["divergence_free"], limiter=p["limiter"])  # fmt: skip
+        ratio = realised_rms_ratio(
+            (height, width),
+            requested,
+            law=p["law"],
+            reynolds=p["reynolds"],
+            divergence_free=p["divergence_free"],
+            limiter=p["limiter"],
+        )
         return {"requested": requested, "realised": requested * ratio, "limiter_ratio": ratio}
 
     def turbulence(self, height: int, width: int, seeds: list[int], xp: Any = np) -> SpectralTurbulence:
@@ -345,7 +372,8 @@ class AdvectionDiffusion(Corruption):
             out.update(
                 fourier_max=float(s.fourier[-1]),
                 total_lbm_steps=s.total_steps,
-                schmidt_like_pe_over_re=None if self.params["reynolds"] is None
+                schmidt_like_pe_over_re=None
+                if self.params["reynolds"] is None
                 else self.params["peclet"] / self.params["reynolds"],
-            )  # fmt: skip
+            )
         return out

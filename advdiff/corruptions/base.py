@@ -165,8 +165,11 @@ class Corruption(abc.ABC):
         levels = check_level(k, batch, self.K, x0.device)
         if bool((levels < 1).any()):
             i = int(torch.nonzero(levels < 1)[0, 0])
-            raise bad_value(f"k[{i}]" if isinstance(k, torch.Tensor) and k.dim() else "k", int(levels[i]),
-                            f"a level 1 <= k <= K={self.K} (a pair needs level k - 1)")  # fmt: skip
+            raise bad_value(
+                f"k[{i}]" if isinstance(k, torch.Tensor) and k.dim() else "k",
+                int(levels[i]),
+                f"a level 1 <= k <= K={self.K} (a pair needs level k - 1)",
+            )
         gens = check_generator(generator, batch)
         prev, cur = self._degrade_pair(x0, levels, gens)
         self._check_output("degrade_pair", cur, tuple(x0.shape))

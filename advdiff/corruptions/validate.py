@@ -102,15 +102,21 @@ def check_data(x0: Any, key: str = "x0") -> tuple[torch.Tensor, torch.dtype]:
         out_dtype = x0.dtype
         x0 = x0.to(compute_dtype(x0.dtype))
     else:
-        raise bad_value(key, f"a tensor of dtype {x0.dtype}",
-                        "a real floating-point tensor (any precision) with data in [0, 1], "
-                        "or a uint8 tensor of 8-bit images 0..255")  # fmt: skip
+        raise bad_value(
+            key,
+            f"a tensor of dtype {x0.dtype}",
+            "a real floating-point tensor (any precision) with data in [0, 1], "
+            "or a uint8 tensor of 8-bit images 0..255",
+        )
     x0 = check_images(x0, key)
     low, high = (float(v) for v in torch.aminmax(x0))
     if low < -DATA_TOLERANCE or high > 1.0 + DATA_TOLERANCE:
-        raise bad_value(key, f"a tensor with values from {low:.6g} to {high:.6g}",
-                        f"data in [0, 1] (within {DATA_TOLERANCE:g}): divide 0..255 images by 255, "
-                        "map [-1, 1] data with (x + 1) / 2")  # fmt: skip
+        raise bad_value(
+            key,
+            f"a tensor with values from {low:.6g} to {high:.6g}",
+            f"data in [0, 1] (within {DATA_TOLERANCE:g}): divide 0..255 images by 255, "
+            "map [-1, 1] data with (x + 1) / 2",
+        )
     return x0, out_dtype
 
 

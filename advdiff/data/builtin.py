@@ -121,9 +121,11 @@ def _read_idx_pair(images_path: Path, labels_path: Path, limit: int | None) -> t
 
 def _fashion_mnist_missing(dirs: list[Path], reason: str, root: Root = None) -> DataUnavailableError:
     searched = ", ".join(str(d) for d in dirs)
-    debian = (f"install Debian's package as root: `apt-get update && apt-get install -y "
-              f"{FASHION_MNIST_DEBIAN_PACKAGE}` (or run {FASHION_MNIST_INSTALL_SCRIPT}; it puts the files in "
-              f"{FASHION_MNIST_DEBIAN_DIR})")  # fmt: skip
+    debian = (
+        f"install Debian's package as root: `apt-get update && apt-get install -y "
+        f"{FASHION_MNIST_DEBIAN_PACKAGE}` (or run {FASHION_MNIST_INSTALL_SCRIPT}; it puts the files in "
+        f"{FASHION_MNIST_DEBIAN_DIR})"
+    )
     if root is None:
         where, local = "Fashion-MNIST is not available", debian
     else:  # a configured root is used alone: say so, and how to fill it or drop it

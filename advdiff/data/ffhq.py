@@ -46,16 +46,22 @@ _EXTENSIONS = (".png", ".jpg", ".jpeg")
 def _sources(source: Path) -> tuple[str, list[str]]:
     """The kind of ``source`` (``folder`` or ``zip``) and its image names, sorted (relative paths)."""
     if source.is_dir():
-        names = [p.relative_to(source).as_posix() for p in source.rglob("*")
-                 if p.is_file() and p.suffix.lower() in _EXTENSIONS and not any(part.startswith(".")
-                 for part in p.relative_to(source).parts)]  # fmt: skip
+        names = [
+            p.relative_to(source).as_posix()
+            for p in source.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in _EXTENSIONS
+            and not any(part.startswith(".") for part in p.relative_to(source).parts)
+        ]
         return "folder", sorted(names)
     if source.is_file() and zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:
             names = [n for n in zf.namelist() if n.lower().endswith(_EXTENSIONS) and not n.endswith("/")]
         return "zip", sorted(names)
-    raise DataError(f"source={str(source)!r} is not a folder or a zip file of images: pass the official "
-                    "thumbnails128x128 or images1024x1024 folder (or a zip of it)")  # fmt: skip
+    raise DataError(
+        f"source={str(source)!r} is not a folder or a zip file of images: pass the official "
+        "thumbnails128x128 or images1024x1024 folder (or a zip of it)"
+    )
 
 
 def _read(source: Path, kind: str, names: list[str]) -> Iterator[tuple[str, bytes]]:
@@ -75,8 +81,9 @@ def _official_md5(metadata: str | PathLike[str] | None) -> dict[str, str]:
     try:
         data = json.loads(Path(metadata).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DataError(f"metadata={str(metadata)!r} is not a readable FFHQ metadata file "
-                        f"(ffhq-dataset-v2.json): {exc}") from None  # fmt: skip
+        raise DataError(
+            f"metadata={str(metadata)!r} is not a readable FFHQ metadata file (ffhq-dataset-v2.json): {exc}"
+        ) from None
     out: dict[str, str] = {}
     entries = data.values() if isinstance(data, dict) else data
     for entry in entries:
@@ -109,27 +116,38 @@ def prepare_ffhq(  # noqa: C901
         raise bad_value("expect", expect, "an integer >= 1, or None to accept any count")
     kind, names = _sources(src)
     if expect is not None and len(names) != expect:
-        raise DataError(f"source={str(src)!r} holds {len(names)} images, expected {expect} (the official FFHQ "
-                        "sets hold 70 000): point it at the complete thumbnails128x128 or images1024x1024 set, "
-                        "or pass --expect N for a subset on purpose")  # fmt: skip
+        raise DataError(
+            f"source={str(src)!r} holds {len(names)} images, expected {expect} (the official FFHQ "
+            "sets hold 70 000): point it at the complete thumbnails128x128 or images1024x1024 set, "
+            "or pass --expect N for a subset on purpose"
+        )
     stems = [Path(n).stem for n in names]
     if len(set(stems)) != len(stems):
         dup = next(s for s in stems if stems.count(s) > 1)
-        raise DataError(f"source={str(src)!r}: two images are named {dup!r} (in different folders); FFHQ's names "
-                        "are unique, so this is not one FFHQ set")  # fmt: skip
-    settings = {"source": str(src.resolve()), "kind": kind, "count": len(names), "size": size,
-                "metadata_checked": metadata is not None}  # fmt: skip
+        raise DataError(
+            f"source={str(src)!r}: two images are named {dup!r} (in different folders); FFHQ's names "
+            "are unique, so this is not one FFHQ set"
+        )
+    settings = {
+        "source": str(src.resolve()),
+        "kind": kind,
+        "count": len(names),
+        "size": size,
+        "metadata_checked": metadata is not None,
+    }
     summary_path = dst / SUMMARY
     if summary_path.is_file():
         done = json.loads(summary_path.read_text(encoding="utf-8"))
         if all(done.get(k) == v for k, v in settings.items()):
             log.info("FFHQ already prepared in %s (%d images); nothing to do", dst, done["count"])
             return done
-        raise DataError(f"out={str(dst)!r} holds a different preparation ({summary_path}); choose another "
-                        "folder or remove it")  # fmt: skip
+        raise DataError(
+            f"out={str(dst)!r} holds a different preparation ({summary_path}); choose another folder or remove it"
+        )
     if dst.exists() and any(dst.iterdir()):
-        raise DataError(f"out={str(dst)!r} exists and is not an FFHQ folder prepared by advdiff; choose an empty "
-                        "or new folder")  # fmt: skip
+        raise DataError(
+            f"out={str(dst)!r} exists and is not an FFHQ folder prepared by advdiff; choose an empty or new folder"
+        )
     md5 = _official_md5(metadata)
     staging = dst.with_name(f".{dst.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -152,8 +170,10 @@ def prepare_ffhq(  # noqa: C901
         if rgb.size != (size, size):
             if rgb.size[0] != rgb.size[1]:
                 shutil.rmtree(staging, ignore_errors=True)
-                raise DataError(f"source={str(src)!r}: {name} is {rgb.size[0]} x {rgb.size[1]}, not square: "
-                                "FFHQ's images are aligned squares")  # fmt: skip
+                raise DataError(
+                    f"source={str(src)!r}: {name} is {rgb.size[0]} x {rgb.size[1]}, not square: "
+                    "FFHQ's images are aligned squares"
+                )
             rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)
             resized += 1
         buf = io.BytesIO()
@@ -164,12 +184,18 @@ def prepare_ffhq(  # noqa: C901
         manifest.append(f"{hashlib.sha256(data).hexdigest()}  {target}")
     if bad:
         shutil.rmtree(staging, ignore_errors=True)
-        raise DataError(f"{len(bad)} of {len(names)} images do not match the MD5 of {metadata} (first: "
-                        f"{', '.join(bad[:3])}): the copy is damaged or not the official one")  # fmt: skip
+        raise DataError(
+            f"{len(bad)} of {len(names)} images do not match the MD5 of {metadata} (first: "
+            f"{', '.join(bad[:3])}): the copy is damaged or not the official one"
+        )
     manifest_text = "\n".join(manifest) + "\n"
     (staging / MANIFEST).write_text(manifest_text, encoding="utf-8")
-    summary = {**settings, "resized": resized, "resample": "PIL Lanczos" if resized else "none",
-               "manifest_sha256": hashlib.sha256(manifest_text.encode()).hexdigest()}  # fmt: skip
+    summary = {
+        **settings,
+        "resized": resized,
+        "resample": "PIL Lanczos" if resized else "none",
+        "manifest_sha256": hashlib.sha256(manifest_text.encode()).hexdigest(),
+    }
     atomic_write_text(staging / SUMMARY, json.dumps(summary, indent=2) + "\n")
     if dst.exists():
         dst.rmdir()  # empty (checked above)
@@ -192,7 +218,9 @@ def verify_prepared(folder: str | PathLike[str]) -> dict[str, Any]:
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
             wrong.append(name)
     if wrong or len(lines) != summary.get("count"):
-        raise DataError(f"{root}: {len(wrong)} of {len(lines)} files differ from {MANIFEST} (first: "
-                        f"{', '.join(wrong[:3]) or 'none'}), or the count is not {summary.get('count')}; "
-                        "prepare the folder again")  # fmt: skip
+        raise DataError(
+            f"{root}: {len(wrong)} of {len(lines)} files differ from {MANIFEST} (first: "
+            f"{', '.join(wrong[:3]) or 'none'}), or the count is not {summary.get('count')}; "
+            "prepare the folder again"
+        )
     return summary

@@ -231,8 +231,12 @@ class ImageFolderDataset(ImageDataset):
             names = [p.relative_to(self.root).as_posix() for p in files]
             self.holdout = default_holdout(len(files)) if holdout is None else holdout
             if self.holdout >= len(files):
-                raise bad_value("holdout", holdout, f"0 to {len(files) - 1}: fewer than the {len(files)} images "
-                                f"in {self.root} (some must be left to train on)")  # fmt: skip
+                raise bad_value(
+                    "holdout",
+                    holdout,
+                    f"0 to {len(files) - 1}: fewer than the {len(files)} images "
+                    f"in {self.root} (some must be left to train on)",
+                )
             train, held = holdout_split(names, self.holdout, self.holdout_seed)
             self.heldout_names = [names[i] for i in held]
             if self.split == "test" and not held:
@@ -244,9 +248,16 @@ class ImageFolderDataset(ImageDataset):
         self.files = files[:limit]
         if verify:
             self.verify()
-        log.info("image folder %s (%s): %d images at %dx%d, %d channel(s)%s", self.root, self.split, len(self.files),
-                 size, size, self.channels, f"; {self.holdout} of {self.total} held out (seed {self.holdout_seed})"
-                 if self.holdout else "")  # fmt: skip
+        log.info(
+            "image folder %s (%s): %d images at %dx%d, %d channel(s)%s",
+            self.root,
+            self.split,
+            len(self.files),
+            size,
+            size,
+            self.channels,
+            f"; {self.holdout} of {self.total} held out (seed {self.holdout_seed})" if self.holdout else "",
+        )
 
     def split_info(self) -> dict[str, object]:
         """How the folder was split, for a run's record: counts, seed and the SHA-256 of the held-out names.
@@ -256,10 +267,17 @@ class ImageFolderDataset(ImageDataset):
         """
         if not self.flat:
             return {"kind": "subfolders", "root": str(self.root), "split": self.split, "images": len(self.files)}
-        info: dict[str, object] = {"kind": "holdout" if self.holdout else "none", "root": str(self.root),
-                                   "split": self.split, "images": len(self.files), "files": self.total,
-                                   "holdout": self.holdout, "holdout_seed": self.holdout_seed,
-                                   "train": self.total - self.holdout, "test": self.holdout}  # fmt: skip
+        info: dict[str, object] = {
+            "kind": "holdout" if self.holdout else "none",
+            "root": str(self.root),
+            "split": self.split,
+            "images": len(self.files),
+            "files": self.total,
+            "holdout": self.holdout,
+            "holdout_seed": self.holdout_seed,
+            "train": self.total - self.holdout,
+            "test": self.holdout,
+        }
         if self.holdout:
             info["holdout_sha256"] = names_sha256(self.heldout_names)
         return info

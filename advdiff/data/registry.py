@@ -32,8 +32,9 @@ def _load_folder(
 ) -> ImageDataset:
     if root is None:
         raise bad_value("root", root, "the folder of images to load (required by dataset 'folder')")
-    return ImageFolderDataset(root, size, channels, split=split, limit=limit, verify=verify, holdout=holdout,
-                              holdout_seed=holdout_seed)  # fmt: skip
+    return ImageFolderDataset(
+        root, size, channels, split=split, limit=limit, verify=verify, holdout=holdout, holdout_seed=holdout_seed
+    )
 
 
 # name -> (loader, default of `download`)
@@ -172,8 +173,11 @@ def preview_images(
     """
     split = "test"
     if name == "folder" and root is not None and not (Path(root) / "test").is_dir() and holdout == 0:
-        log.info("image folder %s has no test/ subfolder and holds nothing out: figures use its first %d training "
-                 "images", root, n)  # fmt: skip
+        log.info(
+            "image folder %s has no test/ subfolder and holds nothing out: figures use its first %d training images",
+            root,
+            n,
+        )
         split = "train"
     folder_args = {"holdout": holdout, "holdout_seed": holdout_seed} if name == "folder" else {}
     data = load_dataset(name, root=root, split=split, size=size, channels=channels, limit=n, **folder_args)

@@ -317,8 +317,11 @@ class SpectralTurbulence:
         amp = amplitude(kmag, law, self.k0, self.k_eta)
         if self.divergence_free:
             if min(H, W) < 5:
-                raise bad_value("shape", shape, "at least 5 x 5 pixels for a divergence-free field (it is zero on "
-                                "the two outer rings)")  # fmt: skip
+                raise bad_value(
+                    "shape",
+                    shape,
+                    "at least 5 x 5 pixels for a divergence-free field (it is zero on the two outer rings)",
+                )
             # Drop the Nyquist row/column (there -k aliases onto k), and turn A into the amplitude of
             # a stream function whose lattice curl has amplitude A (see _lattice_curl).
             if H % 2 == 0:
@@ -549,17 +552,21 @@ class SpectralTurbulence:
         B = self.batch
         theta = np.remainder(self._omega * n, 2.0 * math.pi).astype(np.float32)
         cos, sin = np.cos(theta), np.sin(theta)
-        lib.adv_field_rotate(
-            _ptr(self._P), _ptr(self._Q), _ptr(cos), _ptr(sin), _ptr(self._Z), B, H * W
-        )  # fmt: skip
+        lib.adv_field_rotate(_ptr(self._P), _ptr(self._Q), _ptr(cos), _ptr(sin), _ptr(self._Z), B, H * W)
         w = np.ascontiguousarray(self._ifft2(self._Z), dtype=np.complex64)
         targets = np.ascontiguousarray(np.where(zero, 0.0, np.broadcast_to(U, (B,))), dtype=np.float64)
         v = np.empty((B, 2, H, W), dtype=np.float32)
         unlimited = np.zeros(B, dtype=np.int32)
         count = lib.adv_field_finish(
-            _ptr(w), B, H * W, _ptr(targets), float(self.limiter or 0.0), int(self.divergence_free), _ptr(v),
+            _ptr(w),
+            B,
+            H * W,
+            _ptr(targets),
+            float(self.limiter or 0.0),
+            int(self.divergence_free),
+            _ptr(v),
             _ptr(unlimited),
-        )  # fmt: skip
+        )
         if count:  # images whose |v|/c may exceed the series' range: the array-module limiter
             idx = np.sort(unlimited[:count])
             part = v[idx]
@@ -591,8 +598,9 @@ def realised_rms_ratio(
     """
     if limiter is None or rms <= 0:
         return 1.0
-    gen = SpectralTurbulence(shape, batch=samples, law=law, reynolds=reynolds, divergence_free=divergence_free,
-                             limiter=limiter, seed=seed)  # fmt: skip
+    gen = SpectralTurbulence(
+        shape, batch=samples, law=law, reynolds=reynolds, divergence_free=divergence_free, limiter=limiter, seed=seed
+    )
     v = np.asarray(gen.field(0, float(rms)), dtype=np.float64)
     return float(np.sqrt(np.mean(v * v)) / rms)
 

@@ -170,8 +170,15 @@ def solve(  # noqa: C901
     from tqdm.auto import tqdm
 
     bar = tqdm(total=steps, disable=not progress, unit="step", desc=f"LBM {be.name}", leave=False)
-    log.debug("solve: %s on %s, %d steps, collision=%s, boundary=%s, variant=%s", shape, be.name, steps,
-              collision, boundary, variant)  # fmt: skip
+    log.debug(
+        "solve: %s on %s, %d steps, collision=%s, boundary=%s, variant=%s",
+        shape,
+        be.name,
+        steps,
+        collision,
+        boundary,
+        variant,
+    )
     n = 0
     with bar:
         while n < steps:

@@ -196,9 +196,13 @@ def sigma_schedule(K: int, sigma_min: float, sigma_max: float) -> np.ndarray:
     smin = _finite_scalar("sigma_min", sigma_min)
     smax = _finite_scalar("sigma_max", sigma_max)
     if smin < SIGMA_MIN_VALIDATED:
-        raise bad_value("sigma_min", smin, f">= {SIGMA_MIN_VALIDATED} pixels, the smallest blur at which the lattice "
-                        "was validated against the exact heat operator (below, its few-step kernels are not "
-                        "Gaussians; the heat family computes such blurs exactly)")  # fmt: skip
+        raise bad_value(
+            "sigma_min",
+            smin,
+            f">= {SIGMA_MIN_VALIDATED} pixels, the smallest blur at which the lattice "
+            "was validated against the exact heat operator (below, its few-step kernels are not "
+            "Gaussians; the heat family computes such blurs exactly)",
+        )
     if smax < smin or (K > 1 and smax == smin):
         raise bad_value("sigma_max", smax, f"> sigma_min={smin} pixels")
     return np.concatenate([[0.0], np.exp(np.linspace(math.log(smin), math.log(smax), K))])
@@ -321,16 +325,23 @@ def build_schedule(
     if amax <= 0:
         raise bad_value("alpha_max", amax, "> 0 (tau_max = 3*alpha_max + 1/2 > 1/2)")
     if amax > ALPHA_STABLE_MAX:
-        raise bad_value("alpha_max", amax, f"<= {ALPHA_STABLE_MAX:g} (the solver's stable range; default "
-                        f"{ALPHA_MAX_DEFAULT:.4g}, tau <= 1)")  # fmt: skip
+        raise bad_value(
+            "alpha_max",
+            amax,
+            f"<= {ALPHA_STABLE_MAX:g} (the solver's stable range; default {ALPHA_MAX_DEFAULT:.4g}, tau <= 1)",
+        )
     variance = np.diff(sigmas**2)
     # Smallest integer n with variance / (2 n) <= alpha_max; the relative slack absorbs
     # round-off when the ratio is an exact integer.
     needed = float(np.sum(np.maximum(1.0, np.ceil(variance / (2.0 * amax)))))
     if needed > MAX_TOTAL_STEPS:
-        raise bad_value("alpha_max", amax, f"a value whose schedule needs at most {MAX_TOTAL_STEPS:,} LBM steps "
-                        f"(this one needs {needed:.3g}; the default {ALPHA_MAX_DEFAULT:.4g} needs about "
-                        f"{1.5 * smax_sq(sigmas):.3g})")  # fmt: skip
+        raise bad_value(
+            "alpha_max",
+            amax,
+            f"a value whose schedule needs at most {MAX_TOTAL_STEPS:,} LBM steps "
+            f"(this one needs {needed:.3g}; the default {ALPHA_MAX_DEFAULT:.4g} needs about "
+            f"{1.5 * smax_sq(sigmas):.3g})",
+        )
     steps = np.maximum(1, np.ceil(variance / (2.0 * amax) * (1.0 - 1e-12))).astype(np.int64)
     alphas = variance / (2.0 * steps)
     check_diffusivity(alphas, alphas.shape[0], key="schedule alpha_k")

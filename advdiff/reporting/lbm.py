@@ -71,8 +71,14 @@ def write_lbm_report(validation_json: str, bench_jsons: list[str], figures: list
         "",
     ]
     lines += [f"![{n}](figures/{n})" for n in names]
-    lines += ["", "## Throughput", "", "| backend | shape | collision / walls | MLUPS | copy GB/s | roofline ratio | "
-              "speed-up vs numpy | machine | date |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "## Throughput",
+        "",
+        "| backend | shape | collision / walls | MLUPS | copy GB/s | roofline ratio | "
+        "speed-up vs numpy | machine | date |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for path in bench_jsons:
         b = json.loads(Path(path).read_text())
         m = b["machine"]

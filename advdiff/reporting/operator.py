@@ -98,8 +98,14 @@ def analyze_operator(
         r = measure_departure(images, seeds=list(job_seeds), reference=references[group], **settings, **family)
         r["group"] = group
         results.append(r)
-        log.info("%s Pe %g Re %s div-free %s: D_K = %.3g sigma", group, r["peclet"], r["reynolds"],
-                 r["divergence_free"], r["departure"][-1])  # fmt: skip
+        log.info(
+            "%s Pe %g Re %s div-free %s: D_K = %.3g sigma",
+            group,
+            r["peclet"],
+            r["reynolds"],
+            r["divergence_free"],
+            r["departure"][-1],
+        )
     K = int(family28["K"])
     levels = sorted({max(1, round(K * f)) for f in (0.1, 0.25, 0.5, 1.0)})
     pattern = compressive_pattern(tuple(small.shape), peclet=0.06, levels=levels, **family28)
@@ -121,7 +127,7 @@ def analyze_operator(
             "family_28": family28,
             "family_128": family128,
             "peclets": list(peclets),
-        },  # fmt: skip
+        },
     }
     atomic_write_text(out / "operator.json", json.dumps(summary, indent=1))
     return summary
@@ -209,8 +215,13 @@ def _figure_spectra(spectra: dict[str, Any], out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     for i, (key, s) in enumerate(spectra.items()):
         label = "Fashion-MNIST test images" if key == "images" else f"compressive term, level {key}"
-        ax.loglog(s["frequency"], s["power"], "--" if key == "images" else "-",
-                  color="k" if key == "images" else f"C{i}", label=label)  # fmt: skip
+        ax.loglog(
+            s["frequency"],
+            s["power"],
+            "--" if key == "images" else "-",
+            color="k" if key == "images" else f"C{i}",
+            label=label,
+        )
     from matplotlib.ticker import NullFormatter
 
     ax.xaxis.set_minor_formatter(NullFormatter())  # the minor labels of a short log axis overlap
@@ -235,13 +246,17 @@ def write_operator_report(summary: dict[str, Any], out_md: str | Path, fig_dir: 
             "28",
             fig_dir / "operator_departure_28px.png",
             "Departure from Pe = 0, Fashion-MNIST 28 px (K 100, σ_max 20)",
-        ),  # fmt: skip
+        ),
         "threshold": _figure_threshold(results, fig_dir / "operator_transport_threshold.png"),
         "spectra": _figure_spectra(summary["compressive_spectra_pe0.06"], fig_dir / "operator_compressive_spectra.png"),
     }
     if _rows(results, "128"):
-        figs["128"] = _figure_departure(results, "128", fig_dir / "operator_departure_128px.png",
-                                        "Departure from Pe = 0, photographs 128 px (K 200, σ_max 32)")  # fmt: skip
+        figs["128"] = _figure_departure(
+            results,
+            "128",
+            fig_dir / "operator_departure_128px.png",
+            "Departure from Pe = 0, photographs 128 px (K 200, σ_max 32)",
+        )
     s = summary["settings"]
     lines = [
         "# The advdiff operator: what Pe changes, and which part does it",
@@ -266,14 +281,19 @@ def write_operator_report(summary: dict[str, Any], out_md: str | Path, fig_dir: 
         head = "| Pe | Re | div-free | part | " + " | ".join(f"k = {k}" for k in ks) + " |"
         lines += [head, "|" + "---|" * (4 + len(ks))]
         for r in sorted(rows, key=lambda r: (r["peclet"], r["reynolds"] is not None, r["divergence_free"])):
-            for key, name in (("departure", "paper map"), ("compressive", "compressive"),
-                              ("transport", "no map (transport)")):  # fmt: skip
+            for key, name in (
+                ("departure", "paper map"),
+                ("compressive", "compressive"),
+                ("transport", "no map (transport)"),
+            ):
                 cells = " | ".join(_cell(r, key, k) for k in ks)
-                lines.append(f"| {r['peclet']:g} | {_re(r)} | {'yes' if r['divergence_free'] else 'no'} | {name} | "
-                             f"{cells} |")  # fmt: skip
+                lines.append(
+                    f"| {r['peclet']:g} | {_re(r)} | {'yes' if r['divergence_free'] else 'no'} | {name} | {cells} |"
+                )
             travel = " | ".join(f"{r['tracer_travel'][k]:.3g} px" for k in ks)
-            lines.append(f"| {r['peclet']:g} | {_re(r)} | {'yes' if r['divergence_free'] else 'no'} | tracer | "
-                         f"{travel} |")  # fmt: skip
+            lines.append(
+                f"| {r['peclet']:g} | {_re(r)} | {'yes' if r['divergence_free'] else 'no'} | tracer | {travel} |"
+            )
         lines += ["", f"![departure {group} px]({rel / Path(figs[group]).name})", ""]
     ref = summary["authors_reference"]
     ours = {r["peclet"]: r for r in _rows(results, "28", reynolds=None, divergence_free=False)}
@@ -292,19 +312,31 @@ def write_operator_report(summary: dict[str, Any], out_md: str | Path, fig_dir: 
         ]
         if 0.06 in authors:
             a = authors[0.06]
-            lines.append("| advdiff `variant=authors` | paper | "
-                         + " | ".join(f"{a['departure'][k] / 100:.2g}" for k in ks) + " |")  # fmt: skip
+            lines.append(
+                "| advdiff `variant=authors` | paper | "
+                + " | ".join(f"{a['departure'][k] / 100:.2g}" for k in ks)
+                + " |"
+            )
         lines.append("| authors' solver | none | " + " | ".join(f"{v:.2g}" for v in ref["none"]) + " |")
-        lines.append("| advdiff default | none | " + " | ".join(f"{ours[0.06]['transport'][k] / 100:.2g}" for k in ks)
-                     + " |")  # fmt: skip
+        lines.append(
+            "| advdiff default | none | " + " | ".join(f"{ours[0.06]['transport'][k] / 100:.2g}" for k in ks) + " |"
+        )
         if 0.06 in authors:
-            lines.append("| advdiff `variant=authors` | none | "
-                         + " | ".join(f"{authors[0.06]['transport'][k] / 100:.2g}" for k in ks) + " |")  # fmt: skip
+            lines.append(
+                "| advdiff `variant=authors` | none | "
+                + " | ".join(f"{authors[0.06]['transport'][k] / 100:.2g}" for k in ks)
+                + " |"
+            )
         lines.append("")
     lines += ["## Answers", ""]
     lines += _answers(results)
-    lines += ["", f"![threshold]({rel / Path(figs['threshold']).name})", "",
-              f"![spectra]({rel / Path(figs['spectra']).name})", ""]  # fmt: skip
+    lines += [
+        "",
+        f"![threshold]({rel / Path(figs['threshold']).name})",
+        "",
+        f"![spectra]({rel / Path(figs['spectra']).name})",
+        "",
+    ]
     atomic_write_text(out_md, "\n".join(lines) + "\n")
     return out_md
 
@@ -328,8 +360,7 @@ def _answers(results: list[dict[str, Any]]) -> list[str]:
                 f"{r['transport'][kmax]:.3g} σ ({ratio:.3g}× smaller than the compressive part)."
             )
         transport = first_peclet_where(results, "transport", 1.0, group=group, reynolds=None, divergence_free=False)
-        compressive = first_peclet_where(results, "compressive", 1.0, group=group, reynolds=None,
-                                         divergence_free=False)  # fmt: skip
+        compressive = first_peclet_where(results, "compressive", 1.0, group=group, reynolds=None, divergence_free=False)
         grid = ", ".join(f"{p:g}" for p in sorted(rows))
         out.append(
             f"- {size}: pure transport first exceeds the training noise (D_k ≥ σ at some level) at Pe "

@@ -15,15 +15,17 @@ from pathlib import Path
 from advdiff.reporting.sweep import remove_stale_point_figures
 
 
-def published_path(path: str | os.PathLike[str], src_root: str | os.PathLike[str],
-                   dst_root: str | os.PathLike[str]) -> Path:  # fmt: skip
+def published_path(
+    path: str | os.PathLike[str], src_root: str | os.PathLike[str], dst_root: str | os.PathLike[str]
+) -> Path:
     """Where ``path`` (a file under ``src_root``) is published: the same relative path under ``dst_root``."""
     rel = Path(path).relative_to(Path(src_root))
     return Path(dst_root) / rel
 
 
-def publish_reports(pairs: Iterable[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
-                    sweeps: Sequence[str] = ()) -> list[Path]:  # fmt: skip
+def publish_reports(
+    pairs: Iterable[tuple[str | os.PathLike[str], str | os.PathLike[str]]], sweeps: Sequence[str] = ()
+) -> list[Path]:
     """Copy each (source, target) pair of files; the targets are the sources' :func:`published_path`.
 
     Each copy is written next to its target and renamed over it, so a killed copy never leaves half a

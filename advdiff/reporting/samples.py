@@ -89,9 +89,11 @@ def sample_panel(run_dirs: Sequence[str | Path], out: str | Path, title: str = "
         show_image(ax, grid_image(images))
         p = info["params"]
         extra = f", Pe = {p.get('peclet', 0):g}" if info["family"] == "advdiff" else ""
-        ax.set_title(f"{info['family']}{extra} (K = {p.get('K', '?')})\n{info['step']} training steps "
-                     f"(batch {info['batch_size']}); {info['sampler']} sampler, {info['n']} samples",
-                     fontsize=9)  # fmt: skip
+        ax.set_title(
+            f"{info['family']}{extra} (K = {p.get('K', '?')})\n{info['step']} training steps "
+            f"(batch {info['batch_size']}); {info['sampler']} sampler, {info['n']} samples",
+            fontsize=9,
+        )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -61,8 +61,9 @@ DEPARTURE_SEEDS = (0, 1, 2)
 def _score(record: Mapping[str, Any], key: str) -> float:
     value = record["scores"].get(key)
     if not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"point {record['point']}: scores.{key} = {value!r} is not a finite number; "
-                          "re-run its evaluate job")  # fmt: skip
+        raise ConfigError(
+            f"point {record['point']}: scores.{key} = {value!r} is not a finite number; re-run its evaluate job"
+        )
     return float(value)
 
 
@@ -159,10 +160,19 @@ def departures(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[
     images = _test_images(dataset)
     for row in adv:
         params = dict(records[row["points"][0]]["config"]["family_params"])
-        keep = {k: v for k, v in params.items() if k not in ("peclet", "reynolds", "divergence_free",
-                                                             "intensity_map", "backend")}  # fmt: skip
-        m = measure_departure(images, peclet=row["peclet"], reynolds=row["reynolds"],
-                              divergence_free=bool(row["divergence_free"]), seeds=DEPARTURE_SEEDS, **keep)  # fmt: skip
+        keep = {
+            k: v
+            for k, v in params.items()
+            if k not in ("peclet", "reynolds", "divergence_free", "intensity_map", "backend")
+        }
+        m = measure_departure(
+            images,
+            peclet=row["peclet"],
+            reynolds=row["reynolds"],
+            divergence_free=bool(row["divergence_free"]),
+            seeds=DEPARTURE_SEEDS,
+            **keep,
+        )
         part = "departure" if row["intensity_map"] == "paper" else "transport"
         K = int(params["K"])
         levels = sorted({max(1, K // 5), K // 2, K})
@@ -252,8 +262,15 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], deps: Mapping[str, Any], c
 def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
     """A booktabs table of mean ± std over seeds."""
     cols = ["point", "seeds", *[SCORES[k][0] for k in SCORES]]
-    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
-             r"\toprule", " & ".join(cols) + r" \\", r"\midrule"]  # fmt: skip
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
+        r"\toprule",
+        " & ".join(cols) + r" \\",
+        r"\midrule",
+    ]
     for r in rows:
         cells = [_row_label(r, " ", ", "), str(len(r["seeds"]))]
         cells += [_ms(r["stats"][k], SCORES[k][1]) for k in SCORES]
@@ -264,8 +281,18 @@ def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     """One line per point: each score's mean, std and both 95 % intervals, with counts and extractor."""
-    fields = ["family", "peclet", "reynolds", "intensity_map", "divergence_free", "seeds", "n_fake", "n_real",
-              "feature_extractor", "steps"]  # fmt: skip
+    fields = [
+        "family",
+        "peclet",
+        "reynolds",
+        "intensity_map",
+        "divergence_free",
+        "seeds",
+        "n_fake",
+        "n_real",
+        "feature_extractor",
+        "steps",
+    ]
     for key in SCORES:
         fields += [key, f"{key}_std", f"{key}_t_low", f"{key}_t_high", f"{key}_boot_low", f"{key}_boot_high"]
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -273,19 +300,29 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
         writer.writeheader()
         for r in rows:
             out: dict[str, Any] = {
-                "family": r["family"], "peclet": "" if r["peclet"] is None else r["peclet"],
+                "family": r["family"],
+                "peclet": "" if r["peclet"] is None else r["peclet"],
                 "reynolds": "" if r["family"] != "advdiff" else ("inf" if r["reynolds"] is None else r["reynolds"]),
                 "intensity_map": r["intensity_map"] or "",
                 "divergence_free": "" if r["divergence_free"] is None else str(r["divergence_free"]).lower(),
-                "seeds": " ".join(map(str, r["seeds"])), "n_fake": " ".join(map(str, r["n_fake"])),
-                "n_real": " ".join(map(str, r["n_real"])), "feature_extractor": " ".join(r["feature_extractor"]),
+                "seeds": " ".join(map(str, r["seeds"])),
+                "n_fake": " ".join(map(str, r["n_fake"])),
+                "n_real": " ".join(map(str, r["n_real"])),
+                "feature_extractor": " ".join(r["feature_extractor"]),
                 "steps": " ".join(map(str, r["steps"])),
-            }  # fmt: skip
+            }
             for key in SCORES:
                 s = r["stats"][key]
-                out.update({key: s["mean"], f"{key}_std": s.get("std"), f"{key}_t_low": s.get("t_low"),
-                            f"{key}_t_high": s.get("t_high"), f"{key}_boot_low": s.get("ci_low"),
-                            f"{key}_boot_high": s.get("ci_high")})  # fmt: skip
+                out.update(
+                    {
+                        key: s["mean"],
+                        f"{key}_std": s.get("std"),
+                        f"{key}_t_low": s.get("t_low"),
+                        f"{key}_t_high": s.get("t_high"),
+                        f"{key}_boot_low": s.get("ci_low"),
+                        f"{key}_boot_high": s.get("ci_high"),
+                    }
+                )
             writer.writerow(out)
 
 
@@ -320,15 +357,18 @@ def scores_vs_pe_figure(
         seen: set[str] = set()
         for style, imap in (("o-", "paper"), ("s--", "none")):
             # Pe = 0 starts both lines: without velocity the two maps are the same process
-            line = [(xs[i], r) for i, r in enumerate(rows) if r["family"] == "advdiff"
-                    and (r["intensity_map"] == imap or (r["peclet"] == 0 and r is baseline(rows)))]  # fmt: skip
+            line = [
+                (xs[i], r)
+                for i, r in enumerate(rows)
+                if r["family"] == "advdiff"
+                and (r["intensity_map"] == imap or (r["peclet"] == 0 and r is baseline(rows)))
+            ]
             if all(r["peclet"] == 0 for _, r in line) and imap != "paper":
                 continue
             if not line:
                 continue
             line.sort(key=lambda t: t[0])
-            _errorbars(ax, line, key, colours["advdiff"], style, f"advdiff, map {imap}",
-                       filled=imap == "paper")  # fmt: skip
+            _errorbars(ax, line, key, colours["advdiff"], style, f"advdiff, map {imap}", filled=imap == "paper")
         for i, r in enumerate(rows):
             if r["family"] == "advdiff":
                 continue
@@ -355,8 +395,16 @@ def _errorbars(ax, line, key: str, colour: str, style: str, label: str | None, f
     y = [p[1]["stats"][key]["mean"] for p in line]
     lo = [p[1]["stats"][key]["mean"] - p[1]["stats"][key].get("t_low", p[1]["stats"][key]["mean"]) for p in line]
     hi = [p[1]["stats"][key].get("t_high", p[1]["stats"][key]["mean"]) - p[1]["stats"][key]["mean"] for p in line]
-    ax.errorbar(x, y, yerr=[lo, hi], fmt=style, color=colour, capsize=4, label=label,
-                markerfacecolor=colour if filled else "white")  # fmt: skip
+    ax.errorbar(
+        x,
+        y,
+        yerr=[lo, hi],
+        fmt=style,
+        color=colour,
+        capsize=4,
+        label=label,
+        markerfacecolor=colour if filled else "white",
+    )
     for p in line:  # the seeds themselves, faint
         seeds = p[1]["seed_values"][key]
         ax.plot([p[0]] * len(seeds), seeds, ".", color=colour, alpha=0.35)
@@ -408,8 +456,10 @@ def conclusion(comps: Sequence[Mapping[str, Any]]) -> list[str]:
             what = "separable from the seed noise"
         else:
             what = "within the seed noise in FID and recall"
-        lines.append(f"- {c['name']}: {what} (FID {fid['mean']:+.1f}, recall {rec.get('mean', math.nan):+.3f}, "
-                     f"paired over {fid['n']} seeds).")  # fmt: skip
+        lines.append(
+            f"- {c['name']}: {what} (FID {fid['mean']:+.1f}, recall {rec.get('mean', math.nan):+.3f}, "
+            f"paired over {fid['n']} seeds)."
+        )
     return lines
 
 
@@ -436,8 +486,9 @@ def write_study_report(
     per_point = job_costs(recs, benchmarks, sweep)
     # Core-hours from the records: each job runs on one thread, and the trainer's time adds up across
     # resumes (a benchmark file holds only the last attempt of a job that was killed and resumed).
-    cost = {_row_label(row, " ", ", "): sum(float(by_point[p]["compute"]["hours"]) for p in row["points"])
-            for row in rows}  # fmt: skip
+    cost = {
+        _row_label(row, " ", ", "): sum(float(by_point[p]["compute"]["hours"]) for p in row["points"]) for row in rows
+    }
     total_wall = sum(cost.values())
 
     paths = {k: Path(v) for k, v in outputs.items()}
@@ -450,20 +501,33 @@ def write_study_report(
     standard = all(bool(r["scores"].get("fid_is_standard")) for r in recs)
     fid_name = "FID" if standard else f"FID-like distance on {', '.join(extractor)} features (not FID)"
     steps = sorted({int(r["train"]["step"]) for r in recs})
-    title = (f"{first['dataset']}: {fid_name} and recall against Pe, mean over seeds with 95 % t intervals "
-             f"({'/'.join(map(str, n_fake))} generated vs {'/'.join(map(str, n_real))} held-out images)")  # fmt: skip
+    title = (
+        f"{first['dataset']}: {fid_name} and recall against Pe, mean over seeds with 95 % t intervals "
+        f"({'/'.join(map(str, n_fake))} generated vs {'/'.join(map(str, n_real))} held-out images)"
+    )
     scores_vs_pe_figure(rows, paths["fid_vs_pe"], paths["fid_vs_pe_pdf"], title)
     samples_figure(rows, by_point, paths["samples"], grid=int(first["settings"]["sample"].get("grid", 36)))
     if "loss" in paths:
         loss_figure(rows, by_point, paths["loss"])
     write_csv(rows, paths["csv"])
-    caption = (f"{first['dataset']}, mean ± std over seeds; {'/'.join(map(str, n_fake))} generated vs "
-               f"{'/'.join(map(str, n_real))} held-out images, {', '.join(extractor)} features.")  # fmt: skip
+    caption = (
+        f"{first['dataset']}, mean ± std over seeds; {'/'.join(map(str, n_fake))} generated vs "
+        f"{'/'.join(map(str, n_real))} held-out images, {', '.join(extractor)} features."
+    )
     atomic_write_text(paths["tex"], latex_table(rows, caption))
-    data = {"sweep": sweep, "rows": [{k: v for k, v in r.items() if k != "paper"} for r in rows],
-            "comparisons": comps, "departure": deps, "core_hours": cost, "core_hours_total": total_wall,
-            "benchmarks_last_attempt": per_point,
-            "n_fake": n_fake, "n_real": n_real, "feature_extractor": extractor, "steps": steps}  # fmt: skip
+    data = {
+        "sweep": sweep,
+        "rows": [{k: v for k, v in r.items() if k != "paper"} for r in rows],
+        "comparisons": comps,
+        "departure": deps,
+        "core_hours": cost,
+        "core_hours_total": total_wall,
+        "benchmarks_last_attempt": per_point,
+        "n_fake": n_fake,
+        "n_real": n_real,
+        "feature_extractor": extractor,
+        "steps": steps,
+    }
     atomic_write_text(paths["json"], json.dumps(data, indent=2, default=str) + "\n")
 
     rel = paths["md"].parent
@@ -493,7 +557,7 @@ def write_study_report(
             + ", ".join(f"{k}={v}" for k, v in sorted(p.items()) if k in ("K", "sigma_max", "sigma_min", "collision"))
             for f, p in sorted(fam_params.items())
         )
-        + ".",  # fmt: skip
+        + ".",
         f"- Machine: {_machine()}; run at commit {', '.join(c[:10] for c in commits)}; "
         f"{total_wall:.2f} core-hours in all (training, sampling and scoring, one thread each; two jobs ran at once).",
         "",
@@ -530,8 +594,10 @@ def write_study_report(
             if "mean" not in d:
                 continue
             f = f"+.{digits + 1}f"
-            lines.append(f"| {label} | {d['mean']:{f}} | [{d['t_low']:{f}}, {d['t_high']:{f}}] | "
-                         f"[{d['ci_low']:{f}}, {d['ci_high']:{f}}] | {d['n']} |")  # fmt: skip
+            lines.append(
+                f"| {label} | {d['mean']:{f}} | [{d['t_low']:{f}}, {d['t_high']:{f}}] | "
+                f"[{d['ci_low']:{f}}, {d['ci_high']:{f}}] | {d['n']} |"
+            )
         lines.append("")
         lines += [f"- {c[k]['sentence']}" for k in SCORES if "sentence" in c[k]]
         lines.append("")

@@ -109,8 +109,16 @@ def _row_label(row: Mapping[str, Any], sep: str, before_operator: str) -> str:
     """A row's name for figure titles: the family, and for advdiff its Pe, Re, map and projection."""
     if row["family"] != "advdiff":
         return row["family"]
-    return point_label(row["family"], row["pe"], row["re"], row["map"], row["divergence_free"], style="row", sep=sep,
-                       before_operator=before_operator)  # fmt: skip
+    return point_label(
+        row["family"],
+        row["pe"],
+        row["re"],
+        row["map"],
+        row["divergence_free"],
+        style="row",
+        sep=sep,
+        before_operator=before_operator,
+    )
 
 
 def _values(record: Mapping[str, Any]) -> dict[str, float | None]:
@@ -158,8 +166,16 @@ def aggregate(records: Sequence[Mapping[str, Any]], compare_paper: bool = False)
 
     def sort_key(key: tuple) -> tuple:
         ds, fam, pe, re, imap, div = key
-        return (ds, order.get(fam, 9), fam, -1.0 if pe is None else pe, math.inf if re is None else re,
-                maps.get(imap, 9), str(imap), bool(div))  # fmt: skip
+        return (
+            ds,
+            order.get(fam, 9),
+            fam,
+            -1.0 if pe is None else pe,
+            math.inf if re is None else re,
+            maps.get(imap, 9),
+            str(imap),
+            bool(div),
+        )
 
     rows = []
     for key in sorted(groups, key=sort_key):
@@ -214,15 +230,33 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The Markdown table (one line per row, paper numbers in their own columns when present)."""
     paper = any(r["paper"] for r in rows)
     columns = _columns(rows)
-    head = ["data", "family", "Pe", "Re", "map", "div-free", "Fo_max", *(COLUMNS[c][0] for c in columns),
-            "seeds", "gen / real images", "features"]  # fmt: skip
+    head = [
+        "data",
+        "family",
+        "Pe",
+        "Re",
+        "map",
+        "div-free",
+        "Fo_max",
+        *(COLUMNS[c][0] for c in columns),
+        "seeds",
+        "gen / real images",
+        "features",
+    ]
     head[head.index("hours")] = "CPU/GPU-h"
     if paper:
         head += ["paper FID (clean-fid)", "paper P", "paper R", "paper D", "paper C"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["dataset"], r["family"], r["pe"], r["re"], r["map"], r["div"],
-                 "–" if r["fourier_max"] is None else f"{r['fourier_max']:.3g}"]  # fmt: skip
+        cells = [
+            r["dataset"],
+            r["family"],
+            r["pe"],
+            r["re"],
+            r["map"],
+            r["div"],
+            "–" if r["fourier_max"] is None else f"{r['fourier_max']:.3g}",
+        ]
         cells += [_fmt(r[c], r[f"{c}_std"], COLUMNS[c][1]) for c in columns]
         cells[-1] += f" {'/'.join(r['compute'])}"
         cells += [str(len(r["seeds"])), _count(r), ", ".join(r["feature_extractor"])]
@@ -236,8 +270,16 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
-                 ("∞", r"$\infty$"), ("–", "--"), ("±", r"$\pm$")):  # fmt: skip
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("_", r"\_"),
+        ("%", r"\%"),
+        ("&", r"\&"),
+        ("#", r"\#"),
+        ("∞", r"$\infty$"),
+        ("–", "--"),
+        ("±", r"$\pm$"),
+    ):
         text = text.replace(a, b)
     return text
 
@@ -248,8 +290,15 @@ def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
     cols = ["family", "Pe", "Re", "map", "div-free", "FID", "KID", "P", "R", "D", "C", "palette", "img/s", "h"]
     if paper:
         cols += ["FID (paper)"]
-    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{" + "l" * 5 + "r" * (len(cols) - 5) + "}",
-             r"\toprule", " & ".join(cols) + r" \\", r"\midrule"]  # fmt: skip
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{" + "l" * 5 + "r" * (len(cols) - 5) + "}",
+        r"\toprule",
+        " & ".join(cols) + r" \\",
+        r"\midrule",
+    ]
     dataset = None
     for r in rows:
         if r["dataset"] != dataset:
@@ -267,8 +316,17 @@ def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     """Group rows as CSV: every column's mean and std, counts, extractor and the paper's numbers."""
-    fields = ["dataset", "family", "peclet", "reynolds", "intensity_map", "divergence_free", "fourier_max", "n_seeds",
-              "seeds"]  # fmt: skip
+    fields = [
+        "dataset",
+        "family",
+        "peclet",
+        "reynolds",
+        "intensity_map",
+        "divergence_free",
+        "fourier_max",
+        "n_seeds",
+        "seeds",
+    ]
     for col in _columns(rows):
         fields += [col, f"{col}_std"]
     fields += ["n_fake", "n_real", "feature_extractor", "fid_is_standard", "compute", "steps"]
@@ -278,13 +336,18 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
         writer.writeheader()
         for r in rows:
             out = {k: r.get(k) for k in fields if k in r}
-            out.update(n_seeds=len(r["seeds"]), seeds=" ".join(map(str, r["seeds"])),
-                       reynolds="" if r["family"] != "advdiff" else ("inf" if r["reynolds"] is None else r["reynolds"]),
-                       intensity_map=r["intensity_map"] or "",
-                       divergence_free="" if r["divergence_free"] is None else str(r["divergence_free"]).lower(),
-                       n_fake=" ".join(map(str, r["n_fake"])), n_real=" ".join(map(str, r["n_real"])),
-                       feature_extractor=" ".join(r["feature_extractor"]), compute=" ".join(r["compute"]),
-                       steps=" ".join(map(str, r["steps"])))  # fmt: skip
+            out.update(
+                n_seeds=len(r["seeds"]),
+                seeds=" ".join(map(str, r["seeds"])),
+                reynolds="" if r["family"] != "advdiff" else ("inf" if r["reynolds"] is None else r["reynolds"]),
+                intensity_map=r["intensity_map"] or "",
+                divergence_free="" if r["divergence_free"] is None else str(r["divergence_free"]).lower(),
+                n_fake=" ".join(map(str, r["n_fake"])),
+                n_real=" ".join(map(str, r["n_real"])),
+                feature_extractor=" ".join(r["feature_extractor"]),
+                compute=" ".join(r["compute"]),
+                steps=" ".join(map(str, r["steps"])),
+            )
             for k in ("fid", "precision", "recall", "density", "coverage"):
                 out[f"paper_{k}"] = r["paper"][k] if r["paper"] else ""
             writer.writerow(out)
@@ -292,23 +355,51 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
 
 def write_points_csv(records: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     """One row per point (seeds apart)."""
-    fields = ["point", "dataset", "family", "peclet", "reynolds", "intensity_map", "divergence_free", "seed",
-              "config_hash", "steps", *SCORES, "fid_clean",
-              "train_ips", "sample_ips", "hours", "compute", "n_fake", "n_real", "feature_extractor"]  # fmt: skip
+    fields = [
+        "point",
+        "dataset",
+        "family",
+        "peclet",
+        "reynolds",
+        "intensity_map",
+        "divergence_free",
+        "seed",
+        "config_hash",
+        "steps",
+        *SCORES,
+        "fid_clean",
+        "train_ips",
+        "sample_ips",
+        "hours",
+        "compute",
+        "n_fake",
+        "n_real",
+        "feature_extractor",
+    ]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         for rec in records:
             v = _values(rec)
-            writer.writerow({"point": rec["point"], "dataset": rec["dataset"], "family": rec["family"],
-                             "peclet": rec["peclet"], "reynolds": _re_label(rec).replace("–", "").replace("∞", "inf"),
-                             "intensity_map": _intensity_map(rec) or "",
-                             "divergence_free": "" if _divergence_free(rec) is None
-                             else str(_divergence_free(rec)).lower(),
-                             "seed": rec["seed"], "config_hash": rec["config_hash"], "steps": rec["train"]["step"],
-                             **v, "compute": rec["compute"]["kind"], "n_fake": rec["scores"]["n_fake"],
-                             "n_real": rec["scores"]["n_real"],
-                             "feature_extractor": rec["scores"]["feature_extractor"]})  # fmt: skip
+            writer.writerow(
+                {
+                    "point": rec["point"],
+                    "dataset": rec["dataset"],
+                    "family": rec["family"],
+                    "peclet": rec["peclet"],
+                    "reynolds": _re_label(rec).replace("–", "").replace("∞", "inf"),
+                    "intensity_map": _intensity_map(rec) or "",
+                    "divergence_free": "" if _divergence_free(rec) is None else str(_divergence_free(rec)).lower(),
+                    "seed": rec["seed"],
+                    "config_hash": rec["config_hash"],
+                    "steps": rec["train"]["step"],
+                    **v,
+                    "compute": rec["compute"]["kind"],
+                    "n_fake": rec["scores"]["n_fake"],
+                    "n_real": rec["scores"]["n_real"],
+                    "feature_extractor": rec["scores"]["feature_extractor"],
+                }
+            )
 
 
 def fid_vs_pe_figure(rows: Sequence[Mapping[str, Any]], out: str | Path, title: str) -> Path:
@@ -340,9 +431,16 @@ def fid_vs_pe_figure(rows: Sequence[Mapping[str, Any]], out: str | Path, title: 
         label = "advdiff, " + ("Pe = 0" if reynolds is None else f"Re = {reynolds}")
         if len(variants) > 1:
             label += ", " + _variant({"map": imap, "divergence_free": div})
-        ax.errorbar([r["peclet"] for r in pts], [r["fid"] for r in pts], yerr=[r["fid_std"] or 0 for r in pts],
-                    color=f"C{res.index(reynolds) % 4 if reynolds in res else 0}", linestyle=line, marker=marker,
-                    capsize=3, label=label)  # fmt: skip
+        ax.errorbar(
+            [r["peclet"] for r in pts],
+            [r["fid"] for r in pts],
+            yerr=[r["fid_std"] or 0 for r in pts],
+            color=f"C{res.index(reynolds) % 4 if reynolds in res else 0}",
+            linestyle=line,
+            marker=marker,
+            capsize=3,
+            label=label,
+        )
     for i, r in enumerate(x for x in rows if x["family"] != "advdiff" and x["fid"] is not None):
         ax.axhline(r["fid"], linestyle="--", color=f"C{(i + 4) % 10}", label=r["family"])
     paper = [(pe, v["fid"]) for pe, v in PAPER_FFHQ128.items()] if any(r["paper"] for r in rows) else []
@@ -358,8 +456,9 @@ def fid_vs_pe_figure(rows: Sequence[Mapping[str, Any]], out: str | Path, title: 
     return save(fig, out)
 
 
-def samples_figure(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]], out: str | Path,
-                   grid: int = 36) -> Path:  # fmt: skip
+def samples_figure(
+    rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]], out: str | Path, grid: int = 36
+) -> Path:
     """First ``grid`` samples of each row's first seed, one panel per row."""
     import torch
 
@@ -402,8 +501,9 @@ def report_point_figures(points: Sequence[Mapping[str, Any]], name: str) -> dict
     names = {}
     for p in first.values():
         files = set(figure_files([p["family"]], p["peclet"]).values())
-        names.update({f"sweep_{name}_{p['point']}_{kind}.png": p["point"] for kind in POINT_FIGURES
-                      if f"{kind}.png" in files})  # fmt: skip
+        names.update(
+            {f"sweep_{name}_{p['point']}_{kind}.png": p["point"] for kind in POINT_FIGURES if f"{kind}.png" in files}
+        )
     return names
 
 
@@ -421,8 +521,9 @@ def remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
             path.unlink()
 
 
-def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *, name: str,
-                       compare_paper: bool = False) -> dict[str, Path]:  # fmt: skip
+def write_sweep_report(
+    record_paths: Sequence[str | Path], out_md: str | Path, *, name: str, compare_paper: bool = False
+) -> dict[str, Path]:
     """Write the sweep's page, tables and figures next to ``out_md`` (see the module docstring)."""
     records = load_records(record_paths)
     if not records:
@@ -439,13 +540,18 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
     cfg = first["config"]
     extractor = ", ".join(sorted({str(r["scores"]["feature_extractor"]) for r in records}))
     standard = all(bool(r["scores"].get("fid_is_standard")) for r in records)
-    caption = (f"{first['dataset']}: {len(records)} runs, {settings['evaluate']['n']} generated images scored "
-               f"against {first['scores']['n_real']} real ones on {extractor} features"
-               + ("" if standard else " (not comparable with published FID)")
-               + "; mean ± std over seeds"
-               + ("; measured departures from Pe = 0: reports/operator.md" if any(r["family"] == "advdiff"
-                                                                                   for r in records) else "")
-               + ".")  # fmt: skip
+    caption = (
+        f"{first['dataset']}: {len(records)} runs, {settings['evaluate']['n']} generated images scored "
+        f"against {first['scores']['n_real']} real ones on {extractor} features"
+        + ("" if standard else " (not comparable with published FID)")
+        + "; mean ± std over seeds"
+        + (
+            "; measured departures from Pe = 0: reports/operator.md"
+            if any(r["family"] == "advdiff" for r in records)
+            else ""
+        )
+        + "."
+    )
     paths = {
         "md_table": tables / f"sweep_{name}.md",
         "tex": tables / f"sweep_{name}.tex",
@@ -482,28 +588,49 @@ def write_sweep_report(record_paths: Sequence[str | Path], out_md: str | Path, *
         "",
     ]
     if not standard:
-        lines += ["**The FID/KID/P/R/D/C columns are computed on non-standard features: they are not FID and "
-                  "cannot be compared with published numbers.**", ""]  # fmt: skip
-    lines += ["## Table", "", caption, "", table,
-              "Columns: map = advdiff's intensity map (paper: the authors' operator, ρ = 0.95 + 0.1 x read out "
-              "clipped to [0, 1]; none: the solver on the image itself); div-free = lattice curl of a stream function; "
-              "Fo_max = σ_max²/(2L²); palette = mean 1-Wasserstein distance of per-channel intensity histograms "
-              "(lower is better); "
-              "train img/s = training images per second; hours = wall time of training, sampling and scoring "
-              "on the named device. Pe = 0 (no velocity) is one row per map.", ""]  # fmt: skip
+        lines += [
+            "**The FID/KID/P/R/D/C columns are computed on non-standard features: they are not FID and "
+            "cannot be compared with published numbers.**",
+            "",
+        ]
+    lines += [
+        "## Table",
+        "",
+        caption,
+        "",
+        table,
+        "Columns: map = advdiff's intensity map (paper: the authors' operator, ρ = 0.95 + 0.1 x read out "
+        "clipped to [0, 1]; none: the solver on the image itself); div-free = lattice curl of a stream function; "
+        "Fo_max = σ_max²/(2L²); palette = mean 1-Wasserstein distance of per-channel intensity histograms "
+        "(lower is better); "
+        "train img/s = training images per second; hours = wall time of training, sampling and scoring "
+        "on the named device. Pe = 0 (no velocity) is one row per map.",
+        "",
+    ]
     if any(r["paper"] for r in rows):
         lines += [f"Paper columns: {PAPER_SETTING}.", ""]
-    lines += [f"Also as LaTeX ([{paths['tex'].name}](tables/{paths['tex'].name})) and CSV "
-              f"([{paths['csv'].name}](tables/{paths['csv'].name}), per point: "
-              f"[{paths['points_csv'].name}](tables/{paths['points_csv'].name})).", ""]  # fmt: skip
-    lines += ["## Figures", "", f"![FID against Pe](figures/{paths['fid_vs_pe'].name})", "",
-              f"![Samples](figures/{paths['samples'].name})", ""]  # fmt: skip
+    lines += [
+        f"Also as LaTeX ([{paths['tex'].name}](tables/{paths['tex'].name})) and CSV "
+        f"([{paths['csv'].name}](tables/{paths['csv'].name}), per point: "
+        f"[{paths['points_csv'].name}](tables/{paths['points_csv'].name})).",
+        "",
+    ]
+    lines += [
+        "## Figures",
+        "",
+        f"![FID against Pe](figures/{paths['fid_vs_pe'].name})",
+        "",
+        f"![Samples](figures/{paths['samples'].name})",
+        "",
+    ]
     for row, kind, dst in strips:
         lines += [f"![{kind.replace('_', ' ')}: {_row_label(row, ', ', ', ')}](figures/{dst.name})", ""]
     lines += ["## Runs", "", "| point | seed | steps | device | MLflow tag `advdiff.point` |", "|---|---|---|---|---|"]
     for rec in sorted(records, key=lambda r: r["point"]):
-        lines.append(f"| {rec['point']} | {rec['seed']} | {rec['train']['step']} | {rec['compute']['device']} | "
-                     f"`{rec['point']}` |")  # fmt: skip
+        lines.append(
+            f"| {rec['point']} | {rec['seed']} | {rec['train']['step']} | {rec['compute']['device']} | "
+            f"`{rec['point']}` |"
+        )
     lines += ["", "Browse every run, its loss curve and artifacts: `make mlflow-ui` (http://127.0.0.1:5000).", ""]
     out.write_text("\n".join(lines), encoding="utf-8")
     paths["md"] = out

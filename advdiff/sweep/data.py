@@ -29,9 +29,16 @@ def check_data(dataset: Mapping[str, Any], out: str | os.PathLike[str]) -> dict[
     ds = dict(dataset)
     folder_args = {"holdout": ds.get("holdout"), "holdout_seed": ds.get("holdout_seed", 0)}
     try:
-        data = load_dataset(ds["name"], root=ds.get("root"), split=ds.get("split", "train"), size=ds.get("size"),
-                            channels=ds.get("channels"), limit=ds.get("limit"), root_key="sweep.dataset.root",
-                            **(folder_args if ds["name"] == "folder" else {}))  # fmt: skip
+        data = load_dataset(
+            ds["name"],
+            root=ds.get("root"),
+            split=ds.get("split", "train"),
+            size=ds.get("size"),
+            channels=ds.get("channels"),
+            limit=ds.get("limit"),
+            root_key="sweep.dataset.root",
+            **(folder_args if ds["name"] == "folder" else {}),
+        )
         n = len(data)
         if n < 1:
             raise DataError(f"no images in data set {ds['name']!r}")
@@ -57,10 +64,14 @@ def _missing(ds: Mapping[str, Any], exc: Exception) -> DataMissingError:
     """The error of :func:`check_data` when the images are not there: what failed and where to put them."""
     if ds["name"] == "folder":
         root = Path(ds.get("root") or "data/images").resolve()
-        where = (f"Put the images (PNG or JPEG files, e.g. FFHQ at 128x128) in {root}"
-                 + (f"/{ds.get('split')}" if ds.get("split") else "")
-                 + " (or in that folder directly), or set sweep.dataset.root to where they are.")  # fmt: skip
+        where = (
+            f"Put the images (PNG or JPEG files, e.g. FFHQ at 128x128) in {root}"
+            + (f"/{ds.get('split')}" if ds.get("split") else "")
+            + " (or in that folder directly), or set sweep.dataset.root to where they are."
+        )
     else:
-        where = (f"Install data set {ds['name']!r} (Fashion-MNIST: `make data`, Debian package "
-                 "dataset-fashion-mnist) or set sweep.dataset.root to its folder.")  # fmt: skip
+        where = (
+            f"Install data set {ds['name']!r} (Fashion-MNIST: `make data`, Debian package "
+            "dataset-fashion-mnist) or set sweep.dataset.root to its folder."
+        )
     return DataMissingError(f"sweep.dataset: the images are not here ({exc}). {where}")

@@ -26,8 +26,10 @@ a copy of it in a built wheel (package data)."""
 @functools.cache
 def _schema() -> dict[str, Any]:
     if not SCHEMA_FILE.is_file():
-        raise AdvdiffError(f"the workflow's configuration schema is not at {SCHEMA_FILE}: reinstall advdiff "
-                           "from its repository checkout")  # fmt: skip
+        raise AdvdiffError(
+            f"the workflow's configuration schema is not at {SCHEMA_FILE}: reinstall advdiff "
+            "from its repository checkout"
+        )
     with open(SCHEMA_FILE, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 

@@ -45,6 +45,5 @@ def claim_gpu(lock_dir: str | os.PathLike[str] = Path("results") / ".gpu_locks")
         os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
         log.info("using GPU %d of %d", index, count)
         return index
-    log.warning("all %d GPUs are claimed by other jobs; sharing them (raise no more gpu resources than GPUs)",
-                count)  # fmt: skip
+    log.warning("all %d GPUs are claimed by other jobs; sharing them (raise no more gpu resources than GPUs)", count)
     return None

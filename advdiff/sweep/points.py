@@ -275,9 +275,15 @@ def _check_reynolds(reynolds: Sequence[float | None], size: int) -> None:
         )
     for i in inert:
         if reynolds[i] is not None:
-            log.warning("sweep.reynolds[%d] = %g keeps every velocity mode at %d x %d px (the roll-off "
-                        "acts only for Re < %.3g there): it is Re = null in effect", i, reynolds[i], size,
-                        size, limit)  # fmt: skip
+            log.warning(
+                "sweep.reynolds[%d] = %g keeps every velocity mode at %d x %d px (the roll-off "
+                "acts only for Re < %.3g there): it is Re = null in effect",
+                i,
+                reynolds[i],
+                size,
+                size,
+                limit,
+            )
 
 
 def _check_runtime(sample: Mapping[str, Any], fams: Sequence[str]) -> None:
@@ -310,10 +316,17 @@ def _check_limiter(points: Mapping[str, SweepPoint], peclets: Sequence[float | N
         seen.add(key)
         rms = point.config.build_corruption().shape_summary(size, size)
         if rms["limiter_ratio"] < LIMITER_WARN:
-            log.warning("sweep.peclet: Pe %g realises %.0f %% of its velocity RMS at %d x %d px (the soft limiter "
-                        "c = %g caps |v|): %.3g instead of %.3g lattice units per step", point.peclet,
-                        100 * rms["limiter_ratio"], size, size, point.config.family_params.get("limiter"),
-                        rms["velocity_rms_realised"], rms["velocity_rms_requested"])  # fmt: skip
+            log.warning(
+                "sweep.peclet: Pe %g realises %.0f %% of its velocity RMS at %d x %d px (the soft limiter "
+                "c = %g caps |v|): %.3g instead of %.3g lattice units per step",
+                point.peclet,
+                100 * rms["limiter_ratio"],
+                size,
+                size,
+                point.config.family_params.get("limiter"),
+                rms["velocity_rms_realised"],
+                rms["velocity_rms_requested"],
+            )
         realised.setdefault(key[:3], []).append((point.peclet, rms["velocity_rms_realised"]))
     for group in realised.values():
         group.sort()
@@ -369,10 +382,18 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
     for i, re in enumerate(reynolds):
         if re is not None and re <= 0:
             raise bad_value(f"sweep.reynolds[{i}]", re, "a Reynolds number > 0, or null for every mode")
-    maps = _choice_list("sweep.intensity_map", s.get("intensity_map", defaults["intensity_map"]), INTENSITY_MAPS,
-                        "intensity maps: " + " or ".join(INTENSITY_MAPS))  # fmt: skip
-    projections = _choice_list("sweep.divergence_free", s.get("divergence_free", defaults["divergence_free"]),
-                               (False, True), "booleans (true or false)")  # fmt: skip
+    maps = _choice_list(
+        "sweep.intensity_map",
+        s.get("intensity_map", defaults["intensity_map"]),
+        INTENSITY_MAPS,
+        "intensity maps: " + " or ".join(INTENSITY_MAPS),
+    )
+    projections = _choice_list(
+        "sweep.divergence_free",
+        s.get("divergence_free", defaults["divergence_free"]),
+        (False, True),
+        "booleans (true or false)",
+    )
     seeds = s.get("seeds", defaults["seeds"])
     if not isinstance(seeds, list) or not seeds:
         raise bad_value("sweep.seeds", seeds, "a non-empty list of integers >= 0")
@@ -384,8 +405,13 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
 
     excludes = _exclude_rules(s.get("exclude"), peclets, reynolds, maps, projections)
     if "advdiff" in fams:
-        kept = [(pe, re, m, d) for pe in peclets for re in ([None] if pe == 0 else reynolds) for m in maps
-                for d in ([False] if pe == 0 else projections)]  # fmt: skip
+        kept = [
+            (pe, re, m, d)
+            for pe in peclets
+            for re in ([None] if pe == 0 else reynolds)
+            for m in maps
+            for d in ([False] if pe == 0 else projections)
+        ]
         if kept and all(any(_excluded(rule, c) for rule in excludes) for c in kept):
             raise bad_value("sweep.exclude", s.get("exclude"), "rules that leave at least one advdiff point")
 
@@ -394,14 +420,20 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
         raise bad_value("sweep.family_params", per_family, "a mapping from family name to its parameters")
     for fam, params in per_family.items():
         if fam not in known_families:
-            raise bad_value(f"sweep.family_params.{fam}", params, f"parameters of a known family: "
-                            f"one of {', '.join(known_families)}")  # fmt: skip
+            raise bad_value(
+                f"sweep.family_params.{fam}",
+                params,
+                f"parameters of a known family: one of {', '.join(known_families)}",
+            )
         if params is not None and not isinstance(params, Mapping):
             raise bad_value(f"sweep.family_params.{fam}", params, "a mapping of the family's parameters")
         for key in SWEPT_PARAMS:
             if params and key in params:
-                raise bad_value(f"sweep.family_params.{fam}.{key}", params[key],
-                                f"no value here: sweep.{key} sets it for every advdiff point")  # fmt: skip
+                raise bad_value(
+                    f"sweep.family_params.{fam}.{key}",
+                    params[key],
+                    f"no value here: sweep.{key} sets it for every advdiff point",
+                )
 
     train = {**defaults["train"], **_mapping("sweep.train", s.get("train"), TRAIN_KEYS)}
     model = s.get("model") or {}
@@ -409,24 +441,31 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
     _check_preset(model)
     sample = {**defaults["sample"], **_mapping("sweep.sample", s.get("sample"), SAMPLE_KEYS)}
     # evaluate.n has no default of its own: the scored images are the first sample.n
-    evaluate = {"n": sample["n"], **defaults["evaluate"], **_mapping("sweep.evaluate", s.get("evaluate"),
-                                                                     EVALUATE_KEYS)}  # fmt: skip
+    evaluate = {
+        "n": sample["n"],
+        **defaults["evaluate"],
+        **_mapping("sweep.evaluate", s.get("evaluate"), EVALUATE_KEYS),
+    }
     for key in ("n", "seed", "grid"):
         value = sample[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
             raise bad_value(f"sweep.sample.{key}", value, "an integer >= " + ("0" if key == "seed" else "1"))
     n_eval = evaluate["n"]
     if isinstance(n_eval, bool) or not isinstance(n_eval, int) or not 2 <= n_eval <= sample["n"]:
-        raise bad_value("sweep.evaluate.n", n_eval, f"an integer from 2 to sweep.sample.n = {sample['n']} "
-                        "(the scored images are the first n samples)")  # fmt: skip
+        raise bad_value(
+            "sweep.evaluate.n",
+            n_eval,
+            f"an integer from 2 to sweep.sample.n = {sample['n']} (the scored images are the first n samples)",
+        )
     n_real = evaluate["n_real"]
     if n_real is not None and (isinstance(n_real, bool) or not isinstance(n_real, int) or n_real < 2):
         raise bad_value("sweep.evaluate.n_real", evaluate["n_real"], "null (same as n) or an integer >= 2")
     if not isinstance(evaluate["clean_fid"], bool):
         raise bad_value("sweep.evaluate.clean_fid", evaluate["clean_fid"], "true or false")
     if evaluate["feature_extractor"] not in FEATURE_EXTRACTORS:
-        raise bad_value("sweep.evaluate.feature_extractor", evaluate["feature_extractor"],
-                        f"one of {', '.join(FEATURE_EXTRACTORS)}")  # fmt: skip
+        raise bad_value(
+            "sweep.evaluate.feature_extractor", evaluate["feature_extractor"], f"one of {', '.join(FEATURE_EXTRACTORS)}"
+        )
     _check_runtime(sample, fams)
     figures = {**defaults["figures"], **_mapping("sweep.figures", s.get("figures"), FIGURE_KEYS)}
     compare = s.get("compare_paper", defaults["compare_paper"])
@@ -439,8 +478,13 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
         base = dict(per_family.get(fam) or {})
         if fam == "advdiff":
             # Pe = 0 has no velocity: Re and the projection change nothing there (one point per map).
-            combos = [(pe, re, imap, div) for pe in peclets for re in ([None] if pe == 0 else reynolds)
-                      for imap in maps for div in ([False] if pe == 0 else projections)]  # fmt: skip
+            combos = [
+                (pe, re, imap, div)
+                for pe in peclets
+                for re in ([None] if pe == 0 else reynolds)
+                for imap in maps
+                for div in ([False] if pe == 0 else projections)
+            ]
             combos = list(dict.fromkeys(combos))
             combos = [c for c in combos if not any(_excluded(rule, c) for rule in excludes)]
         else:
@@ -451,8 +495,15 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
             if fam == "advdiff":
                 params = dict(base, peclet=pe, reynolds=re, intensity_map=imap, divergence_free=div)
             for seed in seeds:
-                data = {"family": fam, "family_params": params, "dataset": dataset, "model": model,
-                        "seed": seed, "sample_every": 0, **train}  # fmt: skip
+                data = {
+                    "family": fam,
+                    "family_params": params,
+                    "dataset": dataset,
+                    "model": model,
+                    "seed": seed,
+                    "sample_every": 0,
+                    **train,
+                }
                 try:
                     config = TrainConfig.from_dict(data)
                 except ConfigError as exc:
@@ -469,15 +520,31 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
                         raise bad_value("sweep.dataset.size", config.dataset.size, need)
                 _check_shape(config, size, fam, where)
                 pid = point_id(fam, pe, re, seed, config.hash(), intensity_map=imap, divergence_free=bool(div))
-                points[pid] = SweepPoint(pid, fam, pe if fam == "advdiff" else None, re, seed, config,
-                                         intensity_map=imap, divergence_free=div)  # fmt: skip
+                points[pid] = SweepPoint(
+                    pid,
+                    fam,
+                    pe if fam == "advdiff" else None,
+                    re,
+                    seed,
+                    config,
+                    intensity_map=imap,
+                    divergence_free=div,
+                )
     if "advdiff" in fams and any(pe for pe in peclets):
         _check_reynolds(reynolds, int(size or 0))
         _check_limiter(points, peclets, int(size or 0))
     label = s.get("dataset_label") or _dataset_label(dataset, int(size or 0))
-    return Sweep(name=name, dataset_label=str(label), image_size=size, points=points, sample=sample,
-                 evaluate=evaluate, figures=figures, compare_paper=compare,
-                 dataset=next(iter(points.values())).config.to_dict()["dataset"])  # fmt: skip
+    return Sweep(
+        name=name,
+        dataset_label=str(label),
+        image_size=size,
+        points=points,
+        sample=sample,
+        evaluate=evaluate,
+        figures=figures,
+        compare_paper=compare,
+        dataset=next(iter(points.values())).config.to_dict()["dataset"],
+    )
 
 
 def _dataset_label(dataset: Mapping[str, Any], size: int) -> str:

@@ -59,11 +59,19 @@ def build_record(
     schedule = point.config.build_corruption().shape_summary(sweep.image_size, sweep.image_size)
     git = git_state()
     device = str(train.get("device", "cpu"))
-    seconds = {"train": float(train.get("seconds") or 0.0), "sample": float(sample.get("seconds") or 0.0),
-               "evaluate": float(scores.get("seconds") or 0.0)}  # fmt: skip
-    files = {"config": str(run / CONFIG_FILE), "train_summary": str(run / SUMMARY_FILE),
-             "train_metrics": str(run / METRICS_FILE), "sample_grid": str(sample.get("grid", "")),
-             "sample_summary": str(sample_json), "scores": str(metrics_json)}  # fmt: skip
+    seconds = {
+        "train": float(train.get("seconds") or 0.0),
+        "sample": float(sample.get("seconds") or 0.0),
+        "evaluate": float(scores.get("seconds") or 0.0),
+    }
+    files = {
+        "config": str(run / CONFIG_FILE),
+        "train_summary": str(run / SUMMARY_FILE),
+        "train_metrics": str(run / METRICS_FILE),
+        "sample_grid": str(sample.get("grid", "")),
+        "sample_summary": str(sample_json),
+        "scores": str(metrics_json),
+    }
     if figures_dir is not None:
         for name in ("trajectory_strip.png", "velocity_field.png", "power_spectra.png"):
             f = Path(figures_dir) / name
@@ -88,7 +96,7 @@ def build_record(
             "seconds": seconds,
             "hours": sum(seconds.values()) / 3600.0,
             "kind": "GPU" if device.startswith("cuda") else "CPU",
-        },  # fmt: skip
+        },
         # a flat folder's held-out split (seed, size, SHA-256 of the held-out names) that training left out
         "data_split": train.get("data_split"),
         "git_commit": git["commit"],  # the plain commit; what differed from it is listed apart

@@ -141,9 +141,11 @@ class DatasetConfig:
         self.holdout = _prefixed("dataset", lambda: check_holdout(self.holdout))
         self.holdout_seed = _prefixed("dataset", lambda: check_holdout_seed(self.holdout_seed))
         if self.name != "folder" and self.holdout:
-            raise bad_value("dataset.holdout", self.holdout,
-                            f"null or 0 for dataset {self.name!r} (it has its own test split; holdout is for "
-                            "image folders)")  # fmt: skip
+            raise bad_value(
+                "dataset.holdout",
+                self.holdout,
+                f"null or 0 for dataset {self.name!r} (it has its own test split; holdout is for image folders)",
+            )
         self.memory_budget_mb = check_int("dataset.memory_budget_mb", self.memory_budget_mb, low=0)
 
 
@@ -158,8 +160,9 @@ class ModelConfig:
         self.preset = _check_str("model.preset", self.preset)
         self.overrides = _check_json_dict("model.overrides", self.overrides)
         if "in_channels" in self.overrides:
-            raise bad_value("model.overrides.in_channels", self.overrides["in_channels"],
-                            "no value: the data's channels set it")  # fmt: skip
+            raise bad_value(
+                "model.overrides.in_channels", self.overrides["in_channels"], "no value: the data's channels set it"
+            )
 
 
 @dataclass
@@ -196,8 +199,9 @@ class PoolConfig:
             self.refresh_every = max(1, min(4, self.size // max(1, self.refresh_per_step)))
         self.refresh_every = check_int("pool.refresh_every", self.refresh_every, low=1)
         if self.refresh_per_step * self.refresh_every > self.size:
-            raise bad_value("pool.refresh_every", self.refresh_every,
-                            f"refresh_per_step * refresh_every <= pool.size = {self.size}")  # fmt: skip
+            raise bad_value(
+                "pool.refresh_every", self.refresh_every, f"refresh_per_step * refresh_every <= pool.size = {self.size}"
+            )
 
 
 _SECTIONS: dict[str, type] = {"dataset": DatasetConfig, "model": ModelConfig, "pool": PoolConfig}
@@ -272,8 +276,12 @@ class TrainConfig:
         self.device = _check_device(self.device)
         self.pool.resolve(self.batch_size)
         if self.pool.mode == "pool" and isinstance(corruption, GaussianCorruption):
-            raise bad_value("pool.mode", "pool", f"'auto' or 'on_the_fly' for family '{self.family}' "
-                            "(eps-prediction trains on single levels, not pairs)")  # fmt: skip
+            raise bad_value(
+                "pool.mode",
+                "pool",
+                f"'auto' or 'on_the_fly' for family '{self.family}' "
+                "(eps-prediction trains on single levels, not pairs)",
+            )
 
     # -- construction ------------------------------------------------------------------
 

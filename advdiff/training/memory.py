@@ -148,8 +148,7 @@ def estimate_memory(config: TrainConfig | dict[str, Any], n_images: int) -> Memo
     elif not exact:
         data *= FLOAT  # resized or converted built-in images are held as float32
     pool_copies = 2 * device["pool"] if pool and cfg.pool.in_checkpoint else 0
-    host = {"images": data, "checkpoint": (TRAINING_STATE - FLOAT) * parameters + pool_copies,
-            "runtime": HOST_RUNTIME}  # fmt: skip
+    host = {"images": data, "checkpoint": (TRAINING_STATE - FLOAT) * parameters + pool_copies, "runtime": HOST_RUNTIME}
     return MemoryEstimate(device=device, host=host, notes=tuple(notes))
 
 

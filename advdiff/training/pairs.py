@@ -484,9 +484,13 @@ class TrajectoryPool:
         """Restore a pool saved by :meth:`state_dict` (recomputing the live trajectories if they were left out)."""
         if state.get("kind") != "pool":
             raise bad_value("pairs.kind", state.get("kind"), "'pool' (the checkpoint holds another source)")
-        for key, mine in (("seed", self.seed), ("pool_size", self.pool_size),
-                          ("refresh_per_step", self.refresh_per_step), ("shape", list(self.shape)),
-                          ("refresh_every", self.refresh_every)):  # fmt: skip
+        for key, mine in (
+            ("seed", self.seed),
+            ("pool_size", self.pool_size),
+            ("refresh_per_step", self.refresh_per_step),
+            ("shape", list(self.shape)),
+            ("refresh_every", self.refresh_every),
+        ):
             if state.get(key, 1 if key == "refresh_every" else None) != mine:
                 raise bad_value(f"pool.{key}", state[key], f"{mine} (this pool's value)")
         self.order.load_state_dict(state["order"])

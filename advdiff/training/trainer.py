@@ -173,16 +173,28 @@ def load_training_images(dataset: DatasetConfig, compact: bool = False) -> tuple
     from advdiff.data.folder import ImageFolderDataset, StreamedImages
 
     # no separate check pass: every image is read below (or verified before streaming), a bad file named there
-    data = load_dataset(dataset.name, root=dataset.root, split=dataset.split, size=dataset.size,
-                        channels=dataset.channels, limit=dataset.limit, verify=False, holdout=dataset.holdout,
-                        holdout_seed=dataset.holdout_seed)  # fmt: skip
+    data = load_dataset(
+        dataset.name,
+        root=dataset.root,
+        split=dataset.split,
+        size=dataset.size,
+        channels=dataset.channels,
+        limit=dataset.limit,
+        verify=False,
+        holdout=dataset.holdout,
+        holdout_seed=dataset.holdout_seed,
+    )
     if not isinstance(data, ImageFolderDataset):
         return (data.compact_tensor() if compact else data.tensor()), None
     info = data.split_info()
     need = len(data) * math.prod(data.shape)  # uint8: one byte per value
     if compact and need > dataset.memory_budget_mb * 2**20:
-        log.info("%d training images (%.1f GB as uint8) exceed dataset.memory_budget_mb = %d: read from disk per "
-                 "batch", len(data), need / 1e9, dataset.memory_budget_mb)  # fmt: skip
+        log.info(
+            "%d training images (%.1f GB as uint8) exceed dataset.memory_budget_mb = %d: read from disk per batch",
+            len(data),
+            need / 1e9,
+            dataset.memory_budget_mb,
+        )
         data.verify()  # every file decoded once now, so that a bad one is named before training starts
         info["streamed"] = True
         return StreamedImages(data), info
@@ -391,8 +403,13 @@ def _resume_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, Path | Non
             ) from prev_exc
         aside = run_dir / CORRUPT_CHECKPOINT_FILE
         os.replace(latest, aside)
-        log.warning("%s; moved it to %s and resuming from the previous checkpoint %s (step %d)",
-                    exc, aside, prev, int(state["step"]))  # fmt: skip
+        log.warning(
+            "%s; moved it to %s and resuming from the previous checkpoint %s (step %d)",
+            exc,
+            aside,
+            prev,
+            int(state["step"]),
+        )
         return state, prev
 
 
@@ -418,9 +435,12 @@ class _RunDirLock:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (closed in __exit__)
             except OSError as exc:
-                raise bad_value("run_dir", str(self.run_dir),
-                                f"a folder this process can create and write ({exc.strerror or exc}); "
-                                "choose another run folder or fix its permissions") from None  # fmt: skip
+                raise bad_value(
+                    "run_dir",
+                    str(self.run_dir),
+                    f"a folder this process can create and write ({exc.strerror or exc}); "
+                    "choose another run folder or fix its permissions",
+                ) from None
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -443,8 +463,9 @@ class _RunDirLock:
                 self.fh = fh
                 return self
             fh.close()
-        raise RunDirLockedError(f"run_dir {self.run_dir}: could not take the lock {self.path}; another trainer keeps "
-                                "replacing it")  # fmt: skip
+        raise RunDirLockedError(
+            f"run_dir {self.run_dir}: could not take the lock {self.path}; another trainer keeps replacing it"
+        )
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(OSError):
@@ -489,9 +510,16 @@ class TrainingData:
         if not isinstance(loss, ResidualLoss):
             self.order = DataOrder(images.shape[0], data_seed)
         elif config.pool_enabled():
-            self.source = TrajectoryPool(loss.corruption, images, config.pool.size, config.pool.refresh_per_step,
-                                         stream_seed(config.seed, "pool"), device=device,
-                                         chunk=config.pool.chunk, refresh_every=config.pool.refresh_every)  # fmt: skip
+            self.source = TrajectoryPool(
+                loss.corruption,
+                images,
+                config.pool.size,
+                config.pool.refresh_per_step,
+                stream_seed(config.seed, "pool"),
+                device=device,
+                chunk=config.pool.chunk,
+                refresh_every=config.pool.refresh_every,
+            )
         else:
             self.source = OnTheFlyPairs(loss.corruption, images, data_seed, device=device)
         self.pool_in_checkpoint = config.pool.in_checkpoint
@@ -590,8 +618,11 @@ def _check_run_dir(config: TrainConfig, run_dir: Path) -> bool:
         )
     control = [(key, old, new) for key, old, new in stored.differences(config, keys="control") if key != "device"]
     if control:
-        log.info("run %s: run-control keys changed: %s", config.hash(),
-                 ", ".join(f"{key} {old!r} -> {new!r}" for key, old, new in control))  # fmt: skip
+        log.info(
+            "run %s: run-control keys changed: %s",
+            config.hash(),
+            ", ".join(f"{key} {old!r} -> {new!r}" for key, old, new in control),
+        )
     return bool(control)
 
 
@@ -795,18 +826,32 @@ def _train(  # noqa: C901
         log.info("run %s: resuming from %s at step %d", run_id, resumed_from, start)
     run_dir.mkdir(parents=True, exist_ok=True)
     if write_config:  # only now: a run that fails while loading its data or model leaves no config behind
-        atomic_write(run_dir / CONFIG_FILE, lambda fh: fh.write(json.dumps(cfg.to_dict(), indent=2) + "\n"), "w",
-                     fsync=True)  # fmt: skip
+        atomic_write(
+            run_dir / CONFIG_FILE, lambda fh: fh.write(json.dumps(cfg.to_dict(), indent=2) + "\n"), "w", fsync=True
+        )
     _truncate_metrics(metrics_path, start)
     parameters = sum(p.numel() for p in model.parameters())
-    log.info("run %s: family %s (%s loss), %d images %s, %d parameters, device %s, steps %d..%d",
-             run_id, cfg.family, loss_fn.kind, images.shape[0], tuple(images.shape[1:]), parameters, device,
-             start + 1, cfg.steps)  # fmt: skip
+    log.info(
+        "run %s: family %s (%s loss), %d images %s, %d parameters, device %s, steps %d..%d",
+        run_id,
+        cfg.family,
+        loss_fn.kind,
+        images.shape[0],
+        tuple(images.shape[1:]),
+        parameters,
+        device,
+        start + 1,
+        cfg.steps,
+    )
     if isinstance(data.source, TrajectoryPool):
-        log.info("trajectory pool: %d trajectories, %d refreshed per step (%d every %d steps), %.1f MB",
-                 data.source.pool_size, data.source.refresh_per_step,
-                 data.source.refresh_per_step * data.source.refresh_every, data.source.refresh_every,
-                 data.source.memory_bytes / 1e6)  # fmt: skip
+        log.info(
+            "trajectory pool: %d trajectories, %d refreshed per step (%d every %d steps), %.1f MB",
+            data.source.pool_size,
+            data.source.refresh_per_step,
+            data.source.refresh_per_step * data.source.refresh_every,
+            data.source.refresh_every,
+            data.source.memory_bytes / 1e6,
+        )
 
     def checkpoint_state(step: int) -> dict[str, Any]:
         return {
@@ -915,8 +960,13 @@ def _train(  # noqa: C901
         "config": str(run_dir / CONFIG_FILE),
     }
     _write_json(run_dir / SUMMARY_FILE, summary)
-    log.info("run %s: step %d, loss %s, %.1f images/s", run_id, summary["step"], summary["loss"],
-             summary["images_per_second"] or 0.0)  # fmt: skip
+    log.info(
+        "run %s: step %d, loss %s, %.1f images/s",
+        run_id,
+        summary["step"],
+        summary["loss"],
+        summary["images_per_second"] or 0.0,
+    )
     return summary
 
 
@@ -927,11 +977,21 @@ def _log_memory_estimate(cfg: TrainConfig, n_images: int, device: torch.device) 
     estimate = estimate_memory(cfg, n_images)
     total = torch.cuda.get_device_properties(device).total_memory
     parts = ", ".join(f"{k} {gb(v)}" for k, v in estimate.device.items())
-    log.info("memory estimate on %s: %s of %s (%s); host %s", device, gb(estimate.device_total), gb(total), parts,
-             gb(estimate.host_total))  # fmt: skip
+    log.info(
+        "memory estimate on %s: %s of %s (%s); host %s",
+        device,
+        gb(estimate.device_total),
+        gb(total),
+        parts,
+        gb(estimate.host_total),
+    )
     if estimate.device_total > total:
-        log.warning("this run may not fit on %s: estimated %s of %s (docs/memory.md); lower batch_size or pool.size",
-                    device, gb(estimate.device_total), gb(total))  # fmt: skip
+        log.warning(
+            "this run may not fit on %s: estimated %s of %s (docs/memory.md); lower batch_size or pool.size",
+            device,
+            gb(estimate.device_total),
+            gb(total),
+        )
 
 
 def _drop_previous_checkpoint(path: Path) -> None:

@@ -20,8 +20,9 @@ def _copy(folder, n=6, side=32, sub=True):
         where = folder / (f"{i // 4 * 1000:05d}" if sub else "")
         where.mkdir(parents=True, exist_ok=True)
         grad = np.linspace(0, 255, side, dtype=np.float32)
-        img = np.stack([np.add.outer(grad, grad) / 2, np.full((side, side), 20.0 * i),
-                        rng.uniform(0, 255, (side, side))], axis=-1).astype(np.uint8)  # fmt: skip
+        img = np.stack(
+            [np.add.outer(grad, grad) / 2, np.full((side, side), 20.0 * i), rng.uniform(0, 255, (side, side))], axis=-1
+        ).astype(np.uint8)
         Image.fromarray(img).save(where / f"{i:05d}.png")
     return folder
 
@@ -55,10 +56,15 @@ def test_wrong_count_bad_checksums_and_damaged_files_are_refused(tmp_path):
     src = _copy(tmp_path / "src", side=16)
     with pytest.raises(DataError, match="holds 6 images, expected 70000"):
         prepare_ffhq(src, tmp_path / "a", size=16, progress=False)
-    meta = {str(i): {"thumbnail": {"file_path": f"thumbnails128x128/{i // 1000 * 1000:05d}/{i:05d}.png",
-                                   "file_md5": hashlib.md5((src / f"{i // 4 * 1000:05d}" / f"{i:05d}.png")
-                                                           .read_bytes()).hexdigest()}}
-            for i in range(6)}  # fmt: skip
+    meta = {
+        str(i): {
+            "thumbnail": {
+                "file_path": f"thumbnails128x128/{i // 1000 * 1000:05d}/{i:05d}.png",
+                "file_md5": hashlib.md5((src / f"{i // 4 * 1000:05d}" / f"{i:05d}.png").read_bytes()).hexdigest(),
+            }
+        }
+        for i in range(6)
+    }
     meta["3"]["thumbnail"]["file_md5"] = "0" * 32
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     # 16 px images count as 1024 px ones here (only 128 px are thumbnails): no entry matches, all six fail
@@ -77,9 +83,13 @@ def test_wrong_count_bad_checksums_and_damaged_files_are_refused(tmp_path):
 def test_checksums_of_official_thumbnails_are_checked_against_the_metadata(tmp_path):
     src = _copy(tmp_path / "thumbnails128x128", n=3, side=128, sub=False)
     md5 = {i: hashlib.md5((src / f"{i:05d}.png").read_bytes()).hexdigest() for i in range(3)}
-    meta = {str(i): {"thumbnail": {"file_path": f"thumbnails128x128/00000/{i:05d}.png", "file_md5": md5[i]},
-                     "image": {"file_path": f"images1024x1024/00000/{i:05d}.png", "file_md5": "f" * 32}}
-            for i in range(3)}  # fmt: skip
+    meta = {
+        str(i): {
+            "thumbnail": {"file_path": f"thumbnails128x128/00000/{i:05d}.png", "file_md5": md5[i]},
+            "image": {"file_path": f"images1024x1024/00000/{i:05d}.png", "file_md5": "f" * 32},
+        }
+        for i in range(3)
+    }
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     ok = prepare_ffhq(src, tmp_path / "ok", expect=3, metadata=tmp_path / "meta.json", progress=False)
     assert ok["metadata_checked"] and ok["resized"] == 0 and len((tmp_path / "ok" / MANIFEST).read_text().split()) == 6
@@ -91,8 +101,24 @@ def test_checksums_of_official_thumbnails_are_checked_against_the_metadata(tmp_p
 
 def test_the_command_line_says_what_it_did_and_what_was_wrong(tmp_path, capsys):
     src = _copy(tmp_path / "src", side=16)
-    assert main(["prepare", "ffhq", "--source", str(src), "--out", str(tmp_path / "o"), "--size", "16",
-                 "--expect", "0", "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "prepare",
+                "ffhq",
+                "--source",
+                str(src),
+                "--out",
+                str(tmp_path / "o"),
+                "--size",
+                "16",
+                "--expect",
+                "0",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "6 images in" in capsys.readouterr().out
     assert main(["prepare", "ffhq", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "p")]) == 2
     assert "not a folder or a zip file" in capsys.readouterr().err
@@ -106,8 +132,10 @@ def test_the_workflow_prepares_ffhq_before_the_sweep_reads_it(tmp_path):
     src = _copy(tmp_path / "copy", side=16)
     cfg = tmp_path / "ffhq.yaml"
     out = tmp_path / "ffhq16"
-    cfg.write_text(f"prepare: {{ffhq: {{source: {src}, out: {out}, expect: 6, size: 16}}}}\n"
-                   f"sweep: {{dataset: {{name: folder, root: {out}, size: 16, channels: 3}}}}\n")  # fmt: skip
+    cfg.write_text(
+        f"prepare: {{ffhq: {{source: {src}, out: {out}, expect: 6, size: 16}}}}\n"
+        f"sweep: {{dataset: {{name: folder, root: {out}, size: 16, channels: 3}}}}\n"
+    )
     plan = snakemake("-n", "check_data", "--configfile", str(ROOT / "config" / "config.yaml"), str(cfg), cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr[-2000:]
     assert "rule prepare_ffhq:" in plan.stdout and "rule check_data:" in plan.stdout

@@ -28,8 +28,19 @@ def collide_node(f, ux, uy, omega):
     T = np.array([(EX - ux) ** p * (EY - uy) ** q for p, q in EXPONENTS])
     k = T @ f
     rho = k[0]
-    post = np.array([rho, (1 - omega) * k[1], (1 - omega) * k[2], rho / 3, rho / 3, 0.0,
-                     (1 - omega) * k[6], (1 - omega) * k[7], omega * rho / 9])  # fmt: skip
+    post = np.array(
+        [
+            rho,
+            (1 - omega) * k[1],
+            (1 - omega) * k[2],
+            rho / 3,
+            rho / 3,
+            0.0,
+            (1 - omega) * k[6],
+            (1 - omega) * k[7],
+            omega * rho / 9,
+        ]
+    )
     return np.linalg.solve(T, post)
 
 
@@ -78,8 +89,15 @@ def test_authors_variant_equals_the_oracle(case, backend):
     image, alphas, fields = case
     expected = oracle(image, alphas, fields)
     u0 = np.repeat(image[None, None], 2, axis=1).astype(np.float32)  # two channels share the field
-    out = solve(u0, alphas, len(alphas), lambda n: fields[n][None].astype(np.float32), backend=backend,
-                collision="central_moment", variant="authors")  # fmt: skip
+    out = solve(
+        u0,
+        alphas,
+        len(alphas),
+        lambda n: fields[n][None].astype(np.float32),
+        backend=backend,
+        collision="central_moment",
+        variant="authors",
+    )
     np.testing.assert_allclose(out[0, 0], expected, atol=2e-6)
     np.testing.assert_allclose(out[0, 1], expected, atol=2e-6)
 
@@ -91,8 +109,16 @@ def test_each_authors_choice_changes_the_result(case):
     velocity = lambda n: fields[n][None].astype(np.float32)  # noqa: E731
     base = solve(u0, alphas, len(alphas), velocity, backend="cpu", collision="central_moment")
     authors = solve(u0, alphas, len(alphas), velocity, backend="cpu", collision="central_moment", variant="authors")
-    walls_only = solve(u0, alphas, len(alphas), velocity, backend="cpu", collision="central_moment",
-                       variant="authors", boundary="neumann")  # fmt: skip
+    walls_only = solve(
+        u0,
+        alphas,
+        len(alphas),
+        velocity,
+        backend="cpu",
+        collision="central_moment",
+        variant="authors",
+        boundary="neumann",
+    )
     assert np.abs(base - authors).max() > 1e-3
     assert np.abs(walls_only - authors).max() > 1e-3
     # with zero-flux walls the variant still conserves mass; the extrapolation walls do not

@@ -136,8 +136,9 @@ def test_cupy_matches_numpy(collision, boundary):
     alphas = np.linspace(0.02, 0.16, 12)
     kw = dict(collision=collision, boundary=boundary, record=[5, 12])
     ref = solve(u, alphas, 12, lambda n: vel * np.float32(np.cos(0.3 * n)), backend="numpy", **kw)
-    out = solve(cupy.asarray(u), alphas, 12, lambda n: cupy.asarray(vel) * np.float32(np.cos(0.3 * n)),
-                backend="cupy", **kw)  # fmt: skip
+    out = solve(
+        cupy.asarray(u), alphas, 12, lambda n: cupy.asarray(vel) * np.float32(np.cos(0.3 * n)), backend="cupy", **kw
+    )
     assert isinstance(out, cupy.ndarray)
     np.testing.assert_allclose(out.get(), ref, atol=1e-5, rtol=0)
 

@@ -13,8 +13,20 @@ from advdiff.metrics import evaluate_folders, evaluate_run
 from tests.conftest import one_torch_thread
 from tests.metrics.conftest import write_pngs
 
-CONTRACT = ("fid", "kid", "precision", "recall", "density", "coverage", "palette", "n_real", "n_fake",
-            "feature_extractor", "weights_sha256", "seconds")  # fmt: skip
+CONTRACT = (
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "palette",
+    "n_real",
+    "n_fake",
+    "feature_extractor",
+    "weights_sha256",
+    "seconds",
+)
 
 
 @pytest.fixture
@@ -119,8 +131,9 @@ def test_run_is_sampled_scored_and_its_samples_reused(trained_run, tmp_path):
     assert saved["dataset"]["name"] == "folder" and saved["dataset"]["split"] == "train"
     samples = trained_run / "samples" / "eval_step0000002_heat_seed0_n12.pt"
     assert samples.is_file() and "seconds_sampling" in saved
-    again = evaluate_run(trained_run, 12, tmp_path / "m2.json", feature_extractor="tiny-test", cache=tmp_path,
-                         progress=False)  # fmt: skip
+    again = evaluate_run(
+        trained_run, 12, tmp_path / "m2.json", feature_extractor="tiny-test", cache=tmp_path, progress=False
+    )
     assert "seconds_sampling" not in again and again["reference_from_cache"]
     assert again["fid"] == result["fid"]
 
@@ -130,8 +143,23 @@ def test_run_with_nan_samples_fails_and_writes_nothing(trained_run, tmp_path, ca
     bad[3] = float("nan")
     torch.save(bad, tmp_path / "bad.pt")
     out = tmp_path / "metrics.json"
-    code = main(["evaluate", "--run", str(trained_run), "--n", "10", "--samples", str(tmp_path / "bad.pt"),
-                 "--out", str(out), "--feature-extractor", "tiny-test", "--cache-dir", str(tmp_path)])  # fmt: skip
+    code = main(
+        [
+            "evaluate",
+            "--run",
+            str(trained_run),
+            "--n",
+            "10",
+            "--samples",
+            str(tmp_path / "bad.pt"),
+            "--out",
+            str(out),
+            "--feature-extractor",
+            "tiny-test",
+            "--cache-dir",
+            str(tmp_path),
+        ]
+    )
     assert code == 2 and not out.exists()
     assert "NaN or infinite values in 1 of 10 images" in capsys.readouterr().err
 
@@ -155,8 +183,9 @@ def test_inception_end_to_end_on_real_images(fmnist, tmp_path):
         pytest.skip("no Inception weights here")
     real = write_pngs(tmp_path / "real", fmnist[:24])
     fake = write_pngs(tmp_path / "fake", (fmnist[24:48] + 0.1).clamp(0, 1))
-    result = evaluate_folders(real, fake, tmp_path / "m.json", cache=tmp_path / "cache", kid_subset=24,
-                              device="cpu", progress=False)  # fmt: skip
+    result = evaluate_folders(
+        real, fake, tmp_path / "m.json", cache=tmp_path / "cache", kid_subset=24, device="cpu", progress=False
+    )
     assert result["feature_extractor"] == "inception-v3-compat" and result["fid_is_standard"] is True
     assert "note" not in result and result["fid"] > 0 and result["seconds_per_image"] > 0
     same = evaluate_folders(real, real, cache=tmp_path / "cache", kid_subset=24, device="cpu", progress=False)
@@ -177,14 +206,16 @@ def test_same_config_and_seed_give_bit_identical_scores(tmp_path, family):
     extra = (
         {"family_params": {"K": 5, "sigma_max": 3.0, "peclet": 1.0, "backend": "cpu"}} if family == "advdiff" else {}
     )
-    cfg = TrainConfig.from_dict({**tiny_config(images, family, steps=3, checkpoint_every=3, model={"preset": "tiny"}),
-                                 **extra})  # fmt: skip
+    cfg = TrainConfig.from_dict(
+        {**tiny_config(images, family, steps=3, checkpoint_every=3, model={"preset": "tiny"}), **extra}
+    )
     scores = []  # on one thread: the autouse `one_thread` of tests/metrics/conftest.py
     for i in range(2):
         train_run(cfg, tmp_path / f"run{i}", progress=False)
         cache = tmp_path / f"c{i}"
-        scores.append(evaluate_run(tmp_path / f"run{i}", 12, feature_extractor="tiny-test", cache=cache,
-                                   progress=False))  # fmt: skip
+        scores.append(
+            evaluate_run(tmp_path / f"run{i}", 12, feature_extractor="tiny-test", cache=cache, progress=False)
+        )
     keys = ("fid", "kid", "precision", "recall", "density", "coverage", "palette")
     assert all(isinstance(scores[0][k], float) for k in keys)
     assert [scores[0][k] for k in keys] == [scores[1][k] for k in keys]
@@ -203,13 +234,42 @@ def test_fid_clean_is_clean_fids_own_number_beside_torch_fidelitys(fmnist, tmp_p
     fake = write_pngs(tmp_path / "fake", fmnist[6:12] * 0.7 + 0.2)
     out = tmp_path / "metrics.json"
     cache = tmp_path / "cache"
-    assert main(["evaluate", "--real", str(real), "--fake", str(fake), "--out", str(out), "--feature-extractor",
-                 "tiny-test", "--k", "2", "--kid-subset-size", "3", "--cache-dir", str(cache), "--clean-fid",
-                 "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--real",
+                str(real),
+                "--fake",
+                str(fake),
+                "--out",
+                str(out),
+                "--feature-extractor",
+                "tiny-test",
+                "--k",
+                "2",
+                "--kid-subset-size",
+                "3",
+                "--cache-dir",
+                str(cache),
+                "--clean-fid",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert "fid" in result and result["fid_clean"] > 0 and "clean-fid" in result["fid_clean_extractor"]
     assert "the paper's" in capsys.readouterr().out
     ext = build_clean_extractor(cache=cache)
-    theirs = cleanfid.compute_fid(str(fake), str(real), mode="clean", custom_feat_extractor=ext.module, num_workers=0,
-                                  batch_size=6, device=torch.device("cpu"), verbose=False)  # fmt: skip
+    theirs = cleanfid.compute_fid(
+        str(fake),
+        str(real),
+        mode="clean",
+        custom_feat_extractor=ext.module,
+        num_workers=0,
+        batch_size=6,
+        device=torch.device("cpu"),
+        verbose=False,
+    )
     assert abs(result["fid_clean"] - theirs) / theirs < 1e-3

@@ -23,8 +23,11 @@ def test_nan_in_a_sample_batch_is_named():
     x = torch.rand(6, 1, 4, 4)
     x[2, 0, 1, 1] = float("nan")
     x[4, 0, 0, 0] = float("inf")
-    with pytest.raises(ConfigError, match=r"generated images hold 2 NaN or infinite values in 2 of 6 images.*first: "
-                       r"image 2.*sampler diverged"):  # fmt: skip
+    with pytest.raises(
+        ConfigError,
+        match=r"generated images hold 2 NaN or infinite values in 2 of 6 images.*first: "
+        r"image 2.*sampler diverged",
+    ):
         to_uint8(x, "generated images")
 
 
@@ -35,7 +38,7 @@ def test_nan_in_a_sample_batch_is_named():
         ((1, 2, 4, 4), torch.float32),
         ((0, 1, 4, 4), torch.float32),
         ((1, 1, 4, 4), torch.int64),
-    ],  # fmt: skip
+    ],
 )
 def test_bad_tensors_are_refused(shape, dtype):
     with pytest.raises(ConfigError, match="images"):
@@ -132,8 +135,10 @@ def test_jobs_asking_for_one_reference_at_once_compute_it_once(fmnist, tiny, tmp
     key = reference_key(tiny, dataset="fashion_mnist", split="test", n=30)
     load = Loader(to_uint8(fmnist[:30]))
     results = []
-    threads = [threading.Thread(target=lambda: results.append(reference_stats(key, load, tiny, cache=tmp_path)))
-               for _ in range(3)]  # fmt: skip
+    threads = [
+        threading.Thread(target=lambda: results.append(reference_stats(key, load, tiny, cache=tmp_path)))
+        for _ in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:

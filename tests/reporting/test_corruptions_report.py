@@ -9,15 +9,30 @@ def test_corruption_report_from_result_files(tmp_path):
 
     folder = tmp_path / "results" / "pe2_re100"
     folder.mkdir(parents=True)
-    summary = {"n_images": 2, "image_shape": [1, 28, 28], "families": {
-        "heat": {"K": 100, "max_relative_channel_sum_change": 2.7e-7},
-        "advdiff": {"K": 100, "params": {"peclet": 2.0, "reynolds": 100.0}, "max_relative_channel_sum_change": 4e-8,
-                    "schedule": {"fourier_max": 0.255, "total_steps": 1258, "transport_bound_px": 14.3}}}}  # fmt: skip
+    summary = {
+        "n_images": 2,
+        "image_shape": [1, 28, 28],
+        "families": {
+            "heat": {"K": 100, "max_relative_channel_sum_change": 2.7e-7},
+            "advdiff": {
+                "K": 100,
+                "params": {"peclet": 2.0, "reynolds": 100.0},
+                "max_relative_channel_sum_change": 4e-8,
+                "schedule": {"fourier_max": 0.255, "total_steps": 1258, "transport_bound_px": 14.3},
+            },
+        },
+    }
     (folder / "corrupt.json").write_text(json.dumps(summary))
     (folder / "trajectory_strip.png").write_bytes(b"png")
-    bench = {"backend": "cpu", "batch": {"28": 64, "128_rgb": 16}, "s_per_image_28": 0.0156,
-             "s_per_image_128_rgb": 1.118, "speedup_vs_paper_28": 64.1, "speedup_vs_paper_128_rgb": 22.4,
-             "machine": {"cpu": "test cpu", "cores": 2, "date": "2026-11-25"}}  # fmt: skip
+    bench = {
+        "backend": "cpu",
+        "batch": {"28": 64, "128_rgb": 16},
+        "s_per_image_28": 0.0156,
+        "s_per_image_128_rgb": 1.118,
+        "speedup_vs_paper_28": 64.1,
+        "speedup_vs_paper_128_rgb": 22.4,
+        "machine": {"cpu": "test cpu", "cores": 2, "date": "2026-11-25"},
+    }
     (tmp_path / "b.json").write_text(json.dumps(bench))
     out = tmp_path / "reports" / "corruptions.md"
     write_corruption_report([str(folder / "corrupt.json")], [str(tmp_path / "b.json")], str(out))

@@ -55,8 +55,16 @@ def test_report_from_a_small_grid(tmp_path, monkeypatch):
     from advdiff.reporting import operator
 
     monkeypatch.setattr(operator, "_fashion_mnist", lambda n, root: torch.rand(n, 1, 16, 16))
-    summary = analyze_operator(tmp_path, peclets=(0.06, 1.0), seeds=2, n_images=2, include_128=False,
-                               backend="cpu", progress=False, family_28={"K": 12, "sigma_max": 5.0})  # fmt: skip
+    summary = analyze_operator(
+        tmp_path,
+        peclets=(0.06, 1.0),
+        seeds=2,
+        n_images=2,
+        include_128=False,
+        backend="cpu",
+        progress=False,
+        family_28={"K": 12, "sigma_max": 5.0},
+    )
     assert json.loads((tmp_path / "operator.json").read_text())["results"]
     report = write_operator_report(summary, tmp_path / "operator.md", tmp_path / "figures")
     text = report.read_text()

@@ -14,20 +14,38 @@ SEEDS = (1, 2, 3)
 
 
 def _record(tmp_path, family, pe, seed, fid, recall, intensity_map="paper"):
-    point = (f"advdiff-pe{pe:g}-reinf-map{intensity_map}-s{seed}-0123456789" if family == "advdiff"
-             else f"{family}-s{seed}-0123456789")  # fmt: skip
+    point = (
+        f"advdiff-pe{pe:g}-reinf-map{intensity_map}-s{seed}-0123456789"
+        if family == "advdiff"
+        else f"{family}-s{seed}-0123456789"
+    )
     rec = make_record(tmp_path / point, point=point, fid=fid)
     samples = tmp_path / point / "samples.pt"
     torch.save(torch.rand(4, 1, 8, 8), samples)
-    rec.update(family=family, peclet=pe if family == "advdiff" else None, reynolds=None, seed=seed,
-               intensity_map=intensity_map if family == "advdiff" else None,
-               divergence_free=False if family == "advdiff" else None, sweep="study_t")  # fmt: skip
+    rec.update(
+        family=family,
+        peclet=pe if family == "advdiff" else None,
+        reynolds=None,
+        seed=seed,
+        intensity_map=intensity_map if family == "advdiff" else None,
+        divergence_free=False if family == "advdiff" else None,
+        sweep="study_t",
+    )
     rec["sample"]["samples"] = str(samples)
-    rec["scores"].update(recall=recall, density=1.0 + 0.01 * seed, coverage=0.6, palette=0.01 * seed, n_fake=1000,
-                         n_real=5000, feature_extractor="inception-v3-compat", fid_is_standard=True)  # fmt: skip
+    rec["scores"].update(
+        recall=recall,
+        density=1.0 + 0.01 * seed,
+        coverage=0.6,
+        palette=0.01 * seed,
+        n_fake=1000,
+        n_real=5000,
+        feature_extractor="inception-v3-compat",
+        fid_is_standard=True,
+    )
     rec["settings"] = {"name": "study_t", "sample": {"grid": 4}, "evaluate": {"n": 1000, "real_split": "test"}}
-    rec["config"].update(batch_size=64, lr=1e-3, ema_decay=0.99, model={"preset": "small"},
-                         family_params={"K": 10, "sigma_max": 20.0})  # fmt: skip
+    rec["config"].update(
+        batch_size=64, lr=1e-3, ema_decay=0.99, model={"preset": "small"}, family_params={"K": 10, "sigma_max": 20.0}
+    )
     rec["compute"]["seconds"] = {"train": 10.0, "sample": 5.0, "evaluate": 2.0}
     path = tmp_path / f"{point}.json"
     path.write_text(json.dumps(rec))
@@ -36,10 +54,16 @@ def _record(tmp_path, family, pe, seed, fid, recall, intensity_map="paper"):
 
 def _outputs(tmp_path):
     r = tmp_path / "reports"
-    return {"md": r / "study_t.md", "tex": r / "tables/study_t.tex", "csv": r / "tables/study_t.csv",
-            "json": r / "tables/study_t.json", "fid_vs_pe": r / "figures/study_t_scores_vs_pe.png",
-            "fid_vs_pe_pdf": r / "figures/study_t_scores_vs_pe.pdf", "samples": r / "figures/study_t_samples.png",
-            "loss": r / "figures/study_t_loss.png"}  # fmt: skip
+    return {
+        "md": r / "study_t.md",
+        "tex": r / "tables/study_t.tex",
+        "csv": r / "tables/study_t.csv",
+        "json": r / "tables/study_t.json",
+        "fid_vs_pe": r / "figures/study_t_scores_vs_pe.png",
+        "fid_vs_pe_pdf": r / "figures/study_t_scores_vs_pe.pdf",
+        "samples": r / "figures/study_t_samples.png",
+        "loss": r / "figures/study_t_loss.png",
+    }
 
 
 def _study(tmp_path):
@@ -87,8 +111,14 @@ def test_identical_points_differ_by_zero_with_an_interval_around_zero(tmp_path):
     b = [json.loads(_record(tmp_path / "b", "heat", None, s, 50 + s, 0.3).read_text()) for s in SEEDS]
     records = {r["point"]: r for r in a + b}
     row = {"family": "heat", "points": [r["point"] for r in b]}
-    base = {"family": "advdiff", "pe": "0", "re": "∞", "map": "paper", "divergence_free": False,
-            "points": [r["point"] for r in a]}  # fmt: skip
+    base = {
+        "family": "advdiff",
+        "pe": "0",
+        "re": "∞",
+        "map": "paper",
+        "divergence_free": False,
+        "points": [r["point"] for r in a],
+    }
     c = compare(row, base, records, "same")
     assert c["fid"]["mean"] == 0 and c["fid"]["t_low"] <= 0 <= c["fid"]["t_high"] and not c["fid"]["separable_t"]
 
@@ -106,8 +136,11 @@ def test_costs_come_from_the_benchmark_files(tmp_path):
     rec = json.loads(_record(tmp_path, "heat", None, 1, 50, 0.3).read_text())
     bench = tmp_path / "benchmarks"
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-    for rule, job, cpu in (("train", rec["point"], 100.0), ("sample", f"study_t/{rec['point']}", 20.0),
-                           ("evaluate", f"study_t/{rec['point']}", 5.0)):  # fmt: skip
+    for rule, job, cpu in (
+        ("train", rec["point"], 100.0),
+        ("sample", f"study_t/{rec['point']}", 20.0),
+        ("evaluate", f"study_t/{rec['point']}", 5.0),
+    ):
         f = bench / rule / f"{job}.tsv"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(header + f"{cpu * 1.1}\t0:00:01\t1\t1\t1\t1\t0\t0\t90\t{cpu}\n")
@@ -136,8 +169,16 @@ def test_departure_is_measured_with_each_rows_own_operator(tmp_path, monkeypatch
         rec["config"]["dataset"] = {"name": "fashion_mnist", "split": "train"}
         rec["config"]["family_params"] = {"K": 10, "sigma_max": 20.0, "peclet": pe, "intensity_map": imap}
         recs[rec["point"]] = rec
-        rows.append({"family": "advdiff", "peclet": pe, "reynolds": None, "intensity_map": imap,
-                     "divergence_free": False, "points": [rec["point"]]})  # fmt: skip
+        rows.append(
+            {
+                "family": "advdiff",
+                "peclet": pe,
+                "reynolds": None,
+                "intensity_map": imap,
+                "divergence_free": False,
+                "points": [rec["point"]],
+            }
+        )
     deps = departures(rows, recs)
     assert set(deps) == {rows[1]["points"][0], rows[2]["points"][0]}  # Pe = 0 departs from nothing
     paper, plain = deps[rows[1]["points"][0]], deps[rows[2]["points"][0]]

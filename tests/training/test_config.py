@@ -87,8 +87,9 @@ def test_pool_refresh_defaults_scale_with_the_batch():
         cfg = TrainConfig(family="advdiff", batch_size=batch, dataset={"name": "mnist"})
         assert cfg.pool.refresh_per_step == rate
         assert cfg.pool.refresh_every == 4
-    explicit = TrainConfig(family="advdiff", batch_size=64, pool={"refresh_per_step": 2, "refresh_every": 1},
-                           dataset={"name": "mnist"})  # fmt: skip
+    explicit = TrainConfig(
+        family="advdiff", batch_size=64, pool={"refresh_per_step": 2, "refresh_every": 1}, dataset={"name": "mnist"}
+    )
     assert (explicit.pool.refresh_per_step, explicit.pool.refresh_every) == (2, 1)
     assert TrainConfig.from_dict(explicit.to_dict()).hash() == explicit.hash()
 
@@ -100,7 +101,9 @@ def test_pool_settings_name_only_runs_that_use_the_pool():
         other = base.replace(pool={"size": 64, "refresh_per_step": 2, "chunk": 8, "mode": "on_the_fly"})
         assert other.hash() == base.hash(), family
         assert base.differences(other) == [] and {d[0] for d in base.differences(other, keys="control")} >= {
-            "pool.size", "pool.chunk"}  # fmt: skip
+            "pool.size",
+            "pool.chunk",
+        }
     adv = TrainConfig(family="advdiff", family_params={"K": 6, "sigma_max": 3.0})
     assert adv.pool_enabled() and adv.replace(pool={"size": 64}).hash() != adv.hash()
     assert [d[0] for d in adv.differences(adv.replace(pool={"size": 64}))] == ["pool.size"]

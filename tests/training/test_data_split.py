@@ -37,12 +37,23 @@ def _reads(monkeypatch) -> list[str]:
 @pytest.mark.parametrize(("family", "budget"), [("heat", 16384), ("advdiff", 16384), ("advdiff", 0)])
 def test_training_never_reads_a_held_out_file_and_records_the_split(folder, tmp_path, monkeypatch, family, budget):
     """In memory and streamed (budget 0), on-the-fly pairs and the trajectory pool: no held-out file is opened."""
-    dataset = {"name": "folder", "root": str(folder), "size": 8, "channels": 1, "holdout": 6, "holdout_seed": 11,
-               "memory_budget_mb": budget}  # fmt: skip
+    dataset = {
+        "name": "folder",
+        "root": str(folder),
+        "size": 8,
+        "channels": 1,
+        "holdout": 6,
+        "holdout_seed": 11,
+        "memory_budget_mb": budget,
+    }
     held = ImageFolderDataset(folder, 8, 1, split="test", holdout=6, holdout_seed=11).heldout_names
     reads = _reads(monkeypatch)
-    summary = train(tiny_config(folder, family, steps=4, checkpoint_every=4, dataset=dataset), tmp_path / "run",
-                    model=tiny_net(), progress=False)  # fmt: skip
+    summary = train(
+        tiny_config(folder, family, steps=4, checkpoint_every=4, dataset=dataset),
+        tmp_path / "run",
+        model=tiny_net(),
+        progress=False,
+    )
     assert reads and not set(reads) & set(held)
     split = summary["data_split"]
     assert split["kind"] == "holdout" and split["holdout"] == 6 and split["holdout_seed"] == 11
@@ -79,8 +90,9 @@ def test_the_held_out_keys_name_folder_runs_only(folder):
     with pytest.raises(ConfigError, match=r"dataset.holdout=-1 is not allowed"):
         TrainConfig.from_dict(tiny_config(folder, dataset={"name": "folder", "root": str(folder), "holdout": -1}))
     with pytest.raises(ConfigError, match=r"dataset.memory_budget_mb=-5 is not allowed"):
-        TrainConfig.from_dict(tiny_config(folder, dataset={"name": "folder", "root": str(folder),
-                                                           "memory_budget_mb": -5}))  # fmt: skip
+        TrainConfig.from_dict(
+            tiny_config(folder, dataset={"name": "folder", "root": str(folder), "memory_budget_mb": -5})
+        )
 
 
 def test_the_scores_of_the_test_split_use_the_held_out_images_and_record_them(folder, tmp_path):
@@ -90,8 +102,15 @@ def test_the_scores_of_the_test_split_use_the_held_out_images_and_record_them(fo
     dataset = {"name": "folder", "root": str(folder), "size": 8, "channels": 1, "holdout": 8, "holdout_seed": 2}
     cfg = tiny_config(folder, "heat", steps=2, checkpoint_every=2, model={"preset": "tiny"}, dataset=dataset)
     summary = train(cfg, tmp_path / "run", progress=False)
-    result = evaluate_run(tmp_path / "run", 8, real_split="test", feature_extractor="tiny-test", cache=tmp_path,
-                          kid_subset=4, progress=False)  # fmt: skip
+    result = evaluate_run(
+        tmp_path / "run",
+        8,
+        real_split="test",
+        feature_extractor="tiny-test",
+        cache=tmp_path,
+        kid_subset=4,
+        progress=False,
+    )
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert result["n_real"] == 8 and saved["dataset"]["split"] == "test"
     split = saved["dataset"]["split_info"]

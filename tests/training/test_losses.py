@@ -34,8 +34,9 @@ def test_levels_with_per_image_generators_do_not_depend_on_the_batch():
     assert torch.equal(k_all, k_each)
 
 
-@pytest.mark.parametrize(("family", "kind"), [("ddpm", EpsLoss), ("blur", EpsLoss), ("heat", ResidualLoss),
-                                              ("advdiff", ResidualLoss)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("family", "kind"), [("ddpm", EpsLoss), ("blur", EpsLoss), ("heat", ResidualLoss), ("advdiff", ResidualLoss)]
+)
 def test_loss_for_dispatches_by_family(family, kind):
     loss = loss_for(build(family, **FAMILY_PARAMS[family]))
     assert type(loss) is kind

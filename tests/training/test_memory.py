@@ -34,10 +34,15 @@ def test_paper_config_fits_one_80_gb_gpu_with_a_margin():
 
 
 def test_the_parts_follow_the_documented_formula(tmp_path):
-    cfg = TrainConfig(family="advdiff", family_params={"K": 10, "sigma_max": 4.0, "peclet": 0.1},
-                      dataset={"name": "folder", "root": str(tmp_path), "size": 16, "channels": 3},
-                      model={"preset": "tiny"}, batch_size=8, amp=True,
-                      pool={"size": 20, "refresh_per_step": 2, "refresh_every": 3, "chunk": 5})  # fmt: skip
+    cfg = TrainConfig(
+        family="advdiff",
+        family_params={"K": 10, "sigma_max": 4.0, "peclet": 0.1},
+        dataset={"name": "folder", "root": str(tmp_path), "size": 16, "channels": 3},
+        model={"preset": "tiny"},
+        batch_size=8,
+        amp=True,
+        pool={"size": 20, "refresh_per_step": 2, "refresh_every": 3, "chunk": 5},
+    )
     per_image, parameters = network_bytes(cfg)
     est = estimate_memory(cfg, 100)
     image = 3 * 16 * 16

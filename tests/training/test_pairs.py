@@ -170,8 +170,10 @@ def test_uint8_images_give_the_same_pairs_as_their_float_images(advdiff):
     packed = torch.randint(0, 256, (10, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
     x = unit_float(packed)
     heat = build("heat", **FAMILY_PARAMS["heat"])
-    sources = [lambda imgs: OnTheFlyPairs(heat, imgs, generator=5),
-               lambda imgs: TrajectoryPool(advdiff, imgs, P, R, generator=0)]  # fmt: skip
+    sources = [
+        lambda imgs: OnTheFlyPairs(heat, imgs, generator=5),
+        lambda imgs: TrajectoryPool(advdiff, imgs, P, R, generator=0),
+    ]
     for make in sources:
         a, b = make(packed), make(x)
         for _ in range(2):

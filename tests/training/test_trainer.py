@@ -156,8 +156,9 @@ def test_nan_loss_stops_with_the_step_and_the_last_good_checkpoint(image_folder,
 
 def test_nan_before_any_checkpoint_says_so(image_folder, tmp_path):
     with pytest.raises(NonFiniteLossError, match="at step 2.*no checkpoint was written"):
-        train(tiny_config(image_folder, "ddpm", steps=6), tmp_path / "run", model=NaNAt(tiny_net(), at=2),
-              progress=False)  # fmt: skip
+        train(
+            tiny_config(image_folder, "ddpm", steps=6), tmp_path / "run", model=NaNAt(tiny_net(), at=2), progress=False
+        )
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
@@ -180,8 +181,9 @@ def test_a_different_config_is_refused_and_run_control_keys_may_change(image_fol
 
 def test_amp_is_ignored_on_the_cpu_with_a_log_message(image_folder, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="advdiff.training"):
-        summary = train(tiny_config(image_folder, "heat", steps=2, amp=True), tmp_path / "run", model=tiny_net(),
-                        progress=False)  # fmt: skip
+        summary = train(
+            tiny_config(image_folder, "heat", steps=2, amp=True), tmp_path / "run", model=tiny_net(), progress=False
+        )
     assert summary["amp"] is False
     assert any("amp=true is ignored" in r.getMessage() for r in caplog.records)
 
@@ -200,12 +202,16 @@ def test_sample_grids_do_not_change_the_run(image_folder, tmp_path, monkeypatch)
     cfg = tiny_config(image_folder, "heat", steps=8, checkpoint_every=8)
     train(cfg, tmp_path / "plain", model=tiny_net(), progress=False)
     train({**cfg, "sample_every": 4, "sample_count": 5}, tmp_path / "grids", model=tiny_net(), progress=False)
-    assert sorted(p.name for p in (tmp_path / "grids" / "samples").iterdir()) == ["step_0000004.png",
-                                                                                   "step_0000008.png"]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "grids" / "samples").iterdir()) == [
+        "step_0000004.png",
+        "step_0000008.png",
+    ]
     assert calls == [("heat", (5, 1, 8, 8), [])] * 2
     skip = ("totals", "config")  # the configs differ in sample_every and sample_count
-    same(comparable(load_checkpoint(tmp_path / "plain" / "checkpoint.pt"), skip),
-         comparable(load_checkpoint(tmp_path / "grids" / "checkpoint.pt"), skip))  # fmt: skip
+    same(
+        comparable(load_checkpoint(tmp_path / "plain" / "checkpoint.pt"), skip),
+        comparable(load_checkpoint(tmp_path / "grids" / "checkpoint.pt"), skip),
+    )
 
 
 def test_a_run_that_fails_before_training_leaves_no_config_behind(image_folder, tmp_path):

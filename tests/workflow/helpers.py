@@ -21,8 +21,13 @@ SMOKE = Path(__file__).with_name("smoke.yaml")
 
 def snakemake_env(tmp: Path) -> dict[str, str]:
     """The test environment of a Snakemake run in ``tmp``: one thread, its own cache, this Python's tools first."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "ADVDIFF_NUM_THREADS": "1",
-           "ADVDIFF_CACHE": str(tmp / "cache")}  # fmt: skip
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "ADVDIFF_NUM_THREADS": "1",
+        "ADVDIFF_CACHE": str(tmp / "cache"),
+    }
     env["PATH"] = f"{BIN}:{os.environ['PATH']}"
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
@@ -32,9 +37,14 @@ def snakemake(*args, cwd: Path, env: dict[str, str] | None = None, timeout: floa
     """Snakemake on the repository's Snakefile in ``cwd``; ``env`` adds to (or replaces) the test environment."""
     if SNAKEMAKE is None:
         pytest.skip("snakemake is not installed next to this Python")
-    return subprocess.run([SNAKEMAKE, *args, "--snakefile", str(ROOT / "Snakefile"), "--cores", "1"], cwd=cwd,
-                          capture_output=True, text=True, env={**snakemake_env(cwd), **(env or {})},
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [SNAKEMAKE, *args, "--snakefile", str(ROOT / "Snakefile"), "--cores", "1"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**snakemake_env(cwd), **(env or {})},
+        timeout=timeout,
+    )
 
 
 def job_counts(stdout: str) -> dict[str, int]:

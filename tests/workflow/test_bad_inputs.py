@@ -37,10 +37,12 @@ def _fashion_mnist(folder: Path, n: int = 8) -> Path:
     rng = np.random.default_rng(0)
     for prefix in ("train", "t10k"):
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(b"\0\0\x08\x03" + struct.pack(">3I", n, 28, 28)
-                                                             + images.tobytes())  # fmt: skip
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(b"\0\0\x08\x01" + struct.pack(">I", n)
-                                                             + bytes(i % 10 for i in range(n)))  # fmt: skip
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+            b"\0\0\x08\x03" + struct.pack(">3I", n, 28, 28) + images.tobytes()
+        )
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            b"\0\0\x08\x01" + struct.pack(">I", n) + bytes(i % 10 for i in range(n))
+        )
     return folder
 
 
@@ -90,9 +92,19 @@ def _cli(capsys, *argv: str) -> tuple[int, str]:
 
 
 def _train_config(tmp_path: Path, **dataset) -> Path:
-    cfg = {"family": "heat", "family_params": {"K": 4, "sigma_max": 4}, "model": {"preset": "tiny"},
-           "dataset": {"limit": 8, **dataset}, "batch_size": 4, "steps": 1, "warmup_steps": 0,
-           "sample_every": 0, "checkpoint_every": 1, "log_every": 1, "device": "cpu"}  # fmt: skip
+    cfg = {
+        "family": "heat",
+        "family_params": {"K": 4, "sigma_max": 4},
+        "model": {"preset": "tiny"},
+        "dataset": {"limit": 8, **dataset},
+        "batch_size": 4,
+        "steps": 1,
+        "warmup_steps": 0,
+        "sample_every": 0,
+        "checkpoint_every": 1,
+        "log_every": 1,
+        "device": "cpu",
+    }
     path = tmp_path / "train.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -111,12 +123,21 @@ def _hostile_root(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.workflow
 def test_config_strings_are_one_quoted_argument_in_every_shell_command(tmp_path):
     root, pwned = _hostile_root(tmp_path)
-    config = {"corrupt": {"data_root": str(root), "families": ["heat", "blur"], "n_images": 1,
-                          "settings": [{"peclet": 0.06}, {"peclet": 1.0, "reynolds": 10}]}}  # fmt: skip
+    config = {
+        "corrupt": {
+            "data_root": str(root),
+            "families": ["heat", "blur"],
+            "n_images": 1,
+            "settings": [{"peclet": 0.06}, {"peclet": 1.0, "reynolds": 10}],
+        }
+    }
     res = _snakemake(tmp_path, config, "-n", "--printshellcmds")
     assert res.returncode == 0, res.stdout + res.stderr
-    commands = [line.split("Shell command:", 1)[-1].strip() for line in res.stdout.splitlines()
-                if line.strip().startswith(("advdiff -v", "Shell command: advdiff"))]  # fmt: skip
+    commands = [
+        line.split("Shell command:", 1)[-1].strip()
+        for line in res.stdout.splitlines()
+        if line.strip().startswith(("advdiff -v", "Shell command: advdiff"))
+    ]
     corrupt = [c for c in commands if c.startswith("advdiff -v corrupt")]
     assert len(corrupt) == 2 and len(commands) >= 5, res.stdout
     for command in corrupt:
@@ -158,8 +179,15 @@ def test_hostile_data_root_real_run_of_one_rule(tmp_path):
 
 def test_train_config_dataset_root_that_does_not_exist(tmp_path, capsys, machine_copy):
     missing = tmp_path / "nonexistent"
-    rc, err = _cli(capsys, "train", "--config", str(_train_config(tmp_path, root=str(missing))),
-                   "--run-dir", str(tmp_path / "run"), "--no-progress")  # fmt: skip
+    rc, err = _cli(
+        capsys,
+        "train",
+        "--config",
+        str(_train_config(tmp_path, root=str(missing))),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--no-progress",
+    )
     assert rc != 0
     assert "root=" in err and str(missing) in err and "existing folder" in err
     assert not (tmp_path / "run" / "config.json").exists()
@@ -167,8 +195,9 @@ def test_train_config_dataset_root_that_does_not_exist(tmp_path, capsys, machine
 
 def test_corrupt_cli_data_root_that_does_not_exist(tmp_path, capsys, machine_copy):
     missing = tmp_path / "nonexistent"
-    rc, err = _cli(capsys, "corrupt", "--family", "heat", "--n", "1", "--data-root", str(missing),
-                   "--out", str(tmp_path / "out"))  # fmt: skip
+    rc, err = _cli(
+        capsys, "corrupt", "--family", "heat", "--n", "1", "--data-root", str(missing), "--out", str(tmp_path / "out")
+    )
     assert rc != 0
     assert f"--data-root={str(missing)!r}" in err and "existing folder" in err
     assert not (tmp_path / "out" / "corrupt.json").exists()
@@ -249,15 +278,34 @@ def test_cuda_device_without_a_gpu_is_checked_when_the_workflow_is_parsed(tmp_pa
 
 @NO_CUDA
 def test_cuda_device_without_a_gpu_is_checked_when_train_starts(tmp_path, capsys, machine_copy):
-    rc, err = _cli(capsys, "train", "--config", str(_train_config(tmp_path)), "--device", "cuda",
-                   "--run-dir", str(tmp_path / "run"), "--no-progress")  # fmt: skip
+    rc, err = _cli(
+        capsys,
+        "train",
+        "--config",
+        str(_train_config(tmp_path)),
+        "--device",
+        "cuda",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--no-progress",
+    )
     assert rc != 0 and "device='cuda'" in err and "no CUDA GPU is usable here" in err
     assert not (tmp_path / "run").exists()
 
 
 def test_sampler_is_checked_when_sample_starts(tmp_path, capsys, machine_copy):
-    rc, err = _cli(capsys, "sample", "--config", str(_train_config(tmp_path)), "--n", "2", "--sampler", "ddim",
-                   "--run-dir", str(tmp_path / "run"))  # fmt: skip
+    rc, err = _cli(
+        capsys,
+        "sample",
+        "--config",
+        str(_train_config(tmp_path)),
+        "--n",
+        "2",
+        "--sampler",
+        "ddim",
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
     assert rc != 0 and "--sampler='ddim'" in err and "fits ddpm" in err
 
 
@@ -310,9 +358,23 @@ def _png_folder(folder: Path, n: int, size: int) -> Path:
 def test_evaluate_refuses_real_and_generated_images_of_different_sizes(tmp_path, capsys):
     real, fake = _png_folder(tmp_path / "real", 8, 28), _png_folder(tmp_path / "fake", 8, 64)
     out = tmp_path / "metrics.json"
-    rc, err = _cli(capsys, "evaluate", "--real", str(real), "--fake", str(fake), "--out", str(out),
-                   "--feature-extractor", "tiny-test", "--cache-dir", str(tmp_path / "cache"),
-                   "--no-progress", "--device", "cpu")  # fmt: skip
+    rc, err = _cli(
+        capsys,
+        "evaluate",
+        "--real",
+        str(real),
+        "--fake",
+        str(fake),
+        "--out",
+        str(out),
+        "--feature-extractor",
+        "tiny-test",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-progress",
+        "--device",
+        "cpu",
+    )
     assert rc != 0 and not out.exists()
     assert "28x28" in err and "64x64" in err and "resize" in err
 

@@ -165,8 +165,9 @@ def test_post_deploy_script_installs_the_named_checkout(tmp_path):
     assert res.returncode == 0, res.stderr
     assert record.read_text().splitlines() == ["-m", "pip", "install", "--no-deps", "-e", str(ROOT)]
     record.unlink()
-    res = subprocess.run(["sh", str(POST_DEPLOY)], cwd=elsewhere, env={"PATH": env["PATH"]}, capture_output=True,
-                         text=True)  # fmt: skip
+    res = subprocess.run(
+        ["sh", str(POST_DEPLOY)], cwd=elsewhere, env={"PATH": env["PATH"]}, capture_output=True, text=True
+    )
     assert res.returncode != 0 and "ADVDIFF_SOURCE" in res.stderr
     assert not record.exists()
 
@@ -242,8 +243,16 @@ def test_use_conda_creates_the_rule_environment_from_its_copy(tmp_path, blocked)
     work = tmp_path / "work"
     work.mkdir()
     env = {**env, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    res = snakemake("--use-conda", "--conda-create-envs-only", "--conda-prefix", str(prefix),
-                    "--configfile", str(CONFIG), cwd=work, env=env)  # fmt: skip
+    res = snakemake(
+        "--use-conda",
+        "--conda-create-envs-only",
+        "--conda-prefix",
+        str(prefix),
+        "--configfile",
+        str(CONFIG),
+        cwd=work,
+        env=env,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     files = [Path(line) for line in created.read_text().splitlines()]
     assert len(files) == 1 and files[0].parent == prefix  # one environment, made from a copy in --conda-prefix

@@ -84,11 +84,18 @@ def test_publish_and_the_corruption_figures_write_exactly_their_declared_files(s
     work = tmp_path / "work"
     shutil.copytree(smoke_sweep, work, symlinks=True)
     cheap = tmp_path / "cheap.yaml"
-    cheap.write_text(yaml.safe_dump({
-        "bench": {"corrupt": False},
-        "corrupt": {"n_images": 1, "families": ["heat", "advdiff"],
-                    "settings": [{"peclet": 0.0, "reynolds": None}, {"peclet": 1.0, "reynolds": 10}]},
-    }))  # fmt: skip
+    cheap.write_text(
+        yaml.safe_dump(
+            {
+                "bench": {"corrupt": False},
+                "corrupt": {
+                    "n_images": 1,
+                    "families": ["heat", "advdiff"],
+                    "settings": [{"peclet": 0.0, "reynolds": None}, {"peclet": 1.0, "reynolds": 10}],
+                },
+            }
+        )
+    )
     config = ("--configfile", str(SMOKE), str(cheap))
     jobs = declared_files("publish", *config, cwd=work)
     stand_ins = ("validate_lbm", "bench_lbm", "report_lbm", "operator_report")
@@ -106,8 +113,7 @@ def test_publish_and_the_corruption_figures_write_exactly_their_declared_files(s
     res = snakemake("publish", *config, "--rerun-triggers", "mtime", "--forcerun", "report_sweep", cwd=work)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     ran = set(re.findall(r"Finished jobid: \d+ \(Rule: (\w+)\)", res.stdout + res.stderr))
-    assert ran == {"corrupt_figures", "corrupt_figures_velocity", "report_corruptions", "report_sweep",
-                   "publish"}, ran  # fmt: skip
+    assert ran == {"corrupt_figures", "corrupt_figures_velocity", "report_corruptions", "report_sweep", "publish"}, ran
     declared = set().union(*jobs.values())
     assert undeclared_files(work, declared) == sorted(others)
     for rel in others:  # left alone; publish names the stale figure for the user to remove

@@ -34,8 +34,10 @@ WAIT = 90  # seconds for a page or the server on a busy 2-core machine
 def browser():
     """Headless Chromium driven by Selenium (skips when it is not installed)."""
     if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("chromium and chromedriver are not installed: run workflow/scripts/install_browser.sh as root "
-                    "(Debian packages chromium, chromium-driver)")  # fmt: skip
+        pytest.skip(
+            "chromium and chromedriver are not installed: run workflow/scripts/install_browser.sh as root "
+            "(Debian packages chromium, chromium-driver)"
+        )
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -71,9 +73,26 @@ def ui(smoke_sweep):
     mlflow = Path(sys.executable).parent / "mlflow"
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
     log = (smoke_sweep / "mlflow_ui.log").open("w")
-    proc = subprocess.Popen([str(mlflow), "ui", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-                             "--backend-store-uri", uri, "--default-artifact-root", str(store / "artifacts")],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            str(mlflow),
+            "ui",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            uri,
+            "--default-artifact-root",
+            str(store / "artifacts"),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + WAIT
@@ -134,8 +153,10 @@ def _toggle_column(driver, group: str, name: str) -> None:
     box.send_keys(name)
     node = "div[contains(@class, 'tree-treenode')]"
     title = "span[contains(@class, 'tree-title')]"
-    item = (f"//*[@data-testid='column-selector-tree']//{node}[.//{title}[starts-with(normalize-space(), '{group}')]]"
-            f"/following-sibling::{node}[.//{title}[normalize-space()='{name}']][1]//{title}")  # fmt: skip
+    item = (
+        f"//*[@data-testid='column-selector-tree']//{node}[.//{title}[starts-with(normalize-space(), '{group}')]]"
+        f"/following-sibling::{node}[.//{title}[normalize-space()='{name}']][1]//{title}"
+    )
     _wait(driver, lambda d: d.find_element(By.XPATH, item), f"column {group}/{name} in the selector").click()
     box.send_keys(Keys.ESCAPE)
     _wait(driver, lambda d: not d.find_elements(By.XPATH, "//input[@placeholder='Search columns']"), "selector closed")
@@ -145,9 +166,11 @@ def _open_runs_table(driver, ui) -> None:
     driver.get(ui["url"])
     # a fresh view (the UI keeps columns and expanded runs in local storage), and the assistant side
     # panel, which would cover the table, closed as after a user closed it
-    driver.execute_script("localStorage.clear();"
-                          "localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');"
-                          "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true');")  # fmt: skip
+    driver.execute_script(
+        "localStorage.clear();"
+        "localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');"
+        "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true');"
+    )
     driver.get(f"{ui['url']}#/experiments/{ui['experiment']}/runs")
     _wait(driver, lambda d: "matching runs" in d.find_element("tag name", "body").text and _rows(d), "the runs table")
 
@@ -157,8 +180,9 @@ def _widen(driver, column: str, pixels: int) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    handle = driver.find_element(By.XPATH, f"//*[@role='columnheader'][@col-id='{column}']"
-                                           "//*[contains(@class, 'ag-header-cell-resize')]")  # fmt: skip
+    handle = driver.find_element(
+        By.XPATH, f"//*[@role='columnheader'][@col-id='{column}']//*[contains(@class, 'ag-header-cell-resize')]"
+    )
     ActionChains(driver).drag_and_drop_by_offset(handle, pixels, 0).move_by_offset(0, 300).perform()  # no tooltip
 
 
@@ -201,8 +225,10 @@ def test_point_runs_are_grouped_under_the_sweep_run(ui, browser):
     if not parents:
         pytest.skip("the store has no parent runs (no point run has mlflow.parentRunId): nothing to group")
     _open_runs_table(browser, ui)
-    children = {p.info.run_id: [r.info.run_id for r in points if r.data.tags["mlflow.parentRunId"] == p.info.run_id]
-                for p in parents}  # fmt: skip
+    children = {
+        p.info.run_id: [r.info.run_id for r in points if r.data.tags["mlflow.parentRunId"] == p.info.run_id]
+        for p in parents
+    }
     rows = _rows(browser)
     for parent in parents:  # collapsed: the sweep's run only
         assert parent.info.run_id in rows and not set(children[parent.info.run_id]) & set(rows)

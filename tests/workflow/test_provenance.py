@@ -100,8 +100,10 @@ def test_figure_files_are_what_corruption_figures_writes(tmp_path):
     x0 = torch.rand(1, 1, 16, 16)
     for peclet in (0.0, 1.0):
         out = tmp_path / f"pe{peclet:g}"
-        families = {"heat": build("heat", K=3, sigma_max=2.0),
-                    "advdiff": build("advdiff", K=3, sigma_max=2.0, peclet=peclet)}  # fmt: skip
+        families = {
+            "heat": build("heat", K=3, sigma_max=2.0),
+            "advdiff": build("advdiff", K=3, sigma_max=2.0, peclet=peclet),
+        }
         corruption_figures(families, x0, out)
         assert sorted(p.name for p in out.iterdir()) == sorted(figure_files(list(families), peclet).values())
         one = tmp_path / f"heat{peclet:g}"
@@ -116,17 +118,24 @@ def test_report_point_figures_are_the_first_seeds_of_each_row():
         extra = {"intensity_map": "paper", "divergence_free": False} if family == "advdiff" else {}
         return {"point": point, "family": family, "peclet": pe, "reynolds": re, "seed": seed, **extra}
 
-    names = report_point_figures([label("heat-s2-b", "heat", 2), label("heat-s1-a", "heat", 1),
-                                  label("advdiff-pe0-s1-c", "advdiff", 1, 0.0),
-                                  label("advdiff-pe1-s1-d", "advdiff", 1, 1.0, 10.0)], "t")  # fmt: skip
+    names = report_point_figures(
+        [
+            label("heat-s2-b", "heat", 2),
+            label("heat-s1-a", "heat", 1),
+            label("advdiff-pe0-s1-c", "advdiff", 1, 0.0),
+            label("advdiff-pe1-s1-d", "advdiff", 1, 1.0, 10.0),
+        ],
+        "t",
+    )
     assert names == {
-        "sweep_t_heat-s1-a_trajectory_strip.png": "heat-s1-a", "sweep_t_heat-s1-a_power_spectra.png": "heat-s1-a",
+        "sweep_t_heat-s1-a_trajectory_strip.png": "heat-s1-a",
+        "sweep_t_heat-s1-a_power_spectra.png": "heat-s1-a",
         "sweep_t_advdiff-pe0-s1-c_trajectory_strip.png": "advdiff-pe0-s1-c",
         "sweep_t_advdiff-pe0-s1-c_power_spectra.png": "advdiff-pe0-s1-c",
         "sweep_t_advdiff-pe1-s1-d_trajectory_strip.png": "advdiff-pe1-s1-d",
         "sweep_t_advdiff-pe1-s1-d_velocity_field.png": "advdiff-pe1-s1-d",
         "sweep_t_advdiff-pe1-s1-d_power_spectra.png": "advdiff-pe1-s1-d",
-    }  # fmt: skip
+    }
 
 
 def test_publish_copies_the_tree_and_drops_figures_of_points_that_left_the_sweep(tmp_path):
@@ -141,8 +150,13 @@ def test_publish_copies_the_tree_and_drops_figures_of_points_that_left_the_sweep
         (src / rel).write_text(text)
     (dst / "figures").mkdir(parents=True)
     stale = dst / "figures" / "sweep_s_heat-s1-9876543210_trajectory_strip.png"  # a point no longer in the sweep
-    kept = [dst / "figures" / name for name in ("samples_fashion_mnist.png",  # not the workflow's
-                                                "sweep_other_heat-s1-9876543210_power_spectra.png")]  # fmt: skip
+    kept = [
+        dst / "figures" / name
+        for name in (
+            "samples_fashion_mnist.png",  # not the workflow's
+            "sweep_other_heat-s1-9876543210_power_spectra.png",
+        )
+    ]
     for path in (stale, *kept):
         path.write_text("old")
     (dst / "sweep_s.md").write_text("old page")

@@ -43,8 +43,10 @@ def cluster():
     for cmd in (["sinfo", "-h", "-o", "%P %a"], ["sacct", "-n", "-X"]):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30, check=False)
         if done.returncode != 0:
-            pytest.skip(f"no SLURM cluster answers `{' '.join(cmd)}` ({done.stderr.strip()[:200]}): "
-                        "start one with `bash workflow/scripts/slurm_cluster.sh start`")  # fmt: skip
+            pytest.skip(
+                f"no SLURM cluster answers `{' '.join(cmd)}` ({done.stderr.strip()[:200]}): "
+                "start one with `bash workflow/scripts/slurm_cluster.sh start`"
+            )
     partitions = subprocess.run(["sinfo", "-h", "-o", "%R"], env=env, capture_output=True, text=True, check=False)
     if not {"cpu", "gpu"} <= set(partitions.stdout.split()):
         pytest.skip(f"the cluster lacks the partitions cpu and gpu (has {partitions.stdout.split()})")
@@ -54,8 +56,14 @@ def cluster():
 def _sacct(job_ids: list[str], env: dict) -> dict[str, dict]:
     """sacct's view of the jobs: id -> State, Partition, ElapsedRaw (s) and the batch step's MaxRSS."""
     fields = "JobID,State,Partition,ElapsedRaw,MaxRSS"
-    done = subprocess.run(["sacct", "-j", ",".join(job_ids), "--parsable2", "-n", "-o", fields], env=env,
-                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    done = subprocess.run(
+        ["sacct", "-j", ",".join(job_ids), "--parsable2", "-n", "-o", fields],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     jobs: dict[str, dict] = {}
     for line in done.stdout.splitlines():
         job, state, partition, elapsed, rss = line.split("|")
@@ -77,9 +85,24 @@ def _rss_kib(value: str | None) -> float:
 
 def test_smoke_sweep_runs_through_sbatch_and_sacct_reports_every_job(tmp_path, cluster):
     env = {"SLURM_CONF": cluster["SLURM_CONF"]} if "SLURM_CONF" in cluster else None
-    args = ["sweep", "--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm"), "--max-threads", "1",
-            "--slurm-init-seconds-before-status-checks", "5", "--seconds-between-status-checks", "5",
-            "--latency-wait", "10", "--retries", "0", "--configfile", str(SMOKE), str(SMOKE_SLURM)]  # fmt: skip
+    args = [
+        "sweep",
+        "--workflow-profile",
+        str(ROOT / "workflow" / "profiles" / "slurm"),
+        "--max-threads",
+        "1",
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+        "--seconds-between-status-checks",
+        "5",
+        "--latency-wait",
+        "10",
+        "--retries",
+        "0",
+        "--configfile",
+        str(SMOKE),
+        str(SMOKE_SLURM),
+    ]
     res = snakemake(*args, cwd=tmp_path, env=env, timeout=900)
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-4000:]

@@ -15,11 +15,26 @@ def _record(tmp_path, point, family, pe, re, seed, fid, intensity_map="paper", d
     torch.save(torch.rand(4, 1, 8, 8), samples)
     if family != "advdiff":
         intensity_map = divergence_free = None
-    rec.update(family=family, peclet=pe, reynolds=re, seed=seed, dataset="FFHQ-128", intensity_map=intensity_map,
-               divergence_free=divergence_free)  # fmt: skip
+    rec.update(
+        family=family,
+        peclet=pe,
+        reynolds=re,
+        seed=seed,
+        dataset="FFHQ-128",
+        intensity_map=intensity_map,
+        divergence_free=divergence_free,
+    )
     rec["sample"]["samples"] = str(samples)
-    rec["scores"].update(recall=0.2, density=1.0, coverage=0.6, palette=0.01, n_fake=50000, n_real=50000,
-                         feature_extractor="inception-v3-compat", fid_is_standard=True)  # fmt: skip
+    rec["scores"].update(
+        recall=0.2,
+        density=1.0,
+        coverage=0.6,
+        palette=0.01,
+        n_fake=50000,
+        n_real=50000,
+        feature_extractor="inception-v3-compat",
+        fid_is_standard=True,
+    )
     rec["settings"] = {"name": "t", "sample": {"grid": 4}, "evaluate": {"n": 50000, "real_split": "train"}}
     rec["config"].update(batch_size=32)
     path = tmp_path / f"{point}.json"
@@ -73,11 +88,14 @@ def test_rows_are_keyed_by_intensity_map_and_projection(tmp_path):
         if len(cells) > 7 and cells[1] in ("advdiff", "heat"):
             found[tuple(cells[1:6])] = cells
     assert set(found) == {
-        ("advdiff", "0", "∞", "paper", "no"), ("advdiff", "0", "∞", "none", "no"),
-        ("advdiff", "0.06", "∞", "paper", "no"), ("advdiff", "0.06", "∞", "paper", "yes"),
-        ("advdiff", "0.06", "∞", "none", "no"), ("advdiff", "0.06", "∞", "none", "yes"),
+        ("advdiff", "0", "∞", "paper", "no"),
+        ("advdiff", "0", "∞", "none", "no"),
+        ("advdiff", "0.06", "∞", "paper", "no"),
+        ("advdiff", "0.06", "∞", "paper", "yes"),
+        ("advdiff", "0.06", "∞", "none", "no"),
+        ("advdiff", "0.06", "∞", "none", "yes"),
         ("heat", "–", "–", "–", "–"),
-    }  # fmt: skip
+    }
     assert found[("advdiff", "0.06", "∞", "paper", "no")][-5] == "36.64"  # the paper's operator only
     for key in (("advdiff", "0.06", "∞", "paper", "yes"), ("advdiff", "0.06", "∞", "none", "no")):
         assert found[key][-5] == "–"
@@ -127,12 +145,17 @@ def test_figures_of_points_that_left_the_sweep_are_removed(tmp_path):
     """A point whose id changed leaves no old figure copy behind; other sweeps' files and other files stay."""
     figs = tmp_path / "reports" / "figures"
     figs.mkdir(parents=True)
-    stale = [figs / "sweep_t_heat-s1-0123456789_trajectory_strip.png",
-             figs / "sweep_t_advdiff-pe0.06-re10-s1-abcdef0123_velocity_field.png",  # an id without the map
-             figs / "sweep_t_advdiff-pe0.06-re10-mapnone-divfree-s1-abcdef0123_velocity_field.png"]  # fmt: skip
-    kept = [figs / "sweep_t_x_heat-s1-0123456789_trajectory_strip.png",  # sweep "t_x"
-            figs / "sweep_tt_heat-s1-0123456789_trajectory_strip.png",  # sweep "tt"
-            figs / "sweep_t_heat-s1-0123456789_notes.png", figs / "lbm.png"]  # fmt: skip
+    stale = [
+        figs / "sweep_t_heat-s1-0123456789_trajectory_strip.png",
+        figs / "sweep_t_advdiff-pe0.06-re10-s1-abcdef0123_velocity_field.png",  # an id without the map
+        figs / "sweep_t_advdiff-pe0.06-re10-mapnone-divfree-s1-abcdef0123_velocity_field.png",
+    ]
+    kept = [
+        figs / "sweep_t_x_heat-s1-0123456789_trajectory_strip.png",  # sweep "t_x"
+        figs / "sweep_tt_heat-s1-0123456789_trajectory_strip.png",  # sweep "tt"
+        figs / "sweep_t_heat-s1-0123456789_notes.png",
+        figs / "lbm.png",
+    ]
     for path in stale + kept:
         path.write_bytes(b"png")
     point = "heat-s1-9999999999"
@@ -151,8 +174,9 @@ def test_figures_of_points_that_left_the_sweep_are_removed(tmp_path):
 def test_fid_clean_gets_its_own_column_only_when_the_points_have_it(tmp_path):
     import json as _json
 
-    paths = [_record(tmp_path, f"advdiff-pe0.06-reinf-mappaper-s{s}-a", "advdiff", 0.06, None, s, 30.0 + s)
-             for s in (1, 2)]  # fmt: skip
+    paths = [
+        _record(tmp_path, f"advdiff-pe0.06-reinf-mappaper-s{s}-a", "advdiff", 0.06, None, s, 30.0 + s) for s in (1, 2)
+    ]
     plain = write_sweep_report(paths, tmp_path / "a" / "sweep_t.md", name="t", compare_paper=True)
     assert "FID clean" not in plain["md_table"].read_text()
     for i, path in enumerate(paths):

@@ -27,8 +27,13 @@ def test_dry_run_default_config_plans_the_sweep(tmp_path):
         assert jobs[rule] == 8, (rule, jobs)
     # one figure rule per family (its animation) and one for advdiff that moves (its velocity field)
     figures = {rule: n for rule, n in jobs.items() if rule.startswith("point_figures_")}
-    assert figures == {"point_figures_ddpm": 1, "point_figures_heat": 1, "point_figures_blur": 1,
-                       "point_figures_advdiff": 1, "point_figures_advdiff_velocity": 4}, jobs  # fmt: skip
+    assert figures == {
+        "point_figures_ddpm": 1,
+        "point_figures_heat": 1,
+        "point_figures_blur": 1,
+        "point_figures_advdiff": 1,
+        "point_figures_advdiff_velocity": 4,
+    }, jobs
     assert jobs["report_sweep"] == 1 and jobs["check_data"] == 1 and jobs["validate_lbm"] == 1
 
 
@@ -90,8 +95,7 @@ def test_lint_and_snakefmt_are_clean(tmp_path):
     assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout + res.stderr
     if SNAKEFMT is None:
         pytest.skip("snakefmt is not installed next to this Python")
-    fmt = subprocess.run([SNAKEFMT, "--check", "Snakefile", "workflow/rules"], cwd=ROOT, capture_output=True,
-                         text=True)  # fmt: skip
+    fmt = subprocess.run([SNAKEFMT, "--check", "Snakefile", "workflow/rules"], cwd=ROOT, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
@@ -142,8 +146,13 @@ def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
         for tag in (*tagged, "git_commit", "feature_extractor"):
             assert tag in tags, tag
         scores = ("eval.fid", "eval.kid", "eval.precision", "eval.recall", "eval.density", "eval.coverage")
-        for metric in (*scores, "eval.palette", "train.images_per_second_mean", "sample.images_per_second",
-                       "compute.hours"):  # fmt: skip
+        for metric in (
+            *scores,
+            "eval.palette",
+            "train.images_per_second_mean",
+            "sample.images_per_second",
+            "compute.hours",
+        ):
             assert metric in run.data.metrics, metric
         loss = client.get_metric_history(run.info.run_id, "train.loss")
         assert sorted(m.step for m in loss) == [1, 2, 3, 4]  # log_every 1, 4 steps, each once
@@ -155,10 +164,19 @@ def test_smoke_mlflow_holds_one_run_per_point_with_metrics_and_artifacts(smoke):
         assert run.data.params["seed"] == "1" and run.data.params["family"] == tags["family"]
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"config.json", "figures", "samples", "metrics", "checkpoints"} <= artifacts
-        listed = {a.path for folder in ("figures", "samples", "metrics", "checkpoints")
-                  for a in client.list_artifacts(run.info.run_id, folder)}  # fmt: skip
-        assert {"samples/samples.png", "samples/samples.pt.json", "metrics/scores.json", "metrics/record.json",
-                "figures/trajectory_strip.png", "checkpoints/checkpoint.pt.json"} <= listed  # fmt: skip
+        listed = {
+            a.path
+            for folder in ("figures", "samples", "metrics", "checkpoints")
+            for a in client.list_artifacts(run.info.run_id, folder)
+        }
+        assert {
+            "samples/samples.png",
+            "samples/samples.pt.json",
+            "metrics/scores.json",
+            "metrics/record.json",
+            "figures/trajectory_strip.png",
+            "checkpoints/checkpoint.pt.json",
+        } <= listed
         if tags["peclet"] == "1":
             assert "figures/velocity_field.png" in listed
 
@@ -172,7 +190,10 @@ def test_smoke_tables_hold_every_point(smoke):
     assert {r["feature_extractor"] for r in rows} == {"advdiff-tiny-test"} and {r["n_fake"] for r in rows} == {"8"}
     grouped = list(csv.DictReader((tables / "sweep_smoke.csv").open()))
     assert sorted((r["family"], r["peclet"], r["reynolds"]) for r in grouped) == [
-        ("advdiff", "0.0", "inf"), ("advdiff", "1.0", "10.0"), ("heat", "", "")]  # fmt: skip
+        ("advdiff", "0.0", "inf"),
+        ("advdiff", "1.0", "10.0"),
+        ("heat", "", ""),
+    ]
     md = (tables / "sweep_smoke.md").read_text()
     assert md.count("| Fashion-MNIST 16x16 |") == 3 and "8 / 8" in md and "advdiff-tiny-test" in md
     assert "\\begin{tabular}" in (tables / "sweep_smoke.tex").read_text()
@@ -271,8 +292,14 @@ def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_pat
     if SNAKEMAKE is None:
         pytest.skip("snakemake is not installed next to this Python")
     cmd = [SNAKEMAKE, "sweep", "--snakefile", str(ROOT / "Snakefile"), "--cores", "1", "--configfile", str(path)]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=snakemake_env(tmp_path), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=snakemake_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     runs = tmp_path / "results" / "sweep" / "runs"
     deadline = time.time() + 300
     # wait until one point has finished training and another has a checkpoint but no summary yet
@@ -289,8 +316,14 @@ def test_killed_workflow_resumes_training_without_redoing_or_duplicating(tmp_pat
     proc.wait(timeout=120)
     assert snakemake("--unlock", "--configfile", str(path), cwd=tmp_path).returncode == 0  # its lock stays behind
     finished = {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("*/summary.json")}
-    res = subprocess.run([*cmd, "--rerun-incomplete"], cwd=tmp_path, env=snakemake_env(tmp_path), capture_output=True,
-                         text=True, timeout=600)  # fmt: skip
+    res = subprocess.run(
+        [*cmd, "--rerun-incomplete"],
+        cwd=tmp_path,
+        env=snakemake_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     for name, mtime in finished.items():  # finished training was not redone
         assert (runs / name / "summary.json").stat().st_mtime_ns == mtime

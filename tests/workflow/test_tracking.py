@@ -35,28 +35,64 @@ def make_record(folder: Path, point: str = "advdiff-pe1-re100-mappaper-s1-012345
     """A point record as the workflow's record rule writes it, with small real files."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
-    for key, name, text in (("config", "config.json", '{"family": "advdiff"}'), ("sample_grid", "samples.png", "png"),
-                            ("scores", "scores.json", "{}")):  # fmt: skip
+    for key, name, text in (
+        ("config", "config.json", '{"family": "advdiff"}'),
+        ("sample_grid", "samples.png", "png"),
+        ("scores", "scores.json", "{}"),
+    ):
         (folder / name).write_text(text)
         files[key] = str(folder / name)
     return {
-        "point": point, "family": "advdiff", "peclet": 1.0, "reynolds": 100.0, "intensity_map": "paper",
-        "divergence_free": False, "seed": 1,
-        "config_hash": "0123456789abcdef", "sweep": "t", "dataset": "Fashion-MNIST 28x28", "image_size": 28,
-        "config": {"family": "advdiff", "family_params": {"peclet": 1.0, "reynolds": 100.0, "backend": "auto",
-                                                          "intensity_map": "paper", "divergence_free": False},
-                   "model": {"preset": "tiny"}, "seed": 1, "steps": 4},
+        "point": point,
+        "family": "advdiff",
+        "peclet": 1.0,
+        "reynolds": 100.0,
+        "intensity_map": "paper",
+        "divergence_free": False,
+        "seed": 1,
+        "config_hash": "0123456789abcdef",
+        "sweep": "t",
+        "dataset": "Fashion-MNIST 28x28",
+        "image_size": 28,
+        "config": {
+            "family": "advdiff",
+            "family_params": {
+                "peclet": 1.0,
+                "reynolds": 100.0,
+                "backend": "auto",
+                "intensity_map": "paper",
+                "divergence_free": False,
+            },
+            "model": {"preset": "tiny"},
+            "seed": 1,
+            "steps": 4,
+        },
         "settings": {"name": "t", "evaluate": {"n": 8, "feature_extractor": "tiny-test"}},
         "train": {"step": 4, "loss": 0.5, "images_per_second": 100.0, "seconds": 1.0, "device": "cpu"},
         "curves": {"loss": [[1, 0.9], [2, 0.7], [3, 0.6], [4, 0.5]]},
         "sample": {"images_per_second": 10.0, "seconds": 0.8},
-        "scores": {"fid": fid, "kid": 0.01, "precision": 0.5, "palette_per_channel": [0.1], "n_fake": 8, "n_real": 8,
-                   "feature_extractor": "advdiff-tiny-test", "fid_is_standard": False},
+        "scores": {
+            "fid": fid,
+            "kid": 0.01,
+            "precision": 0.5,
+            "palette_per_channel": [0.1],
+            "n_fake": 8,
+            "n_real": 8,
+            "feature_extractor": "advdiff-tiny-test",
+            "fid_is_standard": False,
+        },
         "schedule": {"fourier_max": 0.06, "transport_bound_px": 7.1},
-        "compute": {"device": "cpu", "kind": "CPU", "hours": 0.001, "seconds": {"train": 1.0}, "lbm_backend": "cpu",
-                    "versions": {"torch": "2.14.1", "cuda": None, "cupy": None, "gpu": None}},
-        "git_commit": "abc", "files": files,
-    }  # fmt: skip
+        "compute": {
+            "device": "cpu",
+            "kind": "CPU",
+            "hours": 0.001,
+            "seconds": {"train": 1.0},
+            "lbm_backend": "cpu",
+            "versions": {"torch": "2.14.1", "cuda": None, "cupy": None, "gpu": None},
+        },
+        "git_commit": "abc",
+        "files": files,
+    }
 
 
 def test_tracking_uri_defaults_overrides_and_refusals(tmp_path, monkeypatch):
@@ -90,14 +126,39 @@ def test_run_contents_tags_params_metrics():
     assert c["tags"]["mlflow.runName"] == "advdiff Pe=1 Re=100 map=paper s1" and c["tags"][ROLE_TAG] == "point"
     assert c["tags"][GIT_TAG] == "abc" and c["tags"][DIRTY_TAG] == "" and "\n" not in c["tags"]["mlflow.note.content"]
     assert [(folder, Path(path).name) for folder, path in c["artifacts"]] == [
-        ("", "config.json"), ("samples", "samples.png"), ("metrics", "scores.json")]  # fmt: skip
+        ("", "config.json"),
+        ("samples", "samples.png"),
+        ("metrics", "scores.json"),
+    ]
 
 
 def test_run_names_are_readable():
-    assert run_name({"family": "advdiff", "peclet": 0.06, "reynolds": None, "intensity_map": "paper",
-                     "divergence_free": False, "seed": 42}) == "advdiff Pe=0.06 Re=∞ map=paper s42"  # fmt: skip
-    assert run_name({"family": "advdiff", "peclet": 1.0, "reynolds": 10.0, "intensity_map": "none",
-                     "divergence_free": True, "seed": 1}) == "advdiff Pe=1 Re=10 map=none div-free s1"  # fmt: skip
+    assert (
+        run_name(
+            {
+                "family": "advdiff",
+                "peclet": 0.06,
+                "reynolds": None,
+                "intensity_map": "paper",
+                "divergence_free": False,
+                "seed": 42,
+            }
+        )
+        == "advdiff Pe=0.06 Re=∞ map=paper s42"
+    )
+    assert (
+        run_name(
+            {
+                "family": "advdiff",
+                "peclet": 1.0,
+                "reynolds": 10.0,
+                "intensity_map": "none",
+                "divergence_free": True,
+                "seed": 1,
+            }
+        )
+        == "advdiff Pe=1 Re=10 map=none div-free s1"
+    )
     assert run_name({"family": "heat", "seed": 42}) == "heat s42"
 
 
@@ -175,8 +236,16 @@ def test_parallel_writers_create_one_experiment_and_one_run_per_point(tmp_path):
         paths += [path, path]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(p), str(tmp_path)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in paths]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(p), str(tmp_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in paths
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
@@ -192,8 +261,13 @@ def test_parallel_writers_create_one_experiment_and_one_run_per_point(tmp_path):
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
 
 
@@ -284,8 +358,20 @@ def test_read_only_store_fails_early_naming_the_uri_and_the_fix(tmp_path, monkey
             setpriv = shutil.which("setpriv")
             if setpriv is None:
                 pytest.skip("running as root without setpriv: file permissions do not bind root")
-            res = subprocess.run([setpriv, "--bounding-set=-dac_override,-dac_read_search", "--", sys.executable,
-                                  "-c", READ_ONLY_CHECK, uri], capture_output=True, text=True, timeout=120)  # fmt: skip
+            res = subprocess.run(
+                [
+                    setpriv,
+                    "--bounding-set=-dac_override,-dac_read_search",
+                    "--",
+                    sys.executable,
+                    "-c",
+                    READ_ONLY_CHECK,
+                    uri,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert res.returncode == 3, res.stdout + res.stderr
             text = res.stdout
         else:
@@ -312,11 +398,24 @@ def test_tracking_through_an_mlflow_server(tmp_path, monkeypatch):
     uri = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "OMP_NUM_THREADS": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    server = subprocess.Popen([mlflow_cli, "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                               "--default-artifact-root", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(tmp_path / "server.log", "w"),  # noqa: SIM115 (the server's log)
-                              start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        [
+            mlflow_cli,
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--default-artifact-root",
+            str(tmp_path / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "server.log", "w"),  # noqa: SIM115 (the server's log)
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -363,8 +462,12 @@ def test_job_benchmarks_are_logged_to_the_run(tmp_path, monkeypatch):
     sample.write_text(header + "10.0\t0:00:10\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t-\n")  # not measured: left out
     assert read_benchmark(sample) == {"seconds": 10.0}
     assert read_benchmark(tmp_path / "missing.tsv") is None
-    result = track_record(make_record(tmp_path / "p"), "advdiff-t", root=tmp_path,
-                          benchmarks={"train": train, "sample": sample, "evaluate": tmp_path / "none.tsv"})  # fmt: skip
+    result = track_record(
+        make_record(tmp_path / "p"),
+        "advdiff-t",
+        root=tmp_path,
+        benchmarks={"train": train, "sample": sample, "evaluate": tmp_path / "none.tsv"},
+    )
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=result["tracking_uri"])

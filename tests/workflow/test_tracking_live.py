@@ -33,8 +33,9 @@ def _one_thread_own_store(one_thread, monkeypatch):
 
 
 def tracking(tmp_path: Path, **kwargs) -> SweepTracking:
-    return SweepTracking("advdiff-live", SWEEP, uri=f"sqlite:///{tmp_path / 'mlflow.db'}", system_metrics=None,
-                         **kwargs)  # fmt: skip
+    return SweepTracking(
+        "advdiff-live", SWEEP, uri=f"sqlite:///{tmp_path / 'mlflow.db'}", system_metrics=None, **kwargs
+    )
 
 
 def client(t: SweepTracking):
@@ -55,16 +56,35 @@ def record_for(run_dir: Path, cfg: dict, point: str) -> dict:
     """A point record as the record job writes it, from a real training run folder."""
     summary = json.loads((run_dir / "summary.json").read_text())
     config = json.loads((run_dir / "config.json").read_text())
-    files = {"config": str(run_dir / "config.json"), "train_summary": str(run_dir / "summary.json"),
-             "train_metrics": str(run_dir / "metrics.jsonl")}  # fmt: skip
+    files = {
+        "config": str(run_dir / "config.json"),
+        "train_summary": str(run_dir / "summary.json"),
+        "train_metrics": str(run_dir / "metrics.jsonl"),
+    }
     return {
-        "point": point, "family": "heat", "peclet": None, "reynolds": None, "intensity_map": None,
-        "divergence_free": None, "seed": cfg["seed"], "config_hash": TrainConfig.from_dict(cfg).hash(),
-        "sweep": "live", "dataset": "folder 8x8", "image_size": 8, "config": config, "settings": {"name": "live"},
-        "train": summary, "curves": read_curve(run_dir / "metrics.jsonl"), "sample": {}, "scores": {"fid": 3.0},
-        "schedule": None, "compute": {"device": "cpu", "kind": "CPU", "hours": 0.0001, "seconds": {}},
-        "git_commit": "abc", "git_dirty_paths": ["reports/x.md"], "files": files,
-    }  # fmt: skip
+        "point": point,
+        "family": "heat",
+        "peclet": None,
+        "reynolds": None,
+        "intensity_map": None,
+        "divergence_free": None,
+        "seed": cfg["seed"],
+        "config_hash": TrainConfig.from_dict(cfg).hash(),
+        "sweep": "live",
+        "dataset": "folder 8x8",
+        "image_size": 8,
+        "config": config,
+        "settings": {"name": "live"},
+        "train": summary,
+        "curves": read_curve(run_dir / "metrics.jsonl"),
+        "sample": {},
+        "scores": {"fid": 3.0},
+        "schedule": None,
+        "compute": {"device": "cpu", "kind": "CPU", "hours": 0.0001, "seconds": {}},
+        "git_commit": "abc",
+        "git_dirty_paths": ["reports/x.md"],
+        "files": files,
+    }
 
 
 def test_killed_training_is_one_killed_run_that_the_resumed_training_continues(images, tmp_path):
@@ -72,8 +92,11 @@ def test_killed_training_is_one_killed_run_that_the_resumed_training_continues(i
     cfg = tiny_config(images, "heat", steps=8, checkpoint_every=4, log_every=1)
     config = TrainConfig.from_dict(cfg).to_dict()
     point = "heat-s7-0123456789"
-    data = {"dataset": {"name": "folder", "root": str(images), "split": "train", "size": 8}, "images": 24,
-            "shape": [1, 8, 8]}  # fmt: skip
+    data = {
+        "dataset": {"name": "folder", "root": str(images), "split": "train", "size": 8},
+        "images": 24,
+        "shape": [1, 8, 8],
+    }
     run_dir = tmp_path / "run"
 
     with pytest.raises(Stop), t.point_run(point, config, stage="train", dataset=data) as run:
@@ -146,8 +169,10 @@ def test_killed_training_is_one_killed_run_that_the_resumed_training_continues(i
 def test_a_job_that_raises_leaves_a_failed_run(images, tmp_path):
     t = tracking(tmp_path)
     config = TrainConfig.from_dict(tiny_config(images, "heat")).to_dict()
-    with pytest.raises(RuntimeError, match="out of memory"), t.point_run("heat-s7-aaaaaaaaaa", config,
-                                                                         stage="sample") as run:  # fmt: skip
+    with (
+        pytest.raises(RuntimeError, match="out of memory"),
+        t.point_run("heat-s7-aaaaaaaaaa", config, stage="sample") as run,
+    ):
         raise RuntimeError("out of memory")
     got = client(t).get_run(run.run_id)
     assert got.info.status == "FAILED" and got.data.tags["advdiff.error"] == "RuntimeError: out of memory"
@@ -172,8 +197,9 @@ with t.point_run("heat-s1-bbbbbbbbbb", config, stage="train") as run:
 def test_sigterm_marks_the_run_killed(tmp_path):
     t = tracking(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_JOB, t.uri], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_JOB, t.uri], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     run_id = proc.stdout.readline().strip()
     assert run_id, proc.communicate(timeout=60)[1]
     time.sleep(1.5)  # a few system-metrics samples
@@ -201,8 +227,16 @@ def test_parallel_points_make_one_parent_and_one_child_each(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    procs = [subprocess.Popen([sys.executable, "-c", PARALLEL_JOB, uri, str(seed)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for seed in (1, 2, 3, 4)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PARALLEL_JOB, uri, str(seed)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for seed in (1, 2, 3, 4)
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err

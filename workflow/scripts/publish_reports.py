@@ -28,7 +28,9 @@ stale = sorted(
     if path not in keep and pattern.fullmatch(path.name)
 )
 if stale:
-    message = (f"{len(stale)} per-point figures in reports/ are not published by this sweep (points that left "
-               f"it); left in place: git rm {' '.join(stale)}")  # fmt: skip
+    message = (
+        f"{len(stale)} per-point figures in reports/ are not published by this sweep (points that left "
+        f"it); left in place: git rm {' '.join(stale)}"
+    )
     logging.warning(message)
     sys.stderr.write(f"publish: {message}\n")

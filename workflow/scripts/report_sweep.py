@@ -20,13 +20,16 @@ root = page.parent  # results/reports: the page, tables/ and figures/ keep their
 declared = {Path(os.path.relpath(f, root)) for f in smk.output}
 with tempfile.TemporaryDirectory(prefix="report_sweep.") as tmp:
     staged = Path(tmp)
-    write_sweep_report(list(smk.input.records), staged / page.name, name=smk.params.name,
-                       compare_paper=smk.params.compare_paper)  # fmt: skip
+    write_sweep_report(
+        list(smk.input.records), staged / page.name, name=smk.params.name, compare_paper=smk.params.compare_paper
+    )
     written = {p.relative_to(staged) for p in staged.rglob("*") if p.is_file()}
     if written != declared:
-        raise RuntimeError(f"write_sweep_report wrote {sorted(map(str, written - declared))} that the rule does not "
-                           f"declare, and not {sorted(map(str, declared - written))} that it does "
-                           "(workflow/rules/report.smk)")  # fmt: skip
+        raise RuntimeError(
+            f"write_sweep_report wrote {sorted(map(str, written - declared))} that the rule does not "
+            f"declare, and not {sorted(map(str, declared - written))} that it does "
+            "(workflow/rules/report.smk)"
+        )
     for rel in sorted(declared):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(staged / rel, root / rel)

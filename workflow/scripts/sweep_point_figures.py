@@ -12,6 +12,13 @@ configure_job(smk.threads, smk.log[0])
 config = TrainConfig.from_dict(smk.params.config)
 ds = config.dataset
 # the test split's first images; for a flat image folder (FFHQ) its held-out subset, which training never reads
-x0, _ = preview_images(ds.name, root=ds.root, size=ds.size, channels=ds.channels, n=smk.params.n_images,
-                       holdout=ds.holdout, holdout_seed=ds.holdout_seed)  # fmt: skip
+x0, _ = preview_images(
+    ds.name,
+    root=ds.root,
+    size=ds.size,
+    channels=ds.channels,
+    n=smk.params.n_images,
+    holdout=ds.holdout,
+    holdout_seed=ds.holdout_seed,
+)
 corruption_figures({config.family: config.build_corruption()}, x0, Path(smk.output.strip).parent)

@@ -10,6 +10,13 @@ smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakem
 configure_job(log_file=smk.log[0])
 record = json.loads(Path(smk.input[0]).read_text())
 points = len(build_sweep(smk.config["sweep"]).points)  # the sweep's parent run finishes with its last point
-result = track_record(record, smk.params.experiment, uri=smk.params.uri, extra_artifacts=[smk.input[0]],
-                      sweep=smk.config["sweep"], sweep_points=points, benchmarks=smk.params.benchmarks)  # fmt: skip
+result = track_record(
+    record,
+    smk.params.experiment,
+    uri=smk.params.uri,
+    extra_artifacts=[smk.input[0]],
+    sweep=smk.config["sweep"],
+    sweep_points=points,
+    benchmarks=smk.params.benchmarks,
+)
 write_record(result, smk.output[0])

@@ -113,9 +113,20 @@ class CpuBackend:
         _, P, H, W = f.shape
         om = np.ascontiguousarray(omegas, dtype=np.float32)
         status = library().adv_cpu_run(
-            _ptr(f), _ptr(scratch), P, channels, H, W, _ptr(vel), _ptr(om), n,
-            KERNEL_COLLISIONS[collision], BOUNDARIES[boundary], num_threads(), int(self.generic),
-        )  # fmt: skip
+            _ptr(f),
+            _ptr(scratch),
+            P,
+            channels,
+            H,
+            W,
+            _ptr(vel),
+            _ptr(om),
+            n,
+            KERNEL_COLLISIONS[collision],
+            BOUNDARIES[boundary],
+            num_threads(),
+            int(self.generic),
+        )
         if status != 0:
             raise MemoryError("the cpu LBM kernel could not allocate its scratch row")
         return (f, scratch) if n % 2 == 0 else (scratch, f)
