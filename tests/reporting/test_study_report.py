@@ -8,7 +8,7 @@ import torch
 
 from advdiff.errors import ConfigError
 from advdiff.reporting.study import compare, conclusion, job_costs, write_study_report
-from tests.workflow.test_tracking import make_record
+from tests.test_tracking import make_record
 
 SEEDS = (1, 2, 3)
 

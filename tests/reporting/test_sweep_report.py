@@ -6,7 +6,7 @@ import json
 import torch
 
 from advdiff.reporting.sweep import write_sweep_report
-from tests.workflow.test_tracking import make_record
+from tests.test_tracking import make_record
 
 
 def _record(tmp_path, point, family, pe, re, seed, fid, intensity_map="paper", divergence_free=False):
