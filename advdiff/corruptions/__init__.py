@@ -6,8 +6,11 @@
 (:mod:`advdiff.corruptions.advection`) is imported on first use.
 """
 
-from advdiff.corruptions.base import (
-    Corruption,
+from advdiff.corruptions.base import Corruption
+from advdiff.corruptions.blur import BlurringDiffusion
+from advdiff.corruptions.ddpm import DDPM
+from advdiff.corruptions.heat import HeatDissipation
+from advdiff.corruptions.registry import (
     FamilyUnavailableError,
     build,
     families,
@@ -16,9 +19,6 @@ from advdiff.corruptions.base import (
     register,
     register_lazy,
 )
-from advdiff.corruptions.blur import BlurringDiffusion
-from advdiff.corruptions.ddpm import DDPM
-from advdiff.corruptions.heat import HeatDissipation
 
 __all__ = [
     "DDPM",

@@ -33,13 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from advdiff.corruptions.base import (
-    Corruption,
-    check_int,
-    check_real,
-    draw_seeds,
-    register,
-)
+from advdiff.corruptions.base import Corruption
+from advdiff.corruptions.registry import register
+from advdiff.corruptions.tensors import draw_seeds
+from advdiff.corruptions.validate import check_int, check_real
 from advdiff.errors import bad_value
 from advdiff.fields import SpectralTurbulence, velocity_callable
 from advdiff.lbm import solve, units

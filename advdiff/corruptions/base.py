@@ -384,26 +384,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# the registry's names, importable from here as before (the registry needs Corruption, defined above)
-from advdiff.corruptions.registry import (  # noqa: E402
-    FamilyUnavailableError,
-    build,
-    families,
-    family_class,
-    known_params,
-    register,
-    register_lazy,
+_REGISTRY_NAMES = (
+    "FamilyUnavailableError",
+    "build",
+    "families",
+    "family_class",
+    "known_params",
+    "register",
+    "register_lazy",
 )
+
+
+def __getattr__(name: str) -> Any:
+    """The registry's names under their old path (the registry imports this module, so not eagerly)."""
+    if name in _REGISTRY_NAMES:
+        from advdiff.corruptions import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DATA_TOLERANCE",
     "Corruption",
-    "FamilyUnavailableError",
     "GeneratorLike",
     "Level",
     "blur_widths",
     "blur_widths_array",
-    "build",
     "check_K",
     "check_data",
     "check_generator",
@@ -413,10 +420,5 @@ __all__ = [
     "check_real",
     "compute_dtype",
     "draw_seeds",
-    "families",
-    "family_class",
-    "known_params",
     "randn",
-    "register",
-    "register_lazy",
 ]

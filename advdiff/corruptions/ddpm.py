@@ -15,8 +15,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from advdiff.corruptions.base import check_K, check_real, register
 from advdiff.corruptions.gaussian import GaussianCorruption
+from advdiff.corruptions.registry import register
+from advdiff.corruptions.validate import check_K, check_real
 from advdiff.errors import bad_value
 
 if TYPE_CHECKING:

@@ -26,16 +26,9 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING
 
-from advdiff.corruptions.base import (
-    Corruption,
-    GeneratorLike,
-    Level,
-    check_generator,
-    check_images,
-    check_level,
-    compute_dtype,
-    randn,
-)
+from advdiff.corruptions.base import Corruption, GeneratorLike, Level
+from advdiff.corruptions.tensors import randn
+from advdiff.corruptions.validate import check_generator, check_images, check_level, compute_dtype
 
 if TYPE_CHECKING:
     import torch

@@ -18,7 +18,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from advdiff.corruptions.base import Corruption, blur_widths_array, check_real, compute_dtype, register
+from advdiff.corruptions.base import Corruption
+from advdiff.corruptions.registry import register
+from advdiff.corruptions.tensors import blur_widths_array
+from advdiff.corruptions.validate import check_real, compute_dtype
 
 if TYPE_CHECKING:
     import torch

@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from advdiff.corruptions.base import check_generator, check_images, compute_dtype, randn
+from advdiff.corruptions.tensors import randn
+from advdiff.corruptions.validate import check_generator, check_images, compute_dtype
 from advdiff.errors import bad_value
 
 if TYPE_CHECKING:  # torch is imported where sampling runs: the names of samplers and what they fit need none

@@ -19,8 +19,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from advdiff.corruptions.base import check_int, check_real
 from advdiff.corruptions.gaussian import to_data, to_model
+from advdiff.corruptions.validate import check_int, check_real
 from advdiff.errors import bad_value
 from advdiff.sampling.base import Model, Run, check_fits, check_flag, progress_bar
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from advdiff.corruptions.base import check_real
+from advdiff.corruptions.validate import check_real
 from advdiff.sampling.base import Model, Run, check_fits, check_flag, progress_bar
 
 if TYPE_CHECKING:

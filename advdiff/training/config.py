@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from advdiff.corruptions import Corruption, build, families
-from advdiff.corruptions.base import check_int, check_real, known_params
 from advdiff.corruptions.gaussian import GaussianCorruption
+from advdiff.corruptions.registry import known_params
+from advdiff.corruptions.validate import check_int, check_real
 from advdiff.data_settings import (
     DATASETS,
     check_channels,

@@ -27,16 +27,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from advdiff.corruptions.base import (
-    Corruption,
-    GeneratorLike,
-    check_generator,
-    check_images,
-    check_K,
-    check_level,
-    randn,
-)
+from advdiff.corruptions.base import Corruption, GeneratorLike
 from advdiff.corruptions.gaussian import GaussianCorruption, to_model
+from advdiff.corruptions.tensors import randn
+from advdiff.corruptions.validate import check_generator, check_images, check_K, check_level
 from advdiff.errors import bad_value
 
 

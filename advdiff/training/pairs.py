@@ -52,13 +52,8 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 
-from advdiff.corruptions.base import (
-    Corruption,
-    GeneratorLike,
-    check_generator,
-    check_images,
-    check_int,
-)
+from advdiff.corruptions.base import Corruption, GeneratorLike
+from advdiff.corruptions.validate import check_generator, check_images, check_int
 from advdiff.data.base import unit_float
 from advdiff.data.folder import StreamedImages
 from advdiff.errors import bad_value

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from advdiff.corruptions.base import check_int
+from advdiff.corruptions.validate import check_int
 from advdiff.errors import bad_value
 
 STREAMS: dict[str, int] = {"init": 0, "data": 1, "image": 2, "pool": 3, "sample": 4}

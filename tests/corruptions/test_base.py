@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from advdiff.corruptions import Corruption, build
-from advdiff.corruptions.base import check_int, check_level, draw_seeds, randn
+from advdiff.corruptions.tensors import draw_seeds, randn
+from advdiff.corruptions.validate import check_int, check_level
 from advdiff.errors import ConfigError
 
 

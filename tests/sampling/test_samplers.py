@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from advdiff.corruptions import build
-from advdiff.corruptions.base import randn
+from advdiff.corruptions.tensors import randn
 from advdiff.errors import ConfigError
 from advdiff.sampling import (
     DEFAULT_SAMPLERS,
