@@ -254,7 +254,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from advdiff.metrics.evaluate import describe, evaluate_folders, evaluate_run
+    from advdiff.metrics.evaluate import describe, evaluate_folders
+    from advdiff.runs import evaluate_run
 
     _set_threads(args.threads)
     _check_start(args.device)

@@ -1,8 +1,8 @@
 """Runs on disk: configuration files, run folders, and sampling from a trained run.
 
 The ``advdiff train`` and ``advdiff sample`` commands (and the workflow scripts) call these.
-A run folder is named after its family and the hash of its resolved configuration, so the
-same configuration always continues in the same folder.
+A run folder is named by :func:`advdiff.naming.run_name` (the point label, seed and config hash), as
+the workflow's sweep names it, so the same configuration always continues in the same folder.
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from advdiff.errors import ConfigError, bad_value
+from advdiff.naming import run_name
 from advdiff.training import TrainConfig, image_generators, load_checkpoint, train
-from advdiff.training.trainer import CHECKPOINT_FILE, data_options, draw_prior, load_images
+from advdiff.training.trainer import CHECKPOINT_FILE, draw_prior, load_images
 from advdiff.yaml_files import load_yaml
 
 log = logging.getLogger(__name__)
@@ -41,14 +43,17 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
 
 
 def run_dir_for(config: TrainConfig, root: str | Path = RUNS_ROOT) -> Path:
-    """The default folder of a configuration: ``<root>/<family>-<first 12 hex digits of its hash>``.
+    """The folder of a configuration: ``<root>/<run name>`` (:func:`advdiff.naming.run_name`, as the sweep names it).
 
-    The ``advdiff train`` command's naming. A sweep's runs are named by their point id instead
-    (:func:`advdiff.sweep.point_id`: the swept coordinates and seed, then 10 hex digits of the same
-    hash), which the workflow's rules match; both names are what existing folders are resumed by,
-    so neither is rewritten into the other.
+    A folder of an earlier version, ``<root>/<family>-<first 12 hex digits of the hash>``, is used when
+    it exists and the new one does not, so that such a run still resumes where it stopped.
     """
-    return Path(root) / f"{config.family}-{config.hash()[:12]}"
+    folder = Path(root) / run_name(config)
+    legacy = Path(root) / f"{config.family}-{config.hash()[:12]}"
+    if not folder.exists() and legacy.is_dir():
+        log.info("using the run folder %s (named as earlier versions did; new runs go to %s)", legacy, folder.name)
+        return legacy
+    return folder
 
 
 def train_run(
@@ -64,7 +69,9 @@ def train_run(
     it is written (see :func:`advdiff.training.train`).
     """
     folder = Path(run_dir) if run_dir is not None else run_dir_for(config)
-    summary = train(config, folder, progress=progress, on_log=on_log)
+    from advdiff.sampling import preview
+
+    summary = train(config, folder, progress=progress, on_log=on_log, preview=preview)
     summary["run_dir"] = str(folder)
     return summary
 
@@ -117,7 +124,7 @@ def sample_run(
 
     from advdiff.devices import resolve_device
     from advdiff.models import UNet
-    from advdiff.sampling import default_sampler, sample
+    from advdiff.sampling import data_options, default_sampler, sample
     from advdiff.sampling.base import progress_bar
 
     if n < 1:
@@ -179,3 +186,170 @@ def sample_run(
     target.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     log.info("sampled %d images in %.1f s (%.2f images/s) -> %s", n, seconds, n / seconds, target)
     return summary
+
+
+def evaluate_run(  # noqa: C901
+    run_dir: str | PathLike[str],
+    n: int,
+    out: str | PathLike[str] | None = None,
+    *,
+    samples: str | PathLike[str] | None = None,
+    n_real: int | None = None,
+    real_split: str = "train",
+    sampler: str | None = None,
+    sample_seed: int = 0,
+    feature_extractor: str = "inception",
+    weights: str | PathLike[str] | None = None,
+    cache: str | PathLike[str] | None = None,
+    use_cache: bool = True,
+    download: bool = False,
+    device: str = "auto",
+    batch_size: int = 32,
+    prdc_k: int = 5,
+    kid_subsets: int = 100,
+    kid_subset: int = 1000,
+    seed: int = 2020,
+    progress: bool = True,
+    clean_fid: bool = False,
+) -> dict[str, Any]:
+    """Score a trained run: ``n`` generated images against ``n_real`` (default ``n``) real ones.
+
+    Generated images: the first ``n`` of ``samples`` (a ``.pt`` tensor) if given; else the run's
+    earlier evaluation samples for this step, sampler, seed and ``n`` when they exist; else drawn now
+    with :func:`sample_run` (kept in ``<run>/samples/eval_*.pt``). Real images: the run's
+    data set (same root, size and channels) on ``real_split``; for a flat image folder ``test`` is its
+    held-out subset (``dataset.holdout``), which training never read, recorded in ``dataset.split_info``.
+    Writes ``out`` (default ``<run>/metrics.json``). ``clean_fid`` adds ``fid_clean`` (clean-fid's "clean"
+    mode, the paper's FID).
+    """
+    from advdiff.data import load_dataset
+    from advdiff.data_settings import check_split
+    from advdiff.devices import resolve_device
+    from advdiff.metrics.evaluate import (
+        METRICS_FILE,
+        add_clean_fid,
+        check_counts,
+        check_out,
+        load_samples,
+        score,
+        write_metrics,
+    )
+    from advdiff.metrics.features import build_extractor
+    from advdiff.metrics.images import check_same_size, to_uint8
+    from advdiff.metrics.reference import folder_fingerprint, reference_key, reference_stats
+    from advdiff.preflight import check_sampler
+    from advdiff.sampling import default_sampler
+    from advdiff.training.trainer import CONFIG_FILE
+
+    t0 = time.perf_counter()
+    folder = Path(run_dir)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise bad_value("n", n, "an integer >= 1 (the number of generated images to score)")
+    n_real = n if n_real is None else n_real
+    if isinstance(n_real, bool) or not isinstance(n_real, int) or n_real < 1:
+        raise bad_value("n_real", n_real, "None or an integer >= 1")
+    real_split = check_split(real_split)
+    if not (folder / CONFIG_FILE).is_file():
+        raise bad_value("run", str(folder), f"a run folder of `advdiff train` (with {CONFIG_FILE})")
+    config = TrainConfig.load(folder / CONFIG_FILE)
+    target = check_out(out if out is not None else folder / METRICS_FILE)
+    resolve_device(device)  # a CUDA device on a machine without one is refused now, not after sampling
+    if samples is None:
+        check_sampler(sampler, [config.family], "sampler")
+    ds = config.dataset
+    # no up-front decode of a folder: the real images are read only on a reference-cache miss (a bad file is named then)
+    data = load_dataset(
+        ds.name,
+        root=ds.root,
+        split=real_split,
+        size=ds.size,
+        channels=ds.channels,
+        limit=n_real,
+        verify=False,
+        root_key="dataset.root",
+        holdout=ds.holdout,
+        holdout_seed=ds.holdout_seed,
+    )
+    real_count = len(data)
+    if real_count < n_real:
+        log.warning("data set %s (%s) has only %d images; scoring against all of them", ds.name, real_split, real_count)
+    check_counts(real_count, n, prdc_k=prdc_k, kid_subset=kid_subset)
+    info: dict[str, Any] = {"run_dir": str(folder), "real_split": real_split}
+    if samples is not None:
+        images = load_samples(Path(samples))
+        if images.dim() != 4 or images.shape[0] < n:
+            raise bad_value(
+                "samples",
+                str(samples),
+                f"a tensor (N, C, H, W) with at least n={n} images, got shape {tuple(images.shape)}",
+            )
+        images = images[:n]
+        info["samples"] = str(samples)
+    else:
+        if not (folder / CHECKPOINT_FILE).is_file():
+            raise bad_value("run", str(folder), f"a trained run folder with {CHECKPOINT_FILE}; train it first")
+        step = int(load_checkpoint(folder / CHECKPOINT_FILE)["step"])
+        name = sampler or default_sampler(config.family)
+        grid = folder / "samples" / f"eval_step{step:07d}_{name}_seed{sample_seed}_n{n}.png"
+        if grid.with_suffix(".pt").is_file():
+            log.info("reusing samples %s", grid.with_suffix(".pt"))
+            images = load_samples(grid.with_suffix(".pt"))
+        else:
+            summary = sample_run(config, n, folder, sampler=name, seed=sample_seed, out=grid, progress=progress)
+            images = load_samples(Path(summary["samples"]))
+            info["seconds_sampling"] = summary["seconds"]
+        info.update(step=step, sampler=name, sample_seed=sample_seed, samples=str(grid.with_suffix(".pt")))
+    fake = to_uint8(images, "generated images")
+    check_same_size(data.shape[1:], fake.shape[2:])
+    extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
+    root = str(Path(ds.root).resolve()) if ds.root is not None else None
+    identity = dict(dataset=ds.name, root=root, split=real_split, size=ds.size, channels=ds.channels, n=real_count)
+    if ds.name == "folder":
+        identity["files"] = folder_fingerprint(Path(ds.root), None)
+        split_info = data.split_info()
+        if split_info["kind"] != "subfolders":  # a flat folder: which files are held out is part of the identity
+            identity["holdout"] = {k: split_info.get(k) for k in ("holdout", "holdout_seed", "holdout_sha256")}
+
+    def load_real() -> torch.Tensor:
+        return to_uint8(data.tensor(real_count), "real images")
+
+    reference = reference_stats(
+        reference_key(extractor, **identity),
+        load_real,
+        extractor,
+        cache=cache,
+        use_cache=use_cache,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    result = score(
+        reference,
+        fake,
+        extractor,
+        prdc_k=prdc_k,
+        kid_subsets=kid_subsets,
+        kid_subset=kid_subset,
+        seed=seed,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    if clean_fid:
+        add_clean_fid(
+            result,
+            identity,
+            load_real,
+            fake,
+            cache=cache,
+            use_cache=use_cache,
+            batch_size=batch_size,
+            progress=progress,
+            device=device,
+        )
+    result.update(info)
+    result["dataset"] = {("name" if k == "dataset" else k): v for k, v in identity.items() if k != "files"}
+    if ds.name == "folder":
+        result["dataset"]["split_info"] = data.split_info()  # the real images' split, held-out names' sha256
+    result["seconds"] = time.perf_counter() - t0
+    if target is not None:
+        write_metrics(target, result)
+    return result

@@ -253,12 +253,13 @@ def test_corrupt_into_an_unwritable_out_is_refused_first(image_folder, tmp_path,
 
 def test_evaluate_into_an_unwritable_out_is_refused_before_scoring(tmp_path, capsys, monkeypatch):
     import advdiff.metrics.evaluate as evaluate
+    import advdiff.runs as runs
 
     def no_scoring(*args, **kwargs):
         raise AssertionError("scoring started before the output folder was checked")
 
     monkeypatch.setattr(evaluate, "evaluate_folders", no_scoring)
-    monkeypatch.setattr(evaluate, "evaluate_run", no_scoring)
+    monkeypatch.setattr(runs, "evaluate_run", no_scoring)
     out = unwritable(tmp_path) / "metrics.json"
     code = main(
         [

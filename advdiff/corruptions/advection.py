@@ -241,11 +241,15 @@ class AdvectionDiffusion(Corruption):
 
     def shape_summary(self, height: int, width: int) -> dict[str, Any]:
         """The schedule's numbers at this size (:meth:`~advdiff.lbm.units.Schedule.summary`), Pe/Re when Re is
-        set, and the velocity RMS requested and realised by the soft limiter (:meth:`velocity_rms`)."""
+        set, the Re from which the velocity's roll-off keeps every mode here, and the velocity RMS requested
+        and realised by the soft limiter (:meth:`velocity_rms`)."""
+        from advdiff.fields import reynolds_without_cutoff
+
         p = self.params
         summary: dict[str, Any] = self.schedule(height, width).summary()
         if p["reynolds"] is not None:
             summary["pe_over_re"] = p["peclet"] / p["reynolds"]
+        summary["reynolds_without_cutoff"] = reynolds_without_cutoff((height, width))
         rms = self.velocity_rms(height, width)
         summary.update(
             velocity_rms_requested=rms["requested"],

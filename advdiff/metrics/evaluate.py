@@ -3,9 +3,9 @@
 Two ways in:
 
 * :func:`evaluate_folders` -- two folders of images (``--real DIR --fake DIR``);
-* :func:`evaluate_run` -- a run folder of ``advdiff train``: ``n`` samples drawn from its last
-  checkpoint (or read from a ``.pt`` file / an earlier evaluation's samples) against ``n_real``
-  images of the run's data set, whose statistics are cached (:mod:`advdiff.metrics.reference`).
+* :func:`advdiff.runs.evaluate_run` -- a run folder of ``advdiff train``, sampled there and scored
+  with this module's pieces against its data set, whose statistics are cached
+  (:mod:`advdiff.metrics.reference`).
 
 Both check everything that can be checked (folders, sizes, real against generated sizes, NaNs,
 value ranges, counts against k and the KID subset, the device and the sampler) before the slow
@@ -35,7 +35,7 @@ import torch
 from advdiff.errors import ConfigError, bad_value
 from advdiff.files import atomic_write_text
 from advdiff.metrics.features import INCEPTION, FeatureExtractor, build_extractor
-from advdiff.metrics.images import check_same_size, read_folder, to_uint8
+from advdiff.metrics.images import check_same_size, read_folder
 from advdiff.metrics.reference import ReferenceStats, folder_fingerprint, reference_key, reference_stats
 from advdiff.metrics.scores import (
     channel_histograms,
@@ -188,7 +188,8 @@ def write_metrics(path: str | PathLike[str], result: dict[str, Any]) -> Path:
     return target
 
 
-def _check_out(out: str | PathLike[str] | None) -> Path | None:
+def check_out(out: str | PathLike[str] | None) -> Path | None:
+    """The ``metrics.json`` path ``out`` as a Path, refused if it names a folder (None: no file)."""
     if out is None:
         return None
     target = Path(out)
@@ -225,10 +226,10 @@ def evaluate_folders(
     ``fid_clean``, the paper's FID (clean-fid's "clean" mode), beside torch-fidelity's ``fid``.
     """
     from advdiff.data.folder import read_image
-    from advdiff.metrics.features import resolve_device
+    from advdiff.devices import resolve_device
 
     t0 = time.perf_counter()
-    target = _check_out(out)
+    target = check_out(out)
     resolve_device(device)  # a CUDA device on a machine without one is refused now, not after reading images
     real_path, fake_path = Path(real).resolve(), Path(fake).resolve()
     fake_images = read_folder(fake_path, "fake", limit=n_fake)
@@ -295,7 +296,8 @@ def read_folder_listing(folder: Path, limit: int | None) -> list[Path]:
     return list_images(folder)[:limit]
 
 
-def _load_samples(path: Path) -> torch.Tensor:
+def load_samples(path: Path) -> torch.Tensor:
+    """The image tensor saved in the ``.pt`` file ``path``; an unreadable file or another object is refused."""
     try:
         samples = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
@@ -303,163 +305,6 @@ def _load_samples(path: Path) -> torch.Tensor:
     if not isinstance(samples, torch.Tensor):
         raise bad_value("samples", str(path), "a .pt file holding one image tensor (N, C, H, W)")
     return samples
-
-
-def evaluate_run(  # noqa: C901
-    run_dir: str | PathLike[str],
-    n: int,
-    out: str | PathLike[str] | None = None,
-    *,
-    samples: str | PathLike[str] | None = None,
-    n_real: int | None = None,
-    real_split: str = "train",
-    sampler: str | None = None,
-    sample_seed: int = 0,
-    feature_extractor: str = "inception",
-    weights: str | PathLike[str] | None = None,
-    cache: str | PathLike[str] | None = None,
-    use_cache: bool = True,
-    download: bool = False,
-    device: str = "auto",
-    batch_size: int = 32,
-    prdc_k: int = 5,
-    kid_subsets: int = 100,
-    kid_subset: int = 1000,
-    seed: int = 2020,
-    progress: bool = True,
-    clean_fid: bool = False,
-) -> dict[str, Any]:
-    """Score a trained run: ``n`` generated images against ``n_real`` (default ``n``) real ones.
-
-    Generated images: the first ``n`` of ``samples`` (a ``.pt`` tensor) if given; else the run's
-    earlier evaluation samples for this step, sampler, seed and ``n`` when they exist; else drawn now
-    with :func:`advdiff.runs.sample_run` (kept in ``<run>/samples/eval_*.pt``). Real images: the run's
-    data set (same root, size and channels) on ``real_split``; for a flat image folder ``test`` is its
-    held-out subset (``dataset.holdout``), which training never read, recorded in ``dataset.split_info``.
-    Writes ``out`` (default ``<run>/metrics.json``). ``clean_fid`` adds ``fid_clean`` (clean-fid's "clean"
-    mode, the paper's FID).
-    """
-    from advdiff.data import load_dataset
-    from advdiff.data_settings import check_split
-    from advdiff.metrics.features import resolve_device
-    from advdiff.preflight import check_sampler
-    from advdiff.runs import sample_run
-    from advdiff.sampling import default_sampler
-    from advdiff.training import TrainConfig, load_checkpoint
-    from advdiff.training.trainer import CHECKPOINT_FILE, CONFIG_FILE
-
-    t0 = time.perf_counter()
-    folder = Path(run_dir)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise bad_value("n", n, "an integer >= 1 (the number of generated images to score)")
-    n_real = n if n_real is None else n_real
-    if isinstance(n_real, bool) or not isinstance(n_real, int) or n_real < 1:
-        raise bad_value("n_real", n_real, "None or an integer >= 1")
-    real_split = check_split(real_split)
-    if not (folder / CONFIG_FILE).is_file():
-        raise bad_value("run", str(folder), f"a run folder of `advdiff train` (with {CONFIG_FILE})")
-    config = TrainConfig.load(folder / CONFIG_FILE)
-    target = _check_out(out if out is not None else folder / METRICS_FILE)
-    resolve_device(device)  # a CUDA device on a machine without one is refused now, not after sampling
-    if samples is None:
-        check_sampler(sampler, [config.family], "sampler")
-    ds = config.dataset
-    # no up-front decode of a folder: the real images are read only on a reference-cache miss (a bad file is named then)
-    data = load_dataset(
-        ds.name,
-        root=ds.root,
-        split=real_split,
-        size=ds.size,
-        channels=ds.channels,
-        limit=n_real,
-        verify=False,
-        root_key="dataset.root",
-        holdout=ds.holdout,
-        holdout_seed=ds.holdout_seed,
-    )
-    real_count = len(data)
-    if real_count < n_real:
-        log.warning("data set %s (%s) has only %d images; scoring against all of them", ds.name, real_split, real_count)
-    check_counts(real_count, n, prdc_k=prdc_k, kid_subset=kid_subset)
-    info: dict[str, Any] = {"run_dir": str(folder), "real_split": real_split}
-    if samples is not None:
-        images = _load_samples(Path(samples))
-        if images.dim() != 4 or images.shape[0] < n:
-            raise bad_value(
-                "samples",
-                str(samples),
-                f"a tensor (N, C, H, W) with at least n={n} images, got shape {tuple(images.shape)}",
-            )
-        images = images[:n]
-        info["samples"] = str(samples)
-    else:
-        if not (folder / CHECKPOINT_FILE).is_file():
-            raise bad_value("run", str(folder), f"a trained run folder with {CHECKPOINT_FILE}; train it first")
-        step = int(load_checkpoint(folder / CHECKPOINT_FILE)["step"])
-        name = sampler or default_sampler(config.family)
-        grid = folder / "samples" / f"eval_step{step:07d}_{name}_seed{sample_seed}_n{n}.png"
-        if grid.with_suffix(".pt").is_file():
-            log.info("reusing samples %s", grid.with_suffix(".pt"))
-            images = _load_samples(grid.with_suffix(".pt"))
-        else:
-            summary = sample_run(config, n, folder, sampler=name, seed=sample_seed, out=grid, progress=progress)
-            images = _load_samples(Path(summary["samples"]))
-            info["seconds_sampling"] = summary["seconds"]
-        info.update(step=step, sampler=name, sample_seed=sample_seed, samples=str(grid.with_suffix(".pt")))
-    fake = to_uint8(images, "generated images")
-    check_same_size(data.shape[1:], fake.shape[2:])
-    extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
-    root = str(Path(ds.root).resolve()) if ds.root is not None else None
-    identity = dict(dataset=ds.name, root=root, split=real_split, size=ds.size, channels=ds.channels, n=real_count)
-    if ds.name == "folder":
-        identity["files"] = folder_fingerprint(Path(ds.root), None)
-        split_info = data.split_info()
-        if split_info["kind"] != "subfolders":  # a flat folder: which files are held out is part of the identity
-            identity["holdout"] = {k: split_info.get(k) for k in ("holdout", "holdout_seed", "holdout_sha256")}
-
-    def load_real() -> torch.Tensor:
-        return to_uint8(data.tensor(real_count), "real images")
-
-    reference = reference_stats(
-        reference_key(extractor, **identity),
-        load_real,
-        extractor,
-        cache=cache,
-        use_cache=use_cache,
-        batch_size=batch_size,
-        progress=progress,
-    )
-    result = score(
-        reference,
-        fake,
-        extractor,
-        prdc_k=prdc_k,
-        kid_subsets=kid_subsets,
-        kid_subset=kid_subset,
-        seed=seed,
-        batch_size=batch_size,
-        progress=progress,
-    )
-    if clean_fid:
-        add_clean_fid(
-            result,
-            identity,
-            load_real,
-            fake,
-            cache=cache,
-            use_cache=use_cache,
-            batch_size=batch_size,
-            progress=progress,
-            device=device,
-        )
-    result.update(info)
-    result["dataset"] = {("name" if k == "dataset" else k): v for k, v in identity.items() if k != "files"}
-    if ds.name == "folder":
-        result["dataset"]["split_info"] = data.split_info()  # the real images' split, held-out names' sha256
-    result["seconds"] = time.perf_counter() - t0
-    if target is not None:
-        write_metrics(target, result)
-    return result
 
 
 def describe(result: dict[str, Any]) -> list[str]:

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from advdiff.corruptions import Corruption
+from advdiff.naming import number_label
 from advdiff.reporting import figures
-from advdiff.sweep.points import number_label
 
 if TYPE_CHECKING:
     import torch

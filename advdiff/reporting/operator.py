@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 from advdiff.analysis import compressive_pattern, first_peclet_where, measure_departure
 from advdiff.corruptions import build
 from advdiff.files import atomic_write_text
+from advdiff.naming import number_label
 from advdiff.reporting.figures import pyplot, radial_power_spectrum, save
-from advdiff.sweep.points import number_label
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@
 * ``heat``: :func:`heat_sampler` (Rissanen et al. 2023; Beyond Blur) for ``heat`` and ``advdiff``.
 
 :func:`sample` picks the family's default (:func:`default_sampler`) and checks the sampler and
-its options. Conventions (model interface, data units, generators) are in
+its options; :func:`data_options` gives a sampler the training data's statistics it takes, and
+:func:`preview` draws the trainer's sample grids. Conventions (model interface, data units, generators) are in
 :mod:`advdiff.sampling.base`.
 """
 
@@ -22,21 +23,33 @@ from advdiff.sampling.gaussian import (
     frequency_moments,
 )
 from advdiff.sampling.heat import heat_sampler
-from advdiff.sampling.registry import DEFAULT_SAMPLERS, SAMPLERS, default_sampler, sample, sampler_options
+from advdiff.sampling.registry import (
+    DEFAULT_SAMPLERS,
+    MOMENT_IMAGES,
+    SAMPLERS,
+    data_options,
+    default_sampler,
+    preview,
+    sample,
+    sampler_options,
+)
 
 __all__ = [
     "DEFAULT_SAMPLERS",
     "FITS",
+    "MOMENT_IMAGES",
     "SAMPLERS",
     "VARIANCES",
     "Sampler",
     "blur_ancestral",
     "ddim",
     "ddim_levels",
+    "data_options",
     "ddpm_ancestral",
     "default_sampler",
     "frequency_moments",
     "heat_sampler",
+    "preview",
     "sample",
     "sampler_options",
     "samplers_for",

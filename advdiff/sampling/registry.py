@@ -5,9 +5,10 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from advdiff.data.base import unit_float
 from advdiff.errors import bad_value
 from advdiff.sampling.base import Model, Sampler, check_fits
-from advdiff.sampling.gaussian import blur_ancestral, ddim, ddpm_ancestral
+from advdiff.sampling.gaussian import blur_ancestral, ddim, ddpm_ancestral, frequency_moments
 from advdiff.sampling.heat import heat_sampler
 
 if TYPE_CHECKING:
@@ -90,3 +91,31 @@ def sample(
         if key not in allowed:
             raise bad_value("option", key, f"an option of sampler '{name}': one of {', '.join(allowed)}")
     return SAMPLERS[name](model, corruption, x_K, generator, **options)
+
+
+MOMENT_IMAGES = 10_000
+"""Training images (the first ones) that estimate the data moments of a sampler that takes them."""
+
+
+def data_options(name: str, corruption: Any, images: torch.Tensor) -> dict[str, Any]:
+    """The options of sampler ``name`` that come from the training images (``images``, uint8 or float).
+
+    A sampler with a ``data_moments`` option (``blur``, see :func:`~advdiff.sampling.blur_ancestral`)
+    gets the per-frequency moments of the first :data:`MOMENT_IMAGES` images; the others get none.
+    """
+    if "data_moments" not in sampler_options(name):
+        return {}
+    return {"data_moments": frequency_moments(corruption, unit_float(images[:MOMENT_IMAGES]))}
+
+
+def preview(
+    model: Model,
+    corruption: Any,
+    x_K: torch.Tensor,
+    generator: torch.Generator | list[torch.Generator] | None,
+    images: torch.Tensor,
+) -> torch.Tensor:
+    """Samples of the family's default sampler with the data's options: the trainer's sample grids."""
+    name = default_sampler(corruption.name)
+    options = data_options(name, corruption, images)
+    return sample(model, corruption, x_K, sampler=name, generator=generator, progress=False, **options)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advdiff.errors import ConfigError, bad_value
+from advdiff.naming import POINT_ID_PATTERN, number_label, point_id, point_label, run_name  # noqa: F401 (also served here)
 from advdiff.sweep.defaults import EVALUATE_KEYS, FIGURE_KEYS, SAMPLE_KEYS, SECTION_KEYS, TRAIN_KEYS, schema_defaults
 
 log = logging.getLogger(__name__)
@@ -118,72 +119,6 @@ def _excluded(rule: Mapping[str, Any], combo: tuple[Any, ...]) -> bool:
     return all(key not in rule or rule[key] == value for key, value in zip(SWEPT_PARAMS, combo, strict=True))
 
 
-def number_label(value: float | str | None, none: str = "inf") -> str:
-    """A swept number as labels show it: ``%g``, ``none`` for None (Re = None keeps every mode), text as given."""
-    if value is None:
-        return none
-    return value if isinstance(value, str) else format(value, "g")
-
-
-def point_label(
-    family: str,
-    peclet: float | str | None = None,
-    reynolds: float | str | None = None,
-    intensity_map: str | None = "paper",
-    divergence_free: bool | None = False,
-    *,
-    style: str = "id",
-    sep: str = " ",
-    before_operator: str = ", ",
-) -> str:
-    """A point's coordinates as one label; the family alone for the families without Pe, Re, map or projection.
-
-    ``style``: ``id`` (folder names, ``advdiff-pe0.06-reinf-mappaper[-divfree]``), ``run`` (MLflow run
-    names, ``advdiff Pe=0.06 Re=∞ map=paper[ div-free]``), ``row`` (tables and figure titles,
-    ``advdiff<sep>Pe 0.06<sep>Re ∞<before_operator>map paper[, div-free]``) or ``where`` (error
-    messages, ``family advdiff, Pe 0.06, Re inf, map paper[, divergence-free]``).
-    """
-    if family != "advdiff":
-        return f"family {family}" if style == "where" else family
-    if style == "id":
-        return f"{family}-pe{number_label(peclet)}-re{number_label(reynolds)}-map{intensity_map}" + (
-            "-divfree" if divergence_free else ""
-        )
-    if style == "run":
-        label = f"{family} Pe={number_label(peclet)} Re={number_label(reynolds, '∞')} map={intensity_map}"
-        return label + (" div-free" if divergence_free else "")
-    if style == "row":
-        label = f"{family}{sep}Pe {number_label(peclet)}{sep}Re {number_label(reynolds, '∞')}"
-        return label + f"{before_operator}map {intensity_map}" + (", div-free" if divergence_free else "")
-    if style == "where":
-        label = f"family {family}, Pe {number_label(peclet)}, Re {number_label(reynolds)}, map {intensity_map}"
-        return label + (", divergence-free" if divergence_free else "")
-    raise bad_value("style", style, "id, run, row or where")
-
-
-POINT_ID_PATTERN = r"[a-z0-9]+(?:-pe[^_/]+?-re[^_/]+?(?:-map[a-z0-9]+(?:-divfree)?)?)?-s\d+-[0-9a-f]{10}"
-"""Regular expression of the ids :func:`point_id` makes (for tools that find a point in a file name).
-
-It also matches the advdiff ids of earlier versions, which had no ``-map...`` part, so that a
-report still recognises (and removes) the figures of such points."""
-
-
-def point_id(
-    family: str,
-    peclet: float | None,
-    reynolds: float | None,
-    seed: int,
-    config_hash: str,
-    intensity_map: str = "paper",
-    divergence_free: bool = False,
-) -> str:
-    """A sweep point's name, ``<family>-s<seed>-<hash>`` or for advdiff
-    ``advdiff-pe<Pe>-re<Re>-map<intensity map>[-divfree]-s<seed>-<hash>``, the hash being the first
-    10 hex digits of the config hash (``-divfree`` only when the velocity is divergence-free)."""
-    label = point_label(family, peclet, reynolds, intensity_map, divergence_free)
-    return f"{label}-s{seed}-{config_hash[:10]}"
-
-
 @dataclass(frozen=True)
 class SweepPoint:
     """One training run of the sweep: its family, dimensionless numbers, seed and resolved config."""
@@ -253,16 +188,17 @@ def _check_shape(config: Any, size: int, fam: str, where: str) -> None:
         raise ConfigError(f"{key} [{where}]: {exc}", key) from None
 
 
-def _check_reynolds(reynolds: Sequence[float | None], size: int) -> None:
+def _check_reynolds(points: Mapping[str, SweepPoint], reynolds: Sequence[float | None], size: int) -> None:
     """Refuse Reynolds lists whose values give the same velocity field at this image size.
 
-    The roll-off removes nothing once ``Re >= reynolds_without_cutoff``: such a value equals
-    ``null`` there, so two of them (or one and ``null``) would train the same point twice. A single
-    such value is allowed (it is just ``null`` under another name) but is logged.
+    The roll-off removes nothing once Re reaches the family's ``reynolds_without_cutoff`` at this size
+    (:meth:`~advdiff.corruptions.Corruption.shape_summary`): such a value equals ``null`` there, so two of
+    them (or one and ``null``) would train the same point twice. A single one is allowed, and logged.
     """
-    from advdiff.fields import reynolds_without_cutoff
-
-    limit = reynolds_without_cutoff((size, size))
+    moving = next((p for p in points.values() if p.family == "advdiff" and p.peclet), None)
+    if moving is None:
+        return
+    limit = moving.config.build_corruption().shape_summary(size, size)["reynolds_without_cutoff"]
     inert = [i for i, re in enumerate(reynolds) if re is None or re >= limit]
     shown = ["null" if re is None else f"{re:g}" for re in reynolds]
     named = ", ".join(f"sweep.reynolds[{i}] = {shown[i]}" for i in inert)
@@ -519,7 +455,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
                         need = f"the image side in pixels (required for dataset {config.dataset.name!r})"
                         raise bad_value("sweep.dataset.size", config.dataset.size, need)
                 _check_shape(config, size, fam, where)
-                pid = point_id(fam, pe, re, seed, config.hash(), intensity_map=imap, divergence_free=bool(div))
+                pid = run_name(config)  # the same name `advdiff train` gives this configuration
                 points[pid] = SweepPoint(
                     pid,
                     fam,
@@ -531,7 +467,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
                     divergence_free=div,
                 )
     if "advdiff" in fams and any(pe for pe in peclets):
-        _check_reynolds(reynolds, int(size or 0))
+        _check_reynolds(points, reynolds, int(size or 0))
         _check_limiter(points, peclets, int(size or 0))
     label = s.get("dataset_label") or _dataset_label(dataset, int(size or 0))
     return Sweep(

@@ -19,8 +19,9 @@ Run directory
 * ``metrics.jsonl``: one JSON line per ``log_every`` steps (loss, mse, lr, grad norm, images/s, the
   EMA's decay and its distance from the weights, the wall-clock ``time``, ...); each line is also
   handed to ``on_log`` (live experiment tracking) as it is written;
-* ``samples/step_NNNNNNN.png``: sample grids of the EMA model every ``sample_every`` steps, when
-  :mod:`advdiff.sampling` exists;
+* ``samples/step_NNNNNNN.png``: sample grids of the EMA model every ``sample_every`` steps, drawn
+  by the ``preview`` function given to :func:`train` (:func:`advdiff.runs.train_run` passes
+  :func:`advdiff.sampling.preview`);
 * ``summary.json``: steps, final loss, images per second, device, pair-source counters.
 
 Resume
@@ -89,6 +90,9 @@ ADAM_EPS = 1e-8
 Callback = Callable[[int, dict[str, Any]], None]
 """``callback(step, info)``, called after every step (after its checkpoint, if any)."""
 LogHook = Callable[[int, dict[str, Any], int], None]
+Preview = Callable[[nn.Module, Corruption, torch.Tensor, list[torch.Generator], torch.Tensor], torch.Tensor]
+"""``preview(model, corruption, x_K, generators, images) -> x_0``: draws the sample grids (the training
+images are there for samplers that take data statistics); :func:`advdiff.sampling.preview` is one."""
 """``on_log(step, metrics, timestamp_ms)``, called with every line written to ``metrics.jsonl``."""
 
 __all__ = [
@@ -643,9 +647,6 @@ def _truncate_metrics(path: Path, step: int) -> None:
     atomic_write(path, lambda fh: fh.write("".join(f"{line}\n" for line in kept)), "w", fsync=True)
 
 
-_sampler_missing_logged = False
-
-
 def draw_prior(
     corruption: Corruption, images: torch.Tensor, n: int, seed: int, device: torch.device, start: int = 0
 ) -> torch.Tensor:
@@ -659,23 +660,6 @@ def draw_prior(
     return corruption.prior(n, gens, shape=tuple(images.shape[1:]), device=device)
 
 
-MOMENT_IMAGES = 10_000
-"""Training images (the first ones) that estimate the data moments of blur's sampler."""
-
-
-def data_options(sampler: str, corruption: Corruption, images: torch.Tensor) -> dict[str, Any]:
-    """Sampler options that come from the training data: ``data_moments`` for the ``blur`` sampler, else none.
-
-    Blur's sampler replaces its clean-image estimate at unresolved frequencies by the data's
-    per-frequency linear estimate (see :func:`advdiff.sampling.blur_ancestral`).
-    """
-    if sampler != "blur":
-        return {}
-    from advdiff.sampling import frequency_moments
-
-    return {"data_moments": frequency_moments(corruption, unit_float(images[:MOMENT_IMAGES]))}
-
-
 def _sample_grid(
     ema: nn.Module,
     corruption: Corruption,
@@ -684,22 +668,12 @@ def _sample_grid(
     step: int,
     run_dir: Path,
     device: torch.device,
-) -> Path | None:
+    preview: Preview,
+) -> Path:
     """Sample ``sample_count`` images with the EMA model from a fixed prior draw; save a PNG grid.
 
-    Returns ``None`` (logging it once) when :mod:`advdiff.sampling` is not there. The global RNG
-    states are forked, so the grids never change the training run.
+    The global RNG states are forked, so the grids never change the training run.
     """
-    global _sampler_missing_logged
-    try:
-        from advdiff.sampling import default_sampler, sample
-    except ModuleNotFoundError as exc:
-        if exc.name != "advdiff.sampling":
-            raise
-        if not _sampler_missing_logged:
-            log.info("advdiff.sampling is not available: sample grids are skipped")
-            _sampler_missing_logged = True
-        return None
     from torchvision.utils import save_image
 
     n = min(config.sample_count, images.shape[0]) if corruption.prior_needs_images else config.sample_count
@@ -707,9 +681,7 @@ def _sample_grid(
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), torch.no_grad():
         generator = image_generators(config.seed, 1, n, stream="sample")  # per image: grids do not depend on n
-        name = default_sampler(corruption.name)
-        options = data_options(name, corruption, images)
-        out = sample(ema, corruption, x_K, sampler=name, generator=generator, progress=False, **options)
+        out = preview(ema, corruption, x_K, generator, images)
     if isinstance(out, tuple | list):
         out = out[0]
     folder = run_dir / SAMPLES_DIR
@@ -730,6 +702,7 @@ def train(
     progress: bool = True,
     callback: Callback | None = None,
     on_log: LogHook | None = None,
+    preview: Preview | None = None,
 ) -> dict[str, Any]:
     """Train (or continue training) a network for one corruption family.
 
@@ -754,6 +727,9 @@ def train(
         is written: the step, the line's values and its wall-clock time in milliseconds (e.g.
         :meth:`advdiff.tracking.PointRun.on_log`). A resumed run calls it from the step after its
         checkpoint. An exception it raises stops the run (as a kill would).
+    preview
+        Draws the sample grids written every ``sample_every`` steps (:data:`Preview`, e.g.
+        :func:`advdiff.sampling.preview`); ``None`` writes no grids (and says so once in the log).
 
     Returns
     -------
@@ -774,7 +750,7 @@ def train(
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     run_dir = Path(run_dir)
     with _RunDirLock(run_dir):  # one trainer per run folder, for the whole run
-        return _train(cfg, run_dir, model=model, progress=progress, callback=callback, on_log=on_log)
+        return _train(cfg, run_dir, model=model, progress=progress, callback=callback, on_log=on_log, preview=preview)
 
 
 def _train(  # noqa: C901
@@ -785,9 +761,12 @@ def _train(  # noqa: C901
     progress: bool,
     callback: Callback | None,
     on_log: LogHook | None = None,
+    preview: Preview | None = None,
 ) -> dict[str, Any]:
     """:func:`train` while holding the run folder's lock."""
     write_config = _check_run_dir(cfg, run_dir)  # before any work; config.json is written once training starts
+    if cfg.sample_every and preview is None:
+        log.info("sample_every = %d, but no preview function was given: no sample grids are written", cfg.sample_every)
     run_id = cfg.hash()
     device = resolve_device(cfg.device)
     use_amp = cfg.amp and device.type == "cuda"
@@ -925,8 +904,8 @@ def _train(  # noqa: C901
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 save_checkpoint(ckpt_path, checkpoint_state(step))
                 last_ckpt = (ckpt_path, step)
-            if cfg.sample_every and step % cfg.sample_every == 0:
-                _sample_grid(ema, corruption, images, cfg, step, run_dir, device)
+            if cfg.sample_every and step % cfg.sample_every == 0 and preview is not None:
+                _sample_grid(ema, corruption, images, cfg, step, run_dir, device, preview)
             bar.update(1)
             if callback is not None:
                 callback(step, info)

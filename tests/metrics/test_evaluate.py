@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from advdiff.cli import main
-from advdiff.metrics import evaluate_folders, evaluate_run
+from advdiff.metrics import evaluate_folders
+from advdiff.runs import evaluate_run
 from tests.conftest import one_torch_thread
 from tests.metrics.conftest import write_pngs
 
@@ -273,3 +274,13 @@ def test_fid_clean_is_clean_fids_own_number_beside_torch_fidelitys(fmnist, tmp_p
         verbose=False,
     )
     assert abs(result["fid_clean"] - theirs) / theirs < 1e-3
+
+
+def test_the_old_home_of_evaluate_run_still_answers_with_a_warning():
+    import advdiff.metrics as metrics
+    from advdiff import runs
+
+    with pytest.warns(DeprecationWarning, match="advdiff.runs.evaluate_run"):
+        assert metrics.evaluate_run is runs.evaluate_run
+    with pytest.raises(AttributeError):
+        metrics.no_such_name  # noqa: B018

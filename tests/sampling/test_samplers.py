@@ -433,3 +433,17 @@ def test_frequency_moments_and_bad_data_moments():
         blur_ancestral(zero_model, blur, x_K, data_moments=(mean, var), snr_floor=-1.0)
     with pytest.raises(ConfigError, match="images"):
         frequency_moments(blur, images[:1])
+
+
+def test_data_options_give_a_sampler_with_data_moments_the_training_data_moments():
+    """Only a sampler that takes ``data_moments`` (blur) gets the moments; the others get no options."""
+    from advdiff.sampling import data_options
+
+    images = torch.rand((6, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    blur = build("blur", K=10, sigma_max=3.0)
+    mean, var = data_options("blur", blur, images)["data_moments"]
+    assert mean.shape == var.shape == (1, 8, 8) and float(var.sum()) > 0
+    assert data_options("heat", build("heat", K=10, sigma_max=3.0), images) == {}
+    assert data_options("ddpm", build("ddpm", K=10), images) == {}
+
+    assert data_options("ddim", build("ddpm", K=10), images) == {}

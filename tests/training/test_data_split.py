@@ -97,7 +97,7 @@ def test_the_held_out_keys_name_folder_runs_only(folder):
 
 def test_the_scores_of_the_test_split_use_the_held_out_images_and_record_them(folder, tmp_path):
     """evaluate_run with real_split test: exactly the held-out images, and their SHA-256 in metrics.json."""
-    from advdiff.metrics import evaluate_run
+    from advdiff.runs import evaluate_run
 
     dataset = {"name": "folder", "root": str(folder), "size": 8, "channels": 1, "holdout": 8, "holdout_seed": 2}
     cfg = tiny_config(folder, "heat", steps=2, checkpoint_every=2, model={"preset": "tiny"}, dataset=dataset)

@@ -3,8 +3,6 @@
 import json
 import logging
 import math
-import sys
-import types
 
 import pytest
 import torch
@@ -188,30 +186,35 @@ def test_amp_is_ignored_on_the_cpu_with_a_log_message(image_folder, tmp_path, ca
     assert any("amp=true is ignored" in r.getMessage() for r in caplog.records)
 
 
-def test_sample_grids_do_not_change_the_run(image_folder, tmp_path, monkeypatch):
-    """With a sampler module present, grids are written every sample_every steps and the weights are unchanged."""
+def test_sample_grids_do_not_change_the_run(image_folder, tmp_path, caplog):
+    """With a preview function, grids are written every sample_every steps and the weights are unchanged;
+    without one, no grids and a line in the log."""
     calls = []
 
-    def sample(model, corruption, x_K, sampler=None, generator=None, progress=False, **options):
-        calls.append((sampler, x_K.shape, sorted(options)))
+    def preview(model, corruption, x_K, generator, images):
+        calls.append((x_K.shape, len(generator), images.shape[0]))
         torch.rand(3)  # a sampler that touches the global RNG must not disturb training
         return model(x_K, torch.full((x_K.shape[0],), corruption.K)).sigmoid()
 
-    fake = types.SimpleNamespace(sample=sample, default_sampler=lambda family: "heat")
-    monkeypatch.setitem(sys.modules, "advdiff.sampling", fake)
     cfg = tiny_config(image_folder, "heat", steps=8, checkpoint_every=8)
+    gridded = {**cfg, "sample_every": 4, "sample_count": 5}
     train(cfg, tmp_path / "plain", model=tiny_net(), progress=False)
-    train({**cfg, "sample_every": 4, "sample_count": 5}, tmp_path / "grids", model=tiny_net(), progress=False)
+    train(gridded, tmp_path / "grids", model=tiny_net(), progress=False, preview=preview)
     assert sorted(p.name for p in (tmp_path / "grids" / "samples").iterdir()) == [
         "step_0000004.png",
         "step_0000008.png",
     ]
-    assert calls == [("heat", (5, 1, 8, 8), [])] * 2
+    n_images = calls[0][2]
+    assert calls == [((5, 1, 8, 8), 5, n_images)] * 2  # one generator per image, the training images alongside
     skip = ("totals", "config")  # the configs differ in sample_every and sample_count
     same(
         comparable(load_checkpoint(tmp_path / "plain" / "checkpoint.pt"), skip),
         comparable(load_checkpoint(tmp_path / "grids" / "checkpoint.pt"), skip),
     )
+    with caplog.at_level("INFO", logger="advdiff.training.trainer"):
+        train(gridded, tmp_path / "none", model=tiny_net(), progress=False)
+    assert not (tmp_path / "none" / "samples").exists() or not any((tmp_path / "none" / "samples").iterdir())
+    assert any("no preview function" in r.getMessage() for r in caplog.records)
 
 
 def test_a_run_that_fails_before_training_leaves_no_config_behind(image_folder, tmp_path):
@@ -246,18 +249,6 @@ def test_ema_warmup_forgets_the_initial_weights():
 def test_ema_warmup_is_a_checked_flag():
     with pytest.raises(ConfigError, match="ema_warmup"):
         TrainConfig(ema_warmup="yes")
-
-
-def test_data_options_give_blur_the_training_data_moments():
-    from advdiff.corruptions import build
-    from advdiff.training.trainer import data_options
-
-    images = torch.rand((6, 1, 8, 8), generator=torch.Generator().manual_seed(0))
-    blur = build("blur", K=10, sigma_max=3.0)
-    mean, var = data_options("blur", blur, images)["data_moments"]
-    assert mean.shape == var.shape == (1, 8, 8) and float(var.sum()) > 0
-    assert data_options("heat", build("heat", K=10, sigma_max=3.0), images) == {}
-    assert data_options("ddpm", build("ddpm", K=10), images) == {}
 
 
 def test_the_lbm_backend_that_ran_is_recorded_and_auto_says_which(image_folder, tmp_path, caplog):

@@ -91,10 +91,10 @@ def test_figure_rules_declare_every_file_they_write(planned):
 
 
 def test_figure_files_are_what_corruption_figures_writes(tmp_path):
-    """advdiff.corrupt.figure_files (what the rules declare) lists exactly the files written, at Pe 0 and Pe > 0."""
+    """figure_files (what the rules declare) lists exactly the files written, at Pe 0 and Pe > 0."""
     import torch
 
-    from advdiff.corrupt import corruption_figures, figure_files
+    from advdiff.reporting.family_figures import corruption_figures, figure_files
     from advdiff.corruptions import build
 
     x0 = torch.rand(1, 1, 16, 16)

@@ -2,8 +2,8 @@
 # `advdiff corrupt` writes a velocity field only where advdiff moves (Pe > 0), and the sweep's
 # figures an animation named after the point's family: the files differ between jobs, so each kind
 # of job is its own rule (same command, disjoint wildcard constraints) that declares all it writes
-# (advdiff.corrupt.figure_files).
-from advdiff.corrupt import figure_files
+# (advdiff.reporting.family_figures.figure_files).
+from advdiff.reporting.family_figures import figure_files
 
 CORRUPT_FILES = {s: figure_files(CORRUPT["families"], st["peclet"]) for s, st in CORRUPT_SETTINGS.items()}
 CORRUPT_KINDS = {}  # rule name -> settings it draws

@@ -1,4 +1,4 @@
-# Scores of each point's samples against its data set (advdiff.metrics.evaluate_run).
+# Scores of each point's samples against its data set (advdiff.runs.evaluate_run).
 
 
 rule evaluate:

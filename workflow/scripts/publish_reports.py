@@ -9,9 +9,9 @@ import logging
 import re
 import sys
 
+from advdiff.naming import POINT_ID_PATTERN
 from advdiff.reporting.publish import publish_reports
 from advdiff.reporting.sweep import POINT_FIGURES
-from advdiff.sweep import POINT_ID_PATTERN
 
 smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
 logging.basicConfig(filename=smk.log[0], level=logging.INFO)

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from advdiff.metrics import evaluate_run
+from advdiff.runs import evaluate_run
 from advdiff.sweep import configure_job
 from advdiff.tracking import SweepTracking
 from advdiff.training.trainer import CONFIG_FILE, SUMMARY_FILE

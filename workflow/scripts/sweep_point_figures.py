@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from advdiff.corrupt import corruption_figures
+from advdiff.reporting.family_figures import corruption_figures
 from advdiff.data import preview_images
 from advdiff.sweep import configure_job
 from advdiff.training import TrainConfig
