@@ -1,19 +1,11 @@
 """What the ``advdiff`` operator does at a given Péclet number, measured without any training.
 
-For a set of images and field seeds, :func:`measure_departure` runs the family at Pe and at
-Pe = 0 and returns, per level k (in units of the training noise sigma = 0.01 by default):
-
-* ``departure``: D_k = RMS(x_k(Pe) - x_k(0)) of the operator as configured;
-* ``compressive``: RMS of 9.5 (S(1) - 1), the density pattern that the authors' intensity map
-  adds under a compressible field (S(1) is the solver's response to a uniform image with the
-  same field; zero for ``intensity_map="none"``);
-* ``transport``: RMS(S(x)(Pe) - S(x)(0)) of the map-free solver: what moving the image itself
-  changes;
-* ``tracer_travel``: RMS net displacement in pixels of tracers carried by the same velocity
-  fields (bilinear interpolation, walls clamp), the measured counterpart of the upper bound
-  sum_n U_n = Pe sigma_max^2 / (2 L).
-
-Means and standard deviations are over field seeds (one independent field per image and seed).
+:func:`measure_departure` runs the family at Pe and at Pe = 0 on a set of images and field seeds and
+returns, per level k and in units of the training noise (sigma = 0.01 by default), the departure
+``D_k = RMS(x_k(Pe) - x_k(0))``, its ``compressive`` part (the density pattern the authors' intensity
+map adds under a compressible field), its ``transport`` part (what moving the image itself changes)
+and the ``tracer_travel`` in pixels; means and standard deviations are over field seeds. See
+docs/scores.md, section "The operator's departure, without training".
 """
 
 from __future__ import annotations

@@ -1,18 +1,13 @@
 """``advdiff gpu-check``: what a GPU machine must show before the paper's sweep is sent to it, in one JSON.
 
-Stages, each timed and recorded with its outcome (a failed stage is recorded and the next one runs):
-
-1. ``parity``: the backend's LBM against the NumPy oracle for every collision operator and wall
-   (and the authors' variant), on a random batch with a time-varying velocity (goal: 1e-5);
-2. ``roofline``: ``advdiff bench lbm`` on the backend (goal: >= 0.8 of the copy bandwidth on a GPU);
-3. ``train``: training steps of the paper's network with the advdiff trajectory pool (bfloat16
-   autocast on CUDA) on random images, giving images/s;
-4. ``sample``: a few samples of the trained network, giving seconds per image;
-5. ``projection``: GPU-hours of the paper's sweep (``config/paper.yaml``) from the two rates.
-
-On a GPU: ``make gpu-check`` (backend ``cupy``, device ``cuda``, the ``ffhq128`` network, under
-10 minutes). On a CPU the same code runs with ``--backend cpu --quick`` (a tiny network, small
-images), which is how the test suite exercises it.
+Five stages, each timed and recorded with its outcome (a failed stage is recorded and the next one
+runs): ``parity`` (the backend's LBM against the NumPy oracle for every collision, wall and the
+authors' variant; goal 1e-5), ``roofline`` (``advdiff bench lbm``; goal >= 0.8 of the copy bandwidth
+on a GPU), ``train`` (images/s of the paper's network with the advdiff trajectory pool, bfloat16
+autocast on CUDA, on random images), ``sample`` (seconds per image) and ``projection`` (GPU-hours of
+``config/paper.yaml`` from the two rates). On a GPU: ``make gpu-check`` (backend ``cupy``, under 10
+minutes); on a CPU the tests run it with ``--backend cpu --quick`` (a tiny network, small images).
+See docs/reproducing-the-paper.md, "1. Check the GPU machine".
 """
 
 from __future__ import annotations

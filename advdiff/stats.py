@@ -1,26 +1,13 @@
 """Statistics for comparing benchmark points across training seeds.
 
-A benchmark point (one family at one setting, e.g. advdiff at Pe 0.06) is trained with several
-seeds, and each seed yields one number per score (FID, KID, precision, ...). This module turns
-those numbers into the statements a comparison needs:
-
-* :func:`summarize`: mean, standard deviation and a bootstrap percentile interval of the mean
-  over seeds (Efron & Tibshirani, *An Introduction to the Bootstrap*, 1993, ch. 13);
-* :func:`paired_difference`: the same for same-seed differences against a baseline, with a
-  Student-t interval alongside (``scipy.stats.t``) and whether the interval excludes zero;
-* :func:`bootstrap_images`: the sampling spread of a set score (FID on features, say) over the
-  generated images, by resampling them;
-* :func:`verdict`: one sentence from a :func:`paired_difference` result;
-* :func:`cross_machine_spread` and :func:`exceeds`: how far the same points differ when measured
-  on two machines, and whether a difference is beyond that spread.
-
-With a handful of seeds the percentile interval is narrower than a t interval (it uses the
-plug-in standard deviation and the normal rather than the t quantile), so it covers the mean
-somewhat less often than nominal: about 89 % at 8 seeds and 95 % nominal. Both intervals are
-reported by :func:`paired_difference` for that reason.
-
-Everything is NumPy; the resampling is deterministic given ``seed``
-(``numpy.random.default_rng``).
+A benchmark point (one family at one setting) is trained with several seeds, each giving one number
+per score. :func:`summarize` and :func:`paired_difference` give the mean, or the same-seed difference,
+with a bootstrap percentile interval over seeds (Efron & Tibshirani, *An Introduction to the
+Bootstrap*, 1993, ch. 13), the latter also with a Student-t interval because with few seeds the
+percentile interval covers less than nominal; :func:`verdict` states a difference in one sentence;
+:func:`bootstrap_images` gives a set score's spread over the generated images;
+:func:`cross_machine_spread` and :func:`exceeds` compare two machines. All NumPy, deterministic given
+``seed``. See docs/scores.md, section "Comparing points across seeds".
 """
 
 from __future__ import annotations
@@ -101,21 +88,10 @@ def _percentile_interval(draws: np.ndarray, confidence: float) -> tuple[float, f
 def summarize(values: Any, *, confidence: float = 0.95, n_boot: int = 10000, seed: int = 0) -> dict:
     """Mean over seeds with a bootstrap percentile interval.
 
-    Parameters
-    ----------
-    values : array_like
-        One number per seed (1-D, at least 2, all finite).
-    confidence : float
-        Coverage of the interval, strictly between 0 and 1.
-    n_boot : int
-        Number of resamples of the seeds (with replacement), at least 2.
-    seed : int
-        Seed of ``numpy.random.default_rng`` for the resampling.
-
-    Returns
-    -------
-    dict
-        ``n``, ``mean``, ``std`` (ddof=1), ``ci_low``, ``ci_high``, ``confidence``, ``method``.
+    ``values``: one number per seed (1-D, at least 2, all finite); ``confidence`` strictly between 0 and
+    1; ``n_boot`` (>= 2) resamples of the seeds with replacement, drawn by
+    ``numpy.random.default_rng(seed)``. Returns ``n``, ``mean``, ``std`` (ddof=1), ``ci_low``,
+    ``ci_high``, ``confidence``, ``method``.
     """
     x = _as_values("values", values)
     confidence = _check_confidence(confidence)
@@ -139,25 +115,11 @@ def paired_difference(
 ) -> dict:
     """Mean same-seed difference ``values - baseline`` with bootstrap and Student-t intervals.
 
-    Parameters
-    ----------
-    values, baseline : array_like
-        One number per seed each, same length (at least 2), all finite; entry i of both comes from
-        the same seed.
-    confidence : float
-        Coverage of the intervals, strictly between 0 and 1.
-    n_boot : int
-        Number of resamples of the pairs (with replacement), at least 2.
-    seed : int
-        Seed of ``numpy.random.default_rng`` for the resampling.
-
-    Returns
-    -------
-    dict
-        ``n``, ``mean``, ``std`` (ddof=1) of the differences, ``ci_low``, ``ci_high`` (bootstrap
-        percentile interval of the mean difference), ``separable`` (the interval excludes 0),
-        ``t_low``, ``t_high`` (Student-t interval; left out when SciPy is not importable),
-        ``confidence``, ``method``.
+    ``values`` and ``baseline`` hold one finite number per seed each, paired by position (same length,
+    at least 2); ``confidence``, ``n_boot`` and ``seed`` are as in :func:`summarize`. Returns ``n``,
+    ``mean``, ``std`` (ddof=1) of the differences, the bootstrap percentile interval ``ci_low``,
+    ``ci_high`` of the mean difference, ``separable`` (that interval excludes 0), the Student-t interval
+    ``t_low``, ``t_high`` (left out when SciPy is not importable), ``confidence`` and ``method``.
     """
     x = _as_values("values", values)
     b = _as_values("baseline", baseline)
@@ -204,32 +166,12 @@ def bootstrap_images(
 ) -> dict:
     """Sampling spread of a set score over the generated images.
 
-    The rows (axis 0) of ``features_fake`` are resampled with replacement ``n_boot`` times and
-    ``per_image_fn(fake_rows, features_real)`` is recomputed on each resample. The real set is kept
-    as it is. For FID, note that a resample repeats rows, which lowers the spread of the fake set
-    and biases FID upward, so the interval can sit above the full-set value: read it as the
-    sampling spread, not as an interval around the full-set value.
-
-    Parameters
-    ----------
-    per_image_fn : callable
-        ``(fake_rows, real) -> number``, e.g. FID of two feature arrays.
-    features_fake : array_like
-        Generated-image rows (at least 2), indexed along axis 0 by an integer array.
-    features_real : object
-        Passed to ``per_image_fn`` unchanged.
-    n_boot : int
-        Number of resamples, at least 2.
-    seed : int
-        Seed of ``numpy.random.default_rng``.
-    confidence : float
-        Coverage of the percentile interval, strictly between 0 and 1.
-
-    Returns
-    -------
-    dict
-        ``value`` (on the full set), ``ci_low``, ``ci_high`` (percentile interval of the resampled
-        scores), ``std`` (ddof=1 over resamples), ``n_boot``, ``n`` (rows), ``confidence``.
+    Resamples the rows (axis 0, at least 2) of ``features_fake`` with replacement ``n_boot`` (>= 2)
+    times and recomputes ``per_image_fn(fake_rows, features_real) -> number`` on each; the real set is
+    passed unchanged. Returns ``value`` (full set), ``ci_low``, ``ci_high`` (percentile interval of the
+    resampled scores), ``std`` (ddof=1), ``n_boot``, ``n`` (rows) and ``confidence``. For FID the
+    interval can sit above the full-set value (repeated rows bias it upwards): read it as a spread. See
+    docs/scores.md, section "Comparing points across seeds".
     """
     if not callable(per_image_fn):
         raise bad_value("per_image_fn", per_image_fn, "a callable (fake_rows, real) -> number")
@@ -292,26 +234,12 @@ def _pct(confidence: float) -> str:
 
 
 def verdict(name: str, diff: Mapping[str, Any], *, lower_is_better: bool, unit: str = "") -> str:
-    """One sentence stating a :func:`paired_difference` result.
+    """One sentence stating a :func:`paired_difference` result ``diff`` about ``name``.
 
-    Parameters
-    ----------
-    name : str
-        Subject of the sentence, e.g. ``"advdiff Pe 0.06 vs Pe 0: FID"``.
-    diff : mapping
-        A :func:`paired_difference` result (``mean``, ``ci_low``, ``ci_high``, ``n``,
-        ``confidence``).
-    lower_is_better : bool
-        Whether a lower score is better (FID, KID) or worse (precision, recall, ...).
-    unit : str
-        Appended to the numbers after a space, if given.
-
-    Returns
-    -------
-    str
-        E.g. ``"advdiff Pe 0.06 vs Pe 0: FID lower (better) by 3.2 (95 % CI 1.1 to 5.3, 3 seeds):
-        the difference exceeds the seed noise."``; the interval is stated in the direction of the
-        change (of the reduction when lower, of the increase when higher).
+    ``diff`` needs ``mean``, ``ci_low``, ``ci_high``, ``n`` and ``confidence``; ``lower_is_better`` says
+    whether a lower score is better (FID, KID) or worse (precision, recall); ``unit`` is appended to the
+    numbers. E.g. ``"advdiff Pe 0.06 vs Pe 0: FID lower (better) by 3.2 (95 % CI 1.1 to 5.3, 3 seeds):
+    the difference exceeds the seed noise."``; the interval is stated in the direction of the change.
     """
     if not isinstance(lower_is_better, bool):
         raise bad_value("lower_is_better", lower_is_better, "True or False")
@@ -367,20 +295,11 @@ def _as_points(key: str, x: Any) -> dict[Any, np.ndarray]:
 def cross_machine_spread(a: Any, b: Any) -> dict:
     """Differences between the same points measured on two machines.
 
-    Parameters
-    ----------
-    a, b : mapping or array_like
-        The same points on each machine: a mapping from point name to a number or a 1-D sequence
-        of numbers (e.g. one per seed or per score), or a sequence of such entries matched by
-        position. Both must have the same points with the same lengths.
-
-    Returns
-    -------
-    dict
-        ``points``: per point, ``abs_mean``, ``abs_max`` of ``|a - b|`` and ``rel_mean``,
-        ``rel_max`` of ``|a - b| / ((|a| + |b|) / 2)`` (0 where both are 0); the same four keys
-        over all entries; ``n_points``; ``spread`` (= ``abs_max``, the value to give
-        :func:`exceeds`).
+    ``a`` and ``b`` map each point name to a number or 1-D sequence (e.g. one per seed or per score), or
+    are sequences of such entries matched by position; both need the same points and lengths. Returns
+    ``points`` (per point ``abs_mean``, ``abs_max`` of ``|a - b|`` and ``rel_mean``, ``rel_max`` of
+    ``|a - b| / ((|a| + |b|) / 2)``, 0 where both are 0), the same four keys over all entries,
+    ``n_points`` and ``spread`` (= ``abs_max``, the value to give :func:`exceeds`).
     """
     pa = _as_points("a", a)
     pb = _as_points("b", b)

@@ -1,56 +1,12 @@
 """MLflow tracking of sweeps and their points: the one module of the package that imports ``mlflow``.
 
-Where runs go (:func:`tracking_uri`): the configured URI (``tracking.uri``), else
-``$MLFLOW_TRACKING_URI``, else an embedded SQLite store ``results/mlflow/mlflow.db`` under the
-workflow's folder, always as an absolute ``sqlite:///`` URI (MLflow >= 3.13 refuses the
-``./mlruns`` file store, so plain paths and ``file:`` URIs are refused here with that reason).
-Artifacts of the default store go to ``results/mlflow/artifacts``. Every job checks the store
-first (:func:`check_store`): a server that does not answer or a read-only SQLite store stops the
-job before any work, naming the URI and the fix.
-
-Layout: one experiment per workflow configuration (``advdiff-<sweep name>``); in it one parent run
-per sweep configuration (tag ``advdiff.role = sweep``; params: the sweep section flattened, the git
-commit and ``config_hash``, the hash of that section) and one nested child run per sweep point
-(tag ``mlflow.parentRunId``), named for people (``advdiff Pe=0.06 Re=∞ map=paper s42``,
-``heat s42``). A point's run is live: the training job opens it (:func:`open_point_run`, status
-``RUNNING``, the real start time) and logs every ``metrics.jsonl`` line as it is written
-(:meth:`PointRun.on_log`: loss, learning rate, images/s, the EMA's decay and distance, at the
-true step and wall-clock time) plus system metrics every 10 s; sampling, evaluation and the
-record add to the same run (found by the tag ``advdiff.point``), and tracking the record
-(:func:`track_record`) completes it (``FINISHED``, the real end time). A job that raises marks the
-run ``FAILED``; one stopped by SIGTERM or SIGINT marks it ``KILLED`` and re-raises. The resumed
-training continues the same run and logs only steps after the last one already logged.
-
-A point's run holds
-
-* tags: ``advdiff.point`` (the point's folder name, which ends with its config hash), ``family``,
-  ``peclet``, ``reynolds``, ``intensity_map`` (``paper`` or ``none``), ``divergence_free``
-  (``true`` or ``false``; both empty for the other families), ``seed``, ``backend``, ``device``,
-  ``git_commit`` (the commit, never with a ``-dirty`` suffix) and ``advdiff.git.dirty_paths`` (the
-  tracked files that differed from it, one per line; empty for a clean tree), ``dataset``,
-  ``feature_extractor``, ``stages``, ``advdiff.stage`` (the job that last touched it), and MLflow's
-  ``mlflow.runName``, ``mlflow.note.content``, ``mlflow.source.git.commit``, ``mlflow.parentRunId``;
-* params: the flattened resolved training configuration (advdiff's map and projection as
-  ``family_params.intensity_map`` and ``family_params.divergence_free``), every swept value under
-  its own name (``family``, ``seed``, and for advdiff ``peclet``, ``reynolds``, ``intensity_map``,
-  ``divergence_free``), plus ``sweep.*`` settings;
-* metrics: ``train.*`` curves by step with their wall-clock times (loss, mse, lr, grad_norm,
-  images_per_second, ema_decay, ema_distance, ...), ``system/*`` (CPU, memory, disk, network,
-  GPU), the final ``train.images_per_second_mean``, ``sample.images_per_second``, every score as
-  ``eval.*`` (FID, KID, precision, recall, density, coverage, palette, ...), ``compute.hours``;
-* inputs: the data set (name, split, image size and number of images in its digest);
-* artifacts: ``config.json`` (the resolved configuration); ``figures/`` (trajectory strip, velocity
-  field, spectra); ``samples/`` (grid and summary, and ``samples.pt.json``, a reference to the
-  samples); ``metrics/`` (training summary and curve, scores, the record); ``checkpoints/``
-  (``checkpoint.pt.json``: path, size and sha256 of the checkpoint, which is not copied).
-
-Idempotent and safe in parallel: a file lock (``fcntl``) is held while the experiment and the
-runs are looked up, created and written, so parallel jobs neither create the same experiment,
-parent or point run twice nor race on the SQLite file. A point whose run already holds the same
-record (tag ``advdiff.record_sha256``) is left alone, and metric values already in a run are never
-logged again. A point whose configuration changed in a key that is a param (MLflow params cannot
-change, e.g. ``steps`` after training longer) replaces its run (the old one is deleted; the new one
-gets the whole curve from ``metrics.jsonl``), so the store always holds one active run per point.
+Runs go to :func:`tracking_uri`: ``tracking.uri``, else ``$MLFLOW_TRACKING_URI``, else the SQLite
+store ``results/mlflow/mlflow.db``, always an absolute ``sqlite:///`` URI (MLflow 3.13 refuses the
+``./mlruns`` file store, so plain paths and ``file:`` URIs are refused). Every job checks the store
+first (:func:`check_store`). One experiment per workflow configuration holds one parent run per sweep
+and one live child run per point, which training opens (:func:`open_point_run`) and
+:func:`track_record` completes; a file lock makes every write idempotent and safe in parallel. See
+docs/tracking.md for what a run holds and how failed, killed, resumed and changed points are handled.
 """
 
 from __future__ import annotations
@@ -77,7 +33,7 @@ from typing import Any
 
 from advdiff.errors import AdvdiffError, bad_value
 from advdiff.mapping import flatten
-from advdiff.sweep.points import number_label, point_label
+from advdiff.naming import number_label, point_label
 
 log = logging.getLogger(__name__)
 
@@ -940,21 +896,14 @@ def track_record(
 ) -> dict[str, Any]:
     """Complete one point's run from its record and mark it FINISHED (idempotent; serialised by a file lock).
 
-    ``benchmarks`` maps a job name (``train``, ``sample``, ...) to its Snakemake benchmark file: each
-    existing one is logged as metrics ``job.<name>.seconds``, ``.cpu_seconds`` and ``.max_rss_mb`` and
-    as an artifact in ``benchmarks/``.
-
-    The run is the one the jobs opened (or a new one, under the sweep's parent run): tags, the
-    params it lacks, the training curves (steps it does not hold yet, at their wall-clock times),
-    final values and scores, artifacts in ``figures/``, ``samples/``, ``metrics/`` (with
-    ``extra_artifacts``, e.g. the record file) and references in ``checkpoints/`` and
-    ``samples/``. ``sweep`` is the sweep's configuration section (the parent's params; default: the
-    record's settings); with ``sweep_points``, the parent is marked FINISHED once that many of its
-    points are. Raises :class:`TrackingError` (naming the URI and the fix; the result files are
-    untouched, and rerunning ``track`` replays them) when the store cannot be used.
-
-    Returns ``{"tracking_uri", "experiment", "experiment_id", "run_id", "parent_run_id", "created",
-    "replaced"}``.
+    Logs the tags, params, curves, scores and artifacts the run lacks (plus ``extra_artifacts``, e.g. the
+    record file) and, for each existing Snakemake benchmark file in ``benchmarks`` (job name -> path),
+    metrics ``job.<name>.seconds``, ``.cpu_seconds`` and ``.max_rss_mb``. ``sweep`` is the parent run's
+    params (default: the record's settings); with ``sweep_points`` the parent is marked FINISHED once that
+    many points are. Raises :class:`TrackingError` naming the URI and the fix when the store cannot be
+    used (result files untouched; rerunning ``track`` replays them). Returns ``{"tracking_uri",
+    "experiment", "experiment_id", "run_id", "parent_run_id", "created", "replaced"}``. See
+    docs/tracking.md.
     """
     if not isinstance(experiment, str) or not experiment:
         raise bad_value("tracking.experiment", experiment, "a non-empty experiment name")

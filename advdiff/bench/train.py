@@ -1,18 +1,11 @@
 """``advdiff bench train``: training images per second of ``heat`` and ``advdiff`` (Pe > 0), and their ratio.
 
-Both train the default configuration (Fashion-MNIST 28 x 28, K = 100, sigma_max = 20, the
-``small`` U-Net) through :func:`advdiff.training.train` in a temporary folder for ``2 * steps``
-steps: a first logged window of ``steps`` steps (which includes filling advdiff's trajectory
-pool), then the timed window of ``steps`` steps whose images/s the trainer logs. advdiff's
-pairs come from trajectories with fresh velocity fields (the refreshed pool), so the ratio
-is the price of fresh levels and fields.
-Goal: advdiff >= 0.7 of heat.
-
-``fp32_eager_images_per_s`` is heat's training path before any speed setting (float32, NCHW, eager,
-the trainer's threads); ``images_per_s`` is heat with the settings :func:`default_settings` picks for
-this CPU; ``speedup`` their ratio. On the CPUs measured so far no setting was faster (channels-last,
-``torch.compile`` and bf16 emulated on AVX2 were slower; BENCHMARKS.md), so both run the same path and
-their ratio shows the measurement's noise.
+Both train the default configuration (Fashion-MNIST 28 x 28, K = 100, sigma_max = 20, the ``small``
+U-Net) through :func:`advdiff.training.train` for ``2 * steps`` steps, the second window timed;
+advdiff draws fresh levels and fields from the refreshed pool, so the ratio is their price (goal:
+advdiff >= 0.7 of heat). ``fp32_eager_images_per_s`` is heat's path before any speed setting,
+``images_per_s`` heat with the settings of :func:`default_settings`, ``speedup`` their ratio. See
+docs/training.md, section "Measuring training speed".
 """
 
 from __future__ import annotations

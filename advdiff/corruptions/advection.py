@@ -1,29 +1,13 @@
-"""``advdiff``: the advection-diffusion corruption of Beyond Blur (Gruszczynski et al., ICCV 2025).
+"""``advdiff``: the advection-diffusion corruption of "Beyond Blur" (Gruszczynski et al., ICCV 2025).
 
-Each channel evolves by du/dt + div(v u) = div(alpha grad u), solved by the D2Q9 lattice
-Boltzmann solver (:mod:`advdiff.lbm`) along the heat-dissipation blur schedule: level k is
-reached after ``level_end[k]`` LBM steps, the diffusion alone giving a Gaussian blur of width
-sigma_k. The velocity is a spectral stochastic field (:mod:`advdiff.fields`) with RMS
-``U_n = Pe alpha_n / L`` per step, one independent realisation per image shared by its
-channels, phases rotating with the step.
-
-* ``intensity_map="paper"`` (default) is the authors' operator: the solver runs on
-  rho = 0.95 + 0.1 x and the read-out is clip((rho - 0.95) / 0.1, 0, 1) (their code's
-  ``change_value_range``). The solver is linear, so this equals clip(S(x) + 9.5 (S(1) - 1)),
-  S the solver on x itself. Their velocity field is not divergence-free, so a uniform image
-  does not stay uniform (S(1) != 1): the map adds a density pattern of converging and
-  diverging flow, which at the paper's Pe is far larger than the transport of the image itself
-  (``docs/families.md``). ``intensity_map="none"`` is S(x) alone: pure transport and diffusion.
-* Conservation: S keeps each channel's sum to float32 round-off (zero-flux walls), and so
-  does S(x) + 9.5 (S(1) - 1) before the clip; the paper map's clip to [0, 1] removes the
-  negative dips of the compressive term on black background and so changes the sum.
-  ``intensity_map="none"`` applies no clip (values can leave [0, 1] slightly under a
-  compressible field). With ``divergence_free=True`` the compressive term vanishes.
-* ``peclet = 0`` gives no velocity at all: both maps then equal the LBM counterpart of the
-  ``heat`` family.
-* One trajectory costs one simulation: all levels are read off on the way.
-* ``variant="authors"`` swaps in the solver choices of the authors' code (see
-  :func:`advdiff.lbm.solve`), including their extrapolation walls, for ablations.
+Each channel evolves by du/dt + div(v u) = div(alpha grad u), solved by the D2Q9 lattice Boltzmann
+solver (:mod:`advdiff.lbm`) along the heat-dissipation blur schedule, under a spectral stochastic
+velocity (:mod:`advdiff.fields`) of per-step RMS ``U_n = Pe alpha_n / L``, one realisation per image
+shared by its channels; one trajectory costs one simulation. ``intensity_map="paper"`` (default) solves
+on the authors' rho = 0.95 + 0.1 x and reads out clip((rho - 0.95) / 0.1, 0, 1); ``"none"`` solves on
+x itself (transport and diffusion, no clip). ``peclet = 0`` gives the LBM counterpart of ``heat``;
+``variant="authors"`` takes the solver choices of the authors' code (:func:`advdiff.lbm.solve`). What
+each map adds and conserves: docs/families.md, "The advdiff operator".
 """
 
 from __future__ import annotations
@@ -70,49 +54,13 @@ def map_out(rho: torch.Tensor) -> torch.Tensor:
 class AdvectionDiffusion(Corruption):
     """Advection-diffusion forward process by lattice Boltzmann (after Gruszczynski et al. 2025).
 
-    Parameters
-    ----------
-    K
-        Number of levels after the clean one (100 for 28 px, 200 for 128 px in the paper).
-    sigma_min, sigma_max
-        Blur widths of levels 1 and K, pixels (the diffusion part equals the ``heat`` family's).
-    peclet
-        Péclet number Pe = U L / alpha >= 0; 0 switches the velocity off.
-    reynolds
-        Range of scales of the synthetic turbulence: inertial range k0 .. k0 Re^(3/4), then a
-        smooth roll-off; ``None`` keeps every grid mode (as the authors' code).
-    collision
-        ``central_moment`` (default; the collision of the authors' code, and the more accurate
-        at sub-pixel blur: see ``reports/lbm.md``) or ``bgk``.
-    divergence_free
-        Make the velocity divergence-free on the lattice and still at the walls (off in the authors'
-        configurations): the ablation without the compressive term.
-    seed
-        Integer seed of the velocity fields when no ``generator`` is passed (image i of a
-        call gets ``SeedSequence(seed, spawn_key=(i,))``); ``None`` draws from torch's
-        global generator. A ``generator`` always takes precedence.
-    backend
-        LBM backend: ``auto``, ``numpy``, ``cpu`` or ``cupy``.
-    law
-        Amplitude law of the field: ``paper`` (A = |k|^(-5/3), as the authors' code) or
-        ``kolmogorov`` (shell energy spectrum k^(-5/3)).
-    limiter
-        Soft velocity limiter c in lattice units per step (|v| -> c tanh(|v|/c)), or ``None``.
-    dt_turb
-        Phase rotation speed: omega(k) = dt_turb |k| per LBM step.
-    length
-        Reference length L of Pe and Fo in pixels; ``None`` uses the image side max(H, W).
-    alpha_max
-        Largest diffusivity per LBM step in the schedule (1/6: tau <= 1).
-    noise_sigma, delta_factor
-        Training noise on the network input and sampling noise delta = delta_factor * noise_sigma,
-        as for ``heat``.
-    intensity_map
-        ``paper`` (the authors' rho = 0.95 + 0.1 x, read out clipped to [0, 1]) or ``none``
-        (the solver on x itself).
-    variant
-        LBM solver choices: ``default`` (this package's validated operator) or ``authors``
-        (those of the authors' code, with their extrapolation walls; for ablations).
+    ``K`` levels after the clean one along the ``heat`` blur schedule from ``sigma_min`` to ``sigma_max``
+    pixels; ``peclet`` (Pe = U L / alpha >= 0; 0 switches the velocity off) sets the velocity's strength
+    and ``reynolds`` its range of scales (``None`` keeps every grid mode). ``seed`` fixes the velocity
+    fields when no ``generator`` is passed (image i of a call gets ``SeedSequence(seed, spawn_key=(i,))``;
+    ``None`` draws from torch's global generator); a ``generator`` always takes precedence. ``length`` is
+    the reference length of Pe in pixels (``None``: the image side max(H, W)). ``intensity_map`` and
+    ``variant``: see the module docstring. Every parameter: docs/families.md, "Parameters of `advdiff`".
     """
 
     deterministic = False  # the velocity field is random (Pe = 0 is deterministic in practice)

@@ -1,37 +1,13 @@
 """The corruption-family contract: what every family offers, and how.
 
-Every family is a :class:`Corruption`: a forward process on images with levels ``k = 0..K``
-(level 0 is the clean image), offering
-
-* ``degrade(x0, k, generator=None)``: a sample of level ``k`` given ``x0``;
-* ``trajectory(x0, generator=None)``: levels ``0..K`` of one forward run, shape (K+1, B, C, H, W);
-* ``prior(x0_or_n, generator=None, *, shape=None, ...)``: the fully corrupted distribution the
-  sampler starts from;
-* ``K``, ``name``, ``params`` (the resolved constructor arguments) and ``describe()``.
-
-Conventions, the same for every family:
-
-* Images are float tensors (B, C, H, W) with data in [0, 1]; every output is in the same data
-  units, dtype and device as the input (families that work internally in [-1, 1] map back
-  with ``(z + 1) / 2``). Half-precision inputs are computed in float32 and cast back; uint8
-  inputs are read as 8-bit images (divided by 255, answered in float32); other integer, bool and
-  complex tensors, and data outside [0, 1] (beyond round-off), are refused (:func:`check_data`).
-* Families hold no random state. All randomness comes from ``generator``: ``None`` (torch's
-  global generator), one ``torch.Generator``, or a sequence of B generators, one per image.
-  With a sequence, image ``b``'s output depends only on ``x0[b]``, ``k[b]`` and generator ``b``,
-  so results do not depend on how images are batched (per-image seeds). The same generator
-  state always gives the same output. A generator on another device than ``x0`` is fine:
-  numbers are drawn on the generator's device and moved, so a CPU generator gives the same
-  numbers whatever device the images are on.
-* ``k`` is an int or a (B,) integer tensor (one level per image) with ``0 <= k <= K``.
-* Bad inputs raise :class:`~advdiff.errors.ConfigError` naming the argument, its value and
-  what is allowed (:mod:`advdiff.corruptions.validate`).
-* A family checks what depends on the image size in :meth:`Corruption.check_shape` and says what
-  tables show at that size in :meth:`Corruption.shape_summary`.
-
-The registry of families by short name is :mod:`advdiff.corruptions.registry`; the input checks
-and tensor helpers (:mod:`~advdiff.corruptions.validate`, :mod:`~advdiff.corruptions.tensors`) and
-the registry's functions are importable from here too.
+Every family is a :class:`Corruption`, a forward process on images with levels ``k = 0..K`` (0 is the
+clean image) offering ``degrade``, ``degrade_pair``, ``trajectory``, ``prior``, ``K``, ``name``,
+``params`` (the resolved constructor arguments) and ``describe()``. Images are float tensors
+(B, C, H, W) with data in [0, 1], and outputs keep their units, dtype and device. Families hold no
+random state: randomness comes only from ``generator`` (``None``, one ``torch.Generator`` or one per
+image, so results do not depend on batching). Bad inputs raise :class:`~advdiff.errors.ConfigError`
+naming the argument. The registry (:mod:`advdiff.corruptions.registry`), the input checks and the
+tensor helpers are importable from here too. See docs/families.md, section "The interface".
 """
 
 from __future__ import annotations
@@ -71,25 +47,13 @@ Level: TypeAlias = "int | torch.Tensor"
 class Corruption(abc.ABC):
     """A corruption family: a forward process on images with levels ``0..K`` (0 = clean).
 
-    Subclasses implement :meth:`_degrade` (and usually :meth:`_trajectory` and
-    :meth:`_prior`); the public methods here check the inputs, handle per-image generators,
-    make level 0 exactly ``x0`` and cast back to the input dtype. See the module docstring for
-    the conventions (data units, generators, levels).
-
-    Class attributes a subclass sets:
-
-    ``deterministic``
-        True when the forward process uses no randomness (``generator`` is ignored); the
-        contract tests then require ``trajectory[k] == degrade(x0, k)`` and outputs in [0, 1]
-        for data in [0, 1].
-    ``prior_needs_images``
-        True (the default) when the prior is a corruption of training images: ``prior`` then
-        needs a batch, not a count, and by default returns ``degrade(x0, K)``. A family with a
-        data-free prior sets it False and overrides :meth:`_prior`.
-    ``batched_generators``
-        True when ``_degrade``/``_trajectory``/``_prior`` accept a list of per-image generators
-        themselves (e.g. through :func:`randn`); otherwise the public methods call them one
-        image at a time when given a list.
+    Subclasses implement :meth:`_degrade` (usually also :meth:`_trajectory` and :meth:`_prior`); the
+    public methods check inputs, handle per-image generators, make level 0 exactly ``x0`` and cast back
+    to the input dtype. A subclass sets ``deterministic`` (no randomness, ``generator`` ignored),
+    ``prior_needs_images`` (the prior corrupts a batch of training images, by default
+    ``degrade(x0, K)``; False for a data-free prior, which overrides :meth:`_prior`) and
+    ``batched_generators`` (its private methods take a list of per-image generators; otherwise they are
+    called one image at a time). See docs/families.md, section "The interface".
     """
 
     name: ClassVar[str] = ""
@@ -108,22 +72,11 @@ class Corruption(abc.ABC):
     # -- public interface ------------------------------------------------------------
 
     def degrade(self, x0: torch.Tensor, k: Level, generator: GeneratorLike = None) -> torch.Tensor:
-        """Corrupt ``x0`` to level ``k``.
+        """Corrupt ``x0`` (B, C, H, W), data in [0, 1], to level ``k``: an int or a (B,) tensor, ``0 <= k <= K``.
 
-        Parameters
-        ----------
-        x0
-            Clean images (B, C, H, W), data in [0, 1].
-        k
-            Level ``0 <= k <= K``: an int, or a (B,) integer tensor with one level per image.
-        generator
-            Source of randomness (see the module docstring); ignored by deterministic families.
-
-        Returns
-        -------
-        torch.Tensor
-            Level-``k`` images in data units, same shape, dtype and device as ``x0``; exactly
-            ``x0`` where ``k == 0``.
+        Returns level-``k`` images in data units with the shape, dtype and device of ``x0``, exactly ``x0``
+        where ``k == 0``. ``generator`` is the only source of randomness (docs/families.md, section "The
+        interface"); deterministic families ignore it.
         """
         import torch
 
@@ -143,20 +96,10 @@ class Corruption(abc.ABC):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Levels ``k - 1`` and ``k`` of the same forward run (the training pair of heat dissipation).
 
-        Parameters
-        ----------
-        x0
-            Clean images (B, C, H, W), data in [0, 1].
-        k
-            Level ``1 <= k <= K``: an int or a (B,) integer tensor.
-        generator
-            Source of randomness (see the module docstring).
-
-        Returns
-        -------
-        (u_{k-1}, u_k), each like ``x0``. The default runs :meth:`degrade` twice from the same
-        generator state, which is one forward run for deterministic families; stochastic
-        families whose two levels must share one sample path override :meth:`_degrade_pair`.
+        ``x0`` is (B, C, H, W) in [0, 1]; ``k`` an int or (B,) integer tensor with ``1 <= k <= K``. Returns
+        ``(u_{k-1}, u_k)``, each like ``x0``. The default runs :meth:`degrade` twice from the same generator
+        state, which is one forward run for deterministic families; stochastic families whose two levels
+        must share one sample path override :meth:`_degrade_pair`.
         """
         import torch
 
@@ -190,20 +133,10 @@ class Corruption(abc.ABC):
         return prev, self.degrade(x0, k, generator)
 
     def trajectory(self, x0: torch.Tensor, generator: GeneratorLike = None) -> torch.Tensor:
-        """All levels ``0..K`` of one forward run from ``x0``.
+        """All levels ``0..K`` of one forward run from ``x0`` (B, C, H, W), data in [0, 1].
 
-        Parameters
-        ----------
-        x0
-            Clean images (B, C, H, W), data in [0, 1].
-        generator
-            Source of randomness (see the module docstring).
-
-        Returns
-        -------
-        torch.Tensor
-            Shape (K+1, B, C, H, W) in data units, same dtype and device as ``x0``; entry 0 is ``x0``.
-            Memory grows as (K+1)·B·C·H·W.
+        Returns (K+1, B, C, H, W) in data units with the dtype and device of ``x0``; entry 0 is ``x0``.
+        Memory grows as (K+1)·B·C·H·W.
         """
         import torch
 
@@ -228,25 +161,12 @@ class Corruption(abc.ABC):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
-        """Draw from the fully corrupted distribution that sampling starts from.
+        """Draw from the fully corrupted distribution that sampling starts from: (B or n, C, H, W), data units.
 
-        Parameters
-        ----------
-        x0_or_n
-            A batch of training images (B, C, H, W), or a number of samples ``n`` (only for
-            families whose prior does not depend on data; see ``prior_needs_images``).
-        generator
-            Source of randomness (see the module docstring).
-        shape
-            (C, H, W) of each sample; required with ``n``, ignored with images.
-        device, dtype
-            Where and in which float precision to create ``n`` samples (default: the CPU,
-            float32); with images, their device and dtype are used.
-
-        Returns
-        -------
-        torch.Tensor
-            (B or n, C, H, W) in data units.
+        ``x0_or_n`` is a batch of training images (B, C, H, W), or a number of samples ``n`` for families
+        whose prior needs no data (``prior_needs_images`` False); ``shape`` (C, H, W) is then required and
+        ``device``/``dtype`` default to the CPU and float32. With images, ``shape`` is ignored and their
+        device and dtype are used.
         """
         import torch
 

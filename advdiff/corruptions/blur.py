@@ -1,29 +1,12 @@
 """``blur``: blurring diffusion, after Hoogeboom & Salimans 2023.
 
-In model space ``z = 2 x - 1`` and the orthonormal DCT-II basis ``u = DCT(z)``, at time ``t = k / K``:
-
-    u_t = alpha_t d_t ⊙ u_0 + sigma_t eps,
-    d_t = (1 - d_min) exp(-lambda tau_t) + d_min,   tau_t = sigma_B(t)^2 / 2,
-    sigma_B(t) = sigma_B,max sin^2(pi t / 2),       alpha_t = cos(t theta_max), sigma_t = sin(t theta_max),
-    theta_max = arctan(exp(-logsnr_min / 2)),
-
-``lambda_ij = (pi i / H)^2 + (pi j / W)^2`` as for heat dissipation: a heat blur of width
-``sigma_B(t)`` (floored at ``d_min`` per frequency) under a variance-preserving cosine noise
-schedule. The noise is white, so it can equally be added in pixels (``degrade`` does). The
-schedule is the cosine schedule truncated at the noisy end, so that its log-SNR
-log(alpha_t^2 / sigma_t^2) ends at logsnr_min (default -10) instead of -infinity: with the
-untruncated cos(pi t / 2), alpha_1 is 6e-17 and the sampler's first reverse step divides by
-a_{t|s} ~ 1e-14, so any model error explodes (seen: samples of 4e18 after 1 200 training
-steps). Truncated, alpha_1^2 = sigmoid(-10) = 4.5e-5, close to DDPM's abar_K = 4e-5, and level
-K is pure noise to that accuracy (the prior is N(0, I)). Level 0 is exactly clean. Sampling
-needs care at the frequencies on the d_min floor, where the clean-image estimate multiplies the
-model's eps error by sigma_t / (alpha_t d_min): see :func:`advdiff.sampling.blur_ancestral`'s
-``data_moments``.
-Outputs are in data units ``(z + 1) / 2``. Trajectories are sample paths of the per-frequency
-Markov chain with these marginals (see :mod:`advdiff.corruptions.gaussian`).
-
-``sigma_max`` is ``sigma_B,max`` (the common parameter name); ``sigma_min`` is accepted for
-the common interface of the blur-based families but unused: this schedule starts at 0.
+In model space ``z = 2 x - 1`` and the orthonormal DCT-II basis,
+``u_t = alpha_t d_t ⊙ u_0 + sigma_t eps`` at ``t = k / K``: a heat blur of width
+``sigma_B(t) = sigma_max sin^2(pi t / 2)``, floored at ``d_min`` per frequency, under a cosine noise
+schedule truncated at log-SNR ``logsnr_min`` (default -10) so that the sampler's first reverse step
+does not divide by ~1e-14. Outputs are in data units; the prior is N(0, I); trajectories are sample
+paths of the per-frequency Markov chain (:mod:`advdiff.corruptions.gaussian`). See docs/families.md,
+section "Blurring diffusion".
 """
 
 from __future__ import annotations
@@ -45,18 +28,10 @@ if TYPE_CHECKING:
 class BlurringDiffusion(GaussianCorruption):
     """Blurring-diffusion forward process (after Hoogeboom & Salimans 2023).
 
-    Parameters
-    ----------
-    K
-        Number of levels after the clean one; level k is time ``t = k / K``.
-    sigma_max
-        Largest blur width ``sigma_B,max`` in pixels, reached at t = 1 (20 for 28 px).
-    d_min
-        Floor of the per-frequency blur factor, ``0 < d_min < 1`` (0.001).
-    logsnr_min
-        Log signal-to-noise ratio log(alpha_t^2 / sigma_t^2) at t = 1 (-10).
-    sigma_min
-        Accepted for the common interface and unused (None or a positive number).
+    Level k is time ``t = k / K``. ``sigma_max`` is the largest blur width ``sigma_B,max`` in pixels,
+    reached at t = 1; ``d_min`` in (0, 1) floors the per-frequency blur factor; ``logsnr_min`` is
+    log(alpha_t^2 / sigma_t^2) at t = 1. ``sigma_min`` is accepted for the common interface and unused
+    (None or a positive number).
     """
 
     def __init__(

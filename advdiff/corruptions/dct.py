@@ -84,20 +84,9 @@ def laplacian_eigenvalues(
 def heat_blur(x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
     """Exact heat-equation blur of width ``sigma`` pixels with zero-flux walls, per channel.
 
-    ``IDCT(exp(-lambda sigma^2 / 2) * DCT(x))`` (after Rissanen et al. 2023). Each channel's
-    mean is kept exactly (``lambda_00 = 0``).
-
-    Parameters
-    ----------
-    x
-        Float tensor (B, C, H, W).
-    sigma
-        A width >= 0 for the whole batch, or a (B,) tensor of widths, one per image.
-
-    Returns
-    -------
-    torch.Tensor
-        The blurred images, same shape and dtype as ``x``.
+    ``IDCT(exp(-lambda sigma^2 / 2) * DCT(x))`` (after Rissanen et al. 2023) on a float tensor ``x``
+    (B, C, H, W); ``sigma`` is one width >= 0 or a (B,) tensor, one per image. Returns the blurred images
+    with the shape and dtype of ``x``; each channel's mean is kept exactly (``lambda_00 = 0``).
     """
     if x.dim() != 4 or not x.is_floating_point():
         raise bad_value("x", f"tensor of shape {tuple(x.shape)} and dtype {x.dtype}", "a float tensor (B, C, H, W)")

@@ -1,24 +1,10 @@
 """Shared machinery of the Gaussian families (``ddpm``, ``blur``): linear signal decay plus white noise.
 
-Such a family works in model space ``z = 2 x - 1`` (data [0, 1] mapped to [-1, 1]), in an
-orthonormal basis ``T`` (the identity for DDPM, the 2-D DCT-II for blurring diffusion), with
-the marginal
-
-    q(u_k | u_0) = N(a_k ⊙ u_0, s_k^2 I),   u = T(z),
-
-where ``a_k`` is a per-frequency (or scalar) signal coefficient and ``s_k`` the noise standard
-deviation, ``a_0 = 1`` and ``s_0 = 0``. Since ``T`` is orthonormal, white noise in pixels is
-white in ``T``'s basis, so ``x_k = (T^-1(a_k ⊙ T(2 x_0 - 1)) + s_k eps + 1) / 2`` with
-``eps ~ N(0, I)`` in pixels. Outputs are mapped back to data units.
-
-Trajectories are true sample paths of the Markov chain with these marginals (after Ho et al.
-2020 and Hoogeboom & Salimans 2023):
-
-    u_k = r_k ⊙ u_{k-1} + q_k ⊙ eta_k,  r_k = a_k / a_{k-1},  q_k^2 = s_k^2 - r_k^2 s_{k-1}^2,
-
-with ``eta_k`` white noise drawn in ``T``'s basis, one draw per level. For DDPM this is
-``x_k = sqrt(1 - beta_k) x_{k-1} + sqrt(beta_k) eps_k``. ``q_k^2 >= 0`` needs the
-per-frequency signal-to-noise ratio ``a_k / s_k`` to decrease with k, which both schedules do.
+Such a family works in model space ``z = 2 x - 1`` in an orthonormal basis ``T`` (the identity for
+DDPM, the 2-D DCT-II for blurring diffusion) with marginals ``q(u_k | u_0) = N(a_k ⊙ u_0, s_k^2 I)``,
+``u = T(z)``, ``a_0 = 1``, ``s_0 = 0``; outputs are mapped back to data units. Trajectories are true
+sample paths of the Markov chain with these marginals (after Ho et al. 2020 and Hoogeboom & Salimans
+2023). See docs/families.md, section "Gaussian families", for the chain.
 """
 
 from __future__ import annotations
@@ -75,20 +61,9 @@ class GaussianCorruption(Corruption):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Level ``k`` of ``x0`` and the pixel-space noise ``eps ~ N(0, I)`` that made it (for eps-prediction).
 
-        Parameters
-        ----------
-        x0
-            Clean images (B, C, H, W), data in [0, 1].
-        k
-            Level: an int or a (B,) integer tensor, ``0 <= k <= K``.
-        generator
-            Source of randomness (one generator, or one per image).
-
-        Returns
-        -------
-        (torch.Tensor, torch.Tensor)
-            ``x_k`` in data units (exactly ``x0`` where ``k == 0``) and ``eps`` with
-            ``2 x_k - 1 = T^-1(a_k ⊙ T(2 x0 - 1)) + s_k eps``, both shaped and typed like ``x0``.
+        ``x0`` is (B, C, H, W) in [0, 1]; ``k`` an int or (B,) tensor in ``0..K``; ``generator`` one
+        generator or one per image. Returns ``x_k`` in data units (exactly ``x0`` where ``k == 0``) and
+        ``eps`` with ``2 x_k - 1 = T^-1(a_k ⊙ T(2 x0 - 1)) + s_k eps``, both shaped and typed like ``x0``.
         """
         import torch
 

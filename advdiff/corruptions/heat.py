@@ -1,16 +1,12 @@
 """``heat``: inverse heat dissipation (IHDM), after Rissanen et al. 2023.
 
-Level k is the exact solution of the heat equation with zero-flux walls at time
-``t_k = sigma_k^2 / 2``, i.e. a Gaussian blur of width ``sigma_k`` pixels:
-
-    u_k = IDCT(exp(-lambda sigma_k^2 / 2) * DCT(u_0)),  lambda_ij = (pi i / H)^2 + (pi j / W)^2,
-
-with the orthonormal DCT-II over the last two axes and the blur schedule of Rissanen et al. 2023
-(``sigma_k`` log-spaced from ``sigma_min`` to ``sigma_max``, ``sigma_0 = 0``). The forward
-process is deterministic, keeps each channel's mean exactly, and keeps data in [0, 1]
-(the heat kernel is positive). The prior is the last level of training images, as in the
-released IHDM code (no prior noise). The trainer adds ``training_noise`` to the network
-input and the sampler uses ``sampling_delta``.
+Level k is the exact heat equation with zero-flux walls at time ``t_k = sigma_k^2 / 2``, a Gaussian
+blur of width ``sigma_k`` pixels (:func:`~advdiff.corruptions.dct.heat_blur`), along IHDM's blur
+schedule (``sigma_k`` log-spaced from ``sigma_min`` to ``sigma_max``, ``sigma_0 = 0``).
+Deterministic; keeps each channel's mean exactly and data in [0, 1]. The prior is the last level of
+training images, as in the released IHDM code; the trainer adds ``training_noise`` to the network
+input and the sampler uses ``sampling_delta``. See docs/families.md, section "Heat dissipation and
+the DCT".
 """
 
 from __future__ import annotations
@@ -31,19 +27,10 @@ if TYPE_CHECKING:
 class HeatDissipation(Corruption):
     """Inverse-heat-dissipation forward process (after Rissanen et al. 2023); deterministic.
 
-    Parameters
-    ----------
-    K
-        Number of levels after the clean one (100 for 28 px in the paper, 200 for 128 px).
-    sigma_min
-        Blur width of level 1, pixels.
-    sigma_max
-        Blur width of level K, pixels (20 for 28 px).
-    noise_sigma
-        Standard deviation of the Gaussian noise added to the network input in training (0.01).
-    delta_factor
-        Sampling noise as a multiple of ``noise_sigma``: ``delta = delta_factor * noise_sigma``
-        (1.25 in Beyond Blur).
+    ``sigma_min`` and ``sigma_max`` are the blur widths of levels 1 and K in pixels (the paper: K = 100
+    and sigma_max = 20 at 28 px, K = 200 at 128 px). ``noise_sigma`` is the standard deviation of the
+    noise added to the network input in training; the sampling noise is
+    ``delta = delta_factor * noise_sigma`` (1.25 in Beyond Blur).
     """
 
     deterministic = True

@@ -1,18 +1,9 @@
 """Image data sets for training and corrupting.
 
-``load_dataset(name, root=..., split=..., size=..., channels=..., limit=...)`` returns an
-:class:`ImageDataset` (a ``torch.utils.data.Dataset`` of ``(image, label)``, image float32
-(C, H, W) in [0, 1]); ``.tensor(limit)`` gives a batch (N, C, H, W).
-
-Data sets: ``fashion_mnist`` (default; Debian's ``dataset-fashion-mnist`` files, else a torchvision
-download), ``mnist`` and ``cifar10`` (torchvision folders), ``folder`` (any folder of images, lazy; a
-flat one can hold a fixed, seeded subset out as its test split: ``holdout``, ``holdout_seed``).
-
-Example::
-
-    from advdiff.data import load_dataset
-    x = load_dataset("fashion_mnist", split="train", limit=1000).tensor()   # (1000, 1, 28, 28)
-    faces = load_dataset("folder", root="ffhq128", size=64)                   # lazy, RGB 64x64
+:func:`load_dataset` gives every data set by name (``fashion_mnist``, the default; ``mnist``;
+``cifar10``; ``folder``, any folder of images, read lazily) as an :class:`ImageDataset` of
+``(image, label)`` with float32 (C, H, W) images in [0, 1]; ``.tensor(limit)`` gives a batch
+(N, C, H, W). See docs/data.md for where the files are found, the splits and an example.
 """
 
 from advdiff.data.base import (

@@ -99,16 +99,9 @@ class ImageDataset(Dataset):
     """Common interface of every loader's result.
 
     Items are ``(image, label)``: ``image`` float32 (C, H, W) in [0, 1], ``label`` an int
-    (:data:`UNLABELLED` = -1 where the data set has none).
-
-    Attributes
-    ----------
-    name
-        Registry name of the data set (``fashion_mnist``, ``folder``, ...).
-    split
-        ``train`` or ``test``.
-    classes
-        Class names indexed by label; empty for unlabelled data.
+    (:data:`UNLABELLED` = -1 where the data set has none). Attributes: ``name``, the registry name
+    (``fashion_mnist``, ``folder``, ...); ``split``, ``train`` or ``test``; ``classes``, the class
+    names indexed by label (empty for unlabelled data).
     """
 
     name: str = ""

@@ -1,20 +1,10 @@
 """Fashion-MNIST (the default), MNIST and CIFAR-10 as in-memory :class:`TensorImageDataset` s.
 
-Fashion-MNIST is read with NumPy from the original idx files, searched in this order:
-
-1. when ``root`` is given: ``root``, ``root/FashionMNIST/raw`` (torchvision's layout) and
-   ``root/fashion-mnist``, and nothing else (a configured root that lacks the files is never
-   silently replaced by another copy: the run's configuration would name data it did not use);
-2. else ``$ADVDIFF_FASHION_MNIST_DIR``, when set;
-3. ``/usr/share/datasets/fashion-mnist``, where Debian's ``dataset-fashion-mnist`` package installs them
-   (``workflow/scripts/install_fashion_mnist.sh`` installs it);
-4. ``<default_root()>/FashionMNIST/raw`` (an earlier torchvision download).
-
-If none holds the files, torchvision downloads them into ``root`` (or :func:`default_root`) when
-``download`` is true; if that fails too the error says how to get them either way.
-
-MNIST and CIFAR-10 come through torchvision's own folder layouts under ``root``; they are only
-downloaded when ``download=True`` is passed.
+Fashion-MNIST is read with NumPy from the original idx files: in ``root`` alone when it is given (a
+run never uses data its configuration does not name), else ``$ADVDIFF_FASHION_MNIST_DIR``, Debian's
+``dataset-fashion-mnist`` package or an earlier torchvision download, else downloaded by torchvision
+when ``download`` is true. MNIST and CIFAR-10 come through torchvision's folder layouts under
+``root`` and are downloaded only with ``download=True``. See docs/data.md, section "Fashion-MNIST".
 """
 
 from __future__ import annotations
@@ -82,7 +72,7 @@ def system_fashion_mnist_dirs() -> list[Path]:
 
 
 def fashion_mnist_dirs(root: Root = None) -> list[Path]:
-    """Every folder searched for the Fashion-MNIST idx files, in order (see the module docstring)."""
+    """Every folder searched for the Fashion-MNIST idx files, in order (see docs/data.md, section "Fashion-MNIST")."""
     if root is not None:  # only the configured root: no fall-back to another copy
         base = Path(root)
         return [base, base / "FashionMNIST" / "raw", base / "fashion-mnist"]

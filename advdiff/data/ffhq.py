@@ -1,16 +1,13 @@
 """FFHQ at 128 x 128 from the user's own copy: checked, resized where needed, written as a flat folder.
 
-FFHQ (Karras et al. 2019, https://github.com/NVlabs/ffhq-dataset) cannot be downloaded here: its
-images come from the user's copy, either the official ``thumbnails128x128`` folder (or a zip of it)
-or the 1024 x 1024 ``images1024x1024`` set, which is resized. The data set is licensed by NVIDIA under
-CC BY-NC-SA 4.0 (the individual images under their Flickr authors' licences).
-
-:func:`prepare_ffhq` checks the number of images (70 000 in the official sets), optionally each
-file's MD5 against the official metadata file ``ffhq-dataset-v2.json``, writes one PNG per image
-(``00000.png`` ...) into a staging folder and renames it into place when every image is written, so
-an interrupted preparation leaves no half-filled folder. ``manifest.sha256`` lists the SHA-256 of
-every prepared file and ``prepared.json`` what was done; :func:`verify_prepared` re-checks a folder
-against its manifest.
+FFHQ (Karras et al. 2019, https://github.com/NVlabs/ffhq-dataset; CC BY-NC-SA 4.0 by NVIDIA, each
+image under its Flickr author's licence) cannot be downloaded here. :func:`prepare_ffhq` reads the
+official ``thumbnails128x128`` folder (or a zip of it) or resizes ``images1024x1024``, checks the count
+(70 000 in the official sets) and optionally each file's MD5 against ``ffhq-dataset-v2.json``, and
+writes one PNG per image (``00000.png`` ...) into a staging folder renamed into place at the end, so
+an interruption leaves no half-filled folder; ``manifest.sha256`` and ``prepared.json`` record it.
+:func:`verify_prepared` re-checks a folder against its manifest. See
+docs/reproducing-the-paper.md, "2. Prepare FFHQ from your own copy".
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """Any folder of images (FFHQ, AFHQ, your own) as a lazy :class:`ImageFolderDataset`.
 
-The folder is searched recursively for files with an image extension (:data:`IMAGE_EXTENSIONS`,
-any case); hidden files and folders (name starting with ``.``) are skipped; files are taken in
-sorted order of their path relative to the folder. If the folder has a subfolder named like the
-split (``train/``, ``test/``) only that subfolder is used (``train`` without a ``train/`` subfolder
-reads everything outside ``test/``). A flat folder (FFHQ) has no split of its
-own: with ``holdout`` > 0 (or ``None``, the default size of :func:`default_holdout`) a fixed subset
-of its files is held out (:func:`holdout_split`: the files whose SHA-256 of seed and relative path
-is smallest), ``split="test"`` reads exactly those and ``split="train"`` never does; with
-``holdout=0`` ``split="train"`` uses the whole folder and ``split="test"`` is an error.
-:meth:`ImageFolderDataset.split_info` describes the split for a run's record.
-
-Every image is centre-cropped to a square, resized to ``size`` x ``size`` (bicubic) and converted
-to grey (``channels=1``, ITU-R 601 luma) or RGB (``channels=3``, the default); alpha is dropped,
-palette images go through RGBA, 16-bit grey is scaled to 8 bits. Images have no labels (-1).
-
-When the data set is made, every file is opened and fully decoded once, so a corrupt, truncated,
-non-image or unsupported-mode file raises :class:`DataError` naming it before any work starts.
+Image files (:data:`IMAGE_EXTENSIONS`, any case, hidden ones skipped) are found recursively and taken
+in sorted order of their relative path, centre-cropped to a square, resized (bicubic) and converted
+to grey (ITU-R 601 luma) or RGB; they have no labels (-1). A ``train/`` or ``test/`` subfolder is a
+split; a flat folder (FFHQ) can hold a fixed, seeded subset out as its test split. A corrupt or
+unsupported file raises :class:`DataError` naming it before any work starts. See docs/data.md,
+section "Image folders".
 """
 
 from __future__ import annotations
@@ -161,26 +150,13 @@ def _workers() -> int:
 class ImageFolderDataset(ImageDataset):
     """Lazy data set of the images in a folder; each item is read from disk when asked for.
 
-    Parameters
-    ----------
-    root
-        The folder (searched recursively).
-    size
-        Side of the square output images, in pixels (required: folders mix sizes).
-    channels
-        1 (grey) or 3 (RGB, the default when None).
-    split
-        ``train`` or ``test``: selects ``root/<split>`` when that subfolder exists; in a flat folder,
-        the files outside or inside the held-out subset.
-    limit
-        Keep only the first ``limit`` files of the split (sorted order); None keeps all. The held-out
-        subset is chosen from every file first, so ``limit`` never moves a file between the splits.
-    verify
-        Open and decode every kept file now so that bad files are reported at once (default).
-    holdout
-        Flat folders only: how many files are held out (0: none; None: :func:`default_holdout`).
-    holdout_seed
-        Flat folders only: the seed of :func:`holdout_split`.
+    ``root`` is searched recursively; ``size`` (pixels; required, folders mix sizes) and ``channels``
+    (1 or 3; None: 3) set the output. ``split`` selects ``root/<split>`` when that subfolder exists, else,
+    in a flat folder, the files outside (``train``) or inside (``test``) the subset of ``holdout`` files
+    (0: none; None: :func:`default_holdout`) chosen by :func:`holdout_split` with ``holdout_seed``.
+    ``limit`` keeps the first files of the split; the held-out subset is chosen from every file first.
+    ``verify`` decodes every kept file now, so a bad one is named at once. See docs/data.md, section
+    "Splits of a folder".
     """
 
     def __init__(

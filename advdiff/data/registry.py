@@ -78,52 +78,14 @@ def load_dataset(
 ) -> ImageDataset:
     """Load a data set by name as an :class:`~advdiff.data.base.ImageDataset`.
 
-    Parameters
-    ----------
-    name
-        ``fashion_mnist`` (default), ``mnist``, ``cifar10`` or ``folder``; case and ``-``/``_`` are ignored.
-    root
-        Where the data lives: the image folder for ``folder`` (required); for the others a folder
-        searched first and the download target (default :func:`~advdiff.data.builtin.default_root`).
-    split
-        ``train`` or ``test`` (for ``folder``: the ``root/<split>`` subfolder when there is one, else
-        the files outside or inside the held-out subset, see ``holdout``).
-    size
-        Side of the square output images in pixels (centre crop + resize); None keeps the native
-        size (28 for (Fashion-)MNIST, 32 for CIFAR-10) and is not allowed for ``folder``.
-    channels
-        1 (grey) or 3 (RGB); None keeps the native channels (RGB for ``folder``).
-    limit
-        Keep only the first ``limit`` images.
-    download
-        Whether torchvision may download a data set that is not found locally; None means the
-        data set's default (yes for ``fashion_mnist``, no for ``mnist`` and ``cifar10``).
-    verify
-        ``folder`` only: decode every file now, so that a bad one is named at once (default). Turn it
-        off when every image is about to be read anyway (the read names a bad file the same way).
-    root_key
-        How errors about ``root`` name it (e.g. ``--data-root`` for the command line, ``dataset.root``).
-    holdout
-        ``folder`` without split subfolders only: images held out as its ``test`` split and never
-        read by ``train`` (0, the default here: none; None: 10 %, at most 5 000; see
-        :mod:`advdiff.data.folder`).
-    holdout_seed
-        ``folder`` only: the seed choosing the held-out images.
-
-    Returns
-    -------
-    ImageDataset
-        Items ``(image, label)`` with ``image`` float32 (C, H, W) in [0, 1]; ``.tensor(limit)``
-        gives a batch (N, C, H, W) and ``.labels(limit)`` the int64 labels (-1 where there are none).
-
-    Raises
-    ------
-    advdiff.errors.ConfigError
-        An argument is outside what is allowed (the message names it, its value and what is allowed).
-    advdiff.data.DataError
-        A file or folder cannot be used (named in the message); :class:`~advdiff.data.DataUnavailableError`
-        when the data set is not here and could not be fetched (the message says how to get it);
-        :class:`~advdiff.data.base.DataRootError` when ``root`` is given but is not an existing folder.
+    ``name``: ``fashion_mnist``, ``mnist``, ``cifar10`` or ``folder`` (case and ``-``/``_`` ignored).
+    ``size`` is the side of the square output in pixels (None: native, not allowed for ``folder``) and
+    ``channels`` 1 or 3 (None: native, RGB for ``folder``); ``download=None`` is the data set's default
+    (yes only for ``fashion_mnist``); ``holdout``/``holdout_seed`` choose a flat folder's test split.
+    Items are ``(image, label)``, image float32 (C, H, W) in [0, 1], label -1 where there is none. Raises
+    :class:`~advdiff.errors.ConfigError` for a bad argument and :class:`~advdiff.data.base.DataError` for
+    an unusable file or folder (:class:`~advdiff.data.base.DataUnavailableError`: not here and not
+    fetched; :class:`~advdiff.data.base.DataRootError`: ``root`` is no folder). See docs/data.md.
     """
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
     if key not in DATASETS:

@@ -1,20 +1,8 @@
 """Wavenumber grids and the shell-summed energy spectrum of a velocity field.
 
-Wavenumber convention
----------------------
-The grid is H×W pixels (lattice units, dx = 1). The physical, isotropic lattice
-wavenumber of FFT bin ``m`` along an axis of N pixels is ``kappa = 2π m / N`` radians
-per pixel (``2π·fftfreq(N)``). Like the Beyond Blur code, which puts the image on a unit
-domain and uses ``k = 2π·fftfreq(N, d=1/N)`` (2π times integers), this package works with
-the *scaled* wavenumber
-
-    k = L · kappa,    L = max(H, W) pixels,
-
-so that on a square N×N image ``k = 2π·(integer mode numbers)``, exactly the paper's
-values; ``k = 2π`` is one wave across the (long) image side. On a non-square image the
-scaling keeps the wavenumber isotropic in pixels (the paper's code only handles squares).
-Power laws are scale invariant, so the amplitude laws do not depend on this choice; the
-phase speed ``omega = dt_turb·|k|`` and the Reynolds range ``k0…k0·Re^(3/4)`` do.
+Wavenumbers are *scaled* as in the Beyond Blur code: ``k = L·2π·fftfreq(N)`` with ``L = max(H, W)``
+pixels, so on a square N×N image ``k = 2π·(integer mode numbers)`` and ``k = 2π`` is one wave across
+the long image side. See docs/solver.md, section "Wavenumbers", for why.
 """
 
 from __future__ import annotations
@@ -42,19 +30,11 @@ def check_shape(shape: Any, key: str = "shape") -> tuple[int, int]:
 
 
 def wavenumbers(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled wavenumber components on the full FFT grid.
+    """Scaled wavenumber components ``(kx, ky)`` on the full FFT grid of ``shape = (H, W)`` pixels.
 
-    Parameters
-    ----------
-    shape
-        Grid ``(H, W)`` in pixels.
-
-    Returns
-    -------
-    kx, ky
-        Arrays of shape (H, W), float64: ``k = max(H, W)·2π·fftfreq(N)`` along the width
-        (x, last axis) and height (y, first axis). Dimensionless (radians per image side);
-        ``2π·integers`` on a square grid, as in the paper's code.
+    Each is float64 of shape (H, W): ``k = max(H, W)·2π·fftfreq(N)`` along the width (x, last axis) and
+    the height (y, first axis), in radians per image side (``2π·integers`` on a square grid, as in the
+    paper's code).
     """
     H, W = check_shape(shape)
     L = max(H, W)
@@ -66,24 +46,10 @@ def wavenumbers(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 def energy_spectrum(v: Any) -> tuple[np.ndarray, np.ndarray]:
     """Shell-summed kinetic energy spectrum E(k) of one or more 2-D velocity fields.
 
-    ``E(k_s) = ½ Σ_{|k|/2π rounds to s} (|û(k)|² + |v̂(k)|²)`` with ``û = FFT2(u)/(H·W)``,
-    so ``Σ_s E(k_s) = ½·mean(u² + v²)`` (minus the mean flow). Shells have width 2π in the
-    scaled wavenumber of this module (one integer mode number on a square grid) and are
-    centred on ``k_s = 2π·s``, s = 1, 2, …. Shells with ``s > min(H, W)/2`` reach into the
-    grid corners and are incomplete.
-
-    Parameters
-    ----------
-    v
-        Velocity field(s) of shape (..., 2, H, W) (NumPy, CuPy or torch), component 0
-        along x (width), component 1 along y (height), any units.
-
-    Returns
-    -------
-    k
-        Shell wavenumbers ``2π·s``, shape (S,), float64 (scaled units, see module docstring).
-    E
-        Energy per shell, shape (..., S), float64, in (units of v)².
+    ``v`` has shape (..., 2, H, W) (NumPy, CuPy or torch; component 0 along x, the width; any units).
+    Returns ``k``, the shell centres ``2π·s`` (s = 1, 2, …), shape (S,), and ``E``, the energy per shell
+    in (units of v)², shape (..., S), both float64. ``Σ_s E = ½·mean(u² + v²)`` less the mean flow;
+    shells with ``s > min(H, W)/2`` are incomplete. See docs/solver.md, section "Wavenumbers".
     """
     a = arrays.to_numpy(v)
     if a.ndim < 3 or a.shape[-3] != 2 or min(a.shape[-2:]) < 2:

@@ -1,54 +1,12 @@
 """Spectral stochastic "turbulence": the velocity field that advects images.
 
-Follows the velocity generator of Beyond Blur (ICCV 2025): a frozen amplitude
-spectrum ``A(|k|)``, independent uniform random phases per image and component, phases
-rotating linearly with the LBM step, ``u = Re(IFFT2(û))``, an optional divergence-free mode,
-each component rescaled to the per-step RMS ``U_n = Pe·α_n/L``, and an optional soft
-magnitude limiter. Added here: a Reynolds roll-off and a second amplitude
-law with a true k^(−5/3) energy spectrum.
-
-Construction, for image i of a batch (wavenumbers ``k`` as in :mod:`advdiff.fields.spectrum`):
-
-* amplitude ``A(k)``, zero at ``k = 0``:
-  ``paper``: ``A = k^(−5/3)`` (the authors' code; shell energy spectrum ∝ k^(−7/3));
-  ``kolmogorov``: ``A = sqrt(E(k)/k) = k^(−4/3)`` (shell energy spectrum ∝ k^(−5/3)).
-  Below the energy-containing wavenumber ``k0`` the amplitude is held at ``A(k0)`` (shell
-  energy then grows ∝ k up to its peak at k0); with the default ``k0`` (the lowest grid
-  mode, 2π) this changes nothing.
-* Reynolds roll-off: the inertial range runs from ``k0`` to ``k_eta = k0·Re^(3/4)``;
-  above ``k_eta`` the amplitude is multiplied by ``exp(−(k/k_eta − 1)²)`` (a Gaussian in
-  the excess wavenumber: smooth, with zero slope at ``k_eta``, so the inertial range keeps
-  its exact power law; the shell energy falls by e^(−2) at 2·k_eta and e^(−8) at
-  3·k_eta). ``Re = None`` (or inf) keeps every grid mode, as the authors' code.
-* random spectrum ``X_c(k, n) = A(k)·exp(i(φ_c(k) + ω(k)·n))``, c ∈ {x, y}, ω = dt_turb·|k|,
-  φ_c uniform in [0, 2π) on the full (non-Hermitian) grid, as in the paper.
-* real field ``v_c = Re(IFFT2(X_c))``. Taking the real part equals the inverse FFT of the
-  Hermitian part ``H_c = ½(X_c(k) + conj X_c(−k))``, whose inverse FFT is real; so both
-  components come exactly from one complex inverse FFT of ``H_x + i·H_y`` (real part: x,
-  imaginary part: y).
-* ``divergence_free``: instead of two independent components, one stream function psi (random
-  phases, amplitude A divided by the gain of the lattice curl, zero on the two outer rings of
-  pixels) and v = its lattice curl (:func:`_lattice_curl`). The D2Q9 lattice's own divergence of
-  v vanishes identically and v is zero at the walls, so a uniform image stays uniform to
-  round-off under the zero-flux walls; a spectral (Leray) projection leaves a discrete
-  divergence and, being periodic, flows through the walls and piles mass up there. The velocity's
-  amplitude is A away from the two outer rings.
-* rescaling: each component to RMS (= standard deviation; the mean is exactly zero)
-  ``U_n`` per image. With ``divergence_free`` both components share one factor (their
-  joint RMS is ``U_n``), since rescaling them separately would create divergence.
-* limiter ``|v| → c·tanh(|v|/c)``, direction kept (paper: c = 0.01 lattice units per
-  step). It is nonlinear, so with ``divergence_free`` it adds divergence of relative order
-  (|v|/c)², negligible in its linear regime (U ~ 1e−4 ≪ c).
-* ``U_n < 1e−14`` gives exactly ``v = 0`` (Pe = 0 is exactly heat dissipation).
-
-Cost per step: everything that does not change with the step (amplitudes, masks,
-phases, projection, Hermitian symmetrisation) is computed once at construction, as
-packed spectra P, Q with ``H_x + i·H_y = P cos(ωn) + Q sin(ωn)``. A step computes
-``cos, sin(ω n)`` on the H×W grid, that combination, and one batched complex inverse FFT
-over (B, H, W) (one transform per image instead of the paper's two), then the RMS
-rescaling and the limiter. All of it stays in the array module ``xp`` (NumPy with
-``scipy.fft`` on all cores, or CuPy on the GPU; no host round trip). :meth:`field`
-reuses internal buffers (not thread-safe) but returns a new array each call.
+Follows the velocity generator of Beyond Blur (ICCV 2025): a frozen amplitude spectrum ``A(|k|)``
+(zero at ``k = 0``), uniform random phases per image and component rotating linearly with the LBM
+step, ``v = Re(IFFT2(v̂))``, each component rescaled to the per-step RMS ``U_n = Pe·α_n/L``, and a
+soft limiter ``|v| → c·tanh(|v|/c)``. Added here: a Reynolds roll-off, the ``kolmogorov`` amplitude
+law (a true k^(−5/3) energy spectrum) and a ``divergence_free`` mode (the lattice curl of a stream
+function). ``U_n < 1e−14`` gives exactly ``v = 0``, so Pe = 0 is exactly heat dissipation. See
+docs/solver.md, section "Velocity fields", for the construction and its cost per step.
 """
 
 from __future__ import annotations
@@ -174,16 +132,10 @@ def _pairs(z: Any) -> Any:
 def amplitude(k: np.ndarray, law: str, k0: float, k_eta: float) -> np.ndarray:
     """Fourier amplitude A(|k|) of the turbulence, zero at k = 0, largest value 1.
 
-    Parameters
-    ----------
-    k
-        Scaled wavenumber magnitudes (see :mod:`advdiff.fields.spectrum`), >= 0.
-    law
-        ``paper`` (A = k^(−5/3)) or ``kolmogorov`` (A = k^(−4/3), shell energy ∝ k^(−5/3)).
-    k0
-        Energy-containing wavenumber: A is held at A(k0) below it.
-    k_eta
-        Kolmogorov wavenumber: A is multiplied by exp(−(k/k_eta − 1)²) above it; ``inf`` for no roll-off.
+    ``k``: scaled wavenumber magnitudes (:mod:`advdiff.fields.spectrum`), >= 0. ``law``: ``paper``
+    (A = k^(−5/3)) or ``kolmogorov`` (A = k^(−4/3), shell energy ∝ k^(−5/3)). A is held at A(k0) below
+    the energy-containing wavenumber ``k0`` and multiplied by exp(−(k/k_eta − 1)²) above the Kolmogorov
+    wavenumber ``k_eta`` (``inf``: no roll-off).
     """
     k = np.asarray(k, dtype=np.float64)
     a = np.maximum(k, k0) ** _AMPLITUDE_EXPONENT[law]
@@ -212,43 +164,14 @@ def reynolds_without_cutoff(shape: tuple[int, int], k0: float | None = None) -> 
 class SpectralTurbulence:
     """Batched spectral stochastic velocity field with rotating phases.
 
-    One realisation per image of the batch (its channels share it), evaluated at any
-    LBM step ``n`` with any RMS by :meth:`field`.
-
-    Parameters
-    ----------
-    shape
-        Grid ``(H, W)`` in pixels, integers >= 2.
-    batch
-        Number of images B (independent realisations), >= 1.
-    law
-        Amplitude law, ``paper`` (default, as the authors' code) or ``kolmogorov``.
-    reynolds
-        Re > 0 sets the inertial range ``k0 … k0·Re^(3/4)`` with a smooth roll-off above;
-        ``None``, ``inf`` or ``"none"`` keeps every grid mode (as the authors' code).
-    k0
-        Energy-containing wavenumber in scaled units (2π = one wave per image side);
-        ``None`` means the lowest nonzero grid mode, 2π. In (0, largest grid |k|].
-    divergence_free
-        Make v divergence-free on the lattice and still at the walls (off in the authors' configurations).
-    limiter
-        Soft limiter scale c > 0 in lattice units per step (|v| → c·tanh(|v|/c)), or
-        ``None`` for none. Default 0.01 as in the paper's code.
-    dt_turb
-        Phase speed factor, ω(k) = dt_turb·|k| radians per LBM step, >= 0 (0 freezes the field).
-    seed
-        Integer >= 0. Image i of the batch draws its phases from
-        ``SeedSequence(seed, spawn_key=(first_image + i,))``, so an image's field does not
-        depend on the batch it is in. ``None`` draws fresh OS entropy, kept in :attr:`seed`.
-    first_image
-        Index of the batch's first image in that per-image seeding (e.g. its dataset index), >= 0.
-    image_seeds
-        Instead of ``seed``/``first_image``: one integer seed per image (image i uses
-        ``SeedSequence(image_seeds[i])``), e.g. drawn from per-image torch generators.
-    xp
-        Array module of the output: ``numpy`` (default) or ``cupy`` (module or name).
-    dtype
-        ``float32`` (default) or ``float64``: dtype of the field (complex64/128 internally).
+    One realisation per image (its channels share it), evaluated at any LBM step and RMS by :meth:`field`,
+    which reuses internal buffers (not thread-safe) but returns a new array. ``shape`` is (H, W) in
+    pixels; ``k0`` is in scaled units (2π = one wave per image side; ``None``: 2π); ``limiter`` is c in
+    lattice units per step (``None``: none); ``reynolds=None``, ``inf`` or ``"none"`` keeps every mode;
+    ``dt_turb = 0`` freezes the field. Image i draws its phases from
+    ``SeedSequence(seed, spawn_key=(first_image + i,))``, so its field does not depend on its batch
+    (``seed=None``: fresh OS entropy, kept in :attr:`seed`); ``image_seeds`` gives one seed per image
+    instead. See docs/solver.md, section "Velocity fields", for every parameter and its range.
     """
 
     def __init__(  # noqa: C901
@@ -465,22 +388,13 @@ class SpectralTurbulence:
         return arr
 
     def field(self, step: int, rms: float | Sequence[float] | np.ndarray) -> Any:
-        """The velocity field of every image at LBM step ``step``.
+        """The velocity field of every image at LBM step ``step`` (>= 0; phases rotated by ω(k)·step).
 
-        Parameters
-        ----------
-        step
-            LBM step n >= 0; the phases are rotated by ω(k)·n.
-        rms
-            Target RMS (= standard deviation) of each velocity component, lattice units per
-            step (``U_n = Pe·α_n/L``): a scalar, or one value per image, shape (B,). Values
-            below 1e−14 give an exactly zero field for that image. Set before the limiter.
-
-        Returns
-        -------
-        Array of shape (B, 2, H, W) in the array module ``xp`` and dtype of the generator;
-        component 0 along the width axis x, component 1 along the height axis y, lattice
-        units per step.
+        ``rms`` is the target RMS (= standard deviation) of each component before the limiter, in lattice
+        units per step (``U_n = Pe·α_n/L``): a scalar or one value per image, shape (B,); below 1e−14 that
+        image's field is exactly zero. Returns a new array of shape (B, 2, H, W) in the generator's ``xp``
+        and dtype: component 0 along the width axis x, component 1 along the height axis y, lattice units
+        per step.
         """
         n = _int("step", step, 0)
         U = self._check_rms(rms)
@@ -614,27 +528,13 @@ def velocity_callable(
 ) -> Callable[[int], Any]:
     """The ``velocity`` argument of :func:`advdiff.lbm.solve` for a turbulence generator.
 
-    Parameters
-    ----------
-    turbulence
-        The generator (one realisation per image of the solved batch).
-    rms
-        A :class:`~advdiff.lbm.units.Schedule` (its per-step velocity RMS
-        ``U_n = Pe·α_n/L`` is used), a 1-D sequence of per-step RMS values in lattice units
-        per step, or a scalar RMS for every step.
-    start
-        LBM step of the trajectory at which this ``solve`` call begins (>= 0): the callable
-        maps the solver's step n to trajectory step ``start + n``, so a trajectory solved in
-        several calls keeps rotating its phases continuously.
-    delay
-        Steps by which the field lags the solver (>= 0): step n gets the field drawn for step
-        ``n - delay``, and zero velocity before the first. The Beyond Blur code collides with
-        the field drawn in the previous step (``delay=1``).
-
-    Returns
-    -------
-    ``velocity(n) -> turbulence.field(m, rms[m])`` with ``m = start + n - delay``, or zeros
-    for ``m < 0``; shape (B, 2, H, W).
+    Returns ``velocity(n) -> turbulence.field(m, rms[m])``, shape (B, 2, H, W), with
+    ``m = start + n - delay``, and zeros for ``m < 0``. ``rms`` is a
+    :class:`~advdiff.lbm.units.Schedule` (its per-step ``U_n = Pe·α_n/L``), a 1-D sequence of per-step
+    values or one scalar, in lattice units per step. ``start`` (>= 0) is the trajectory step at which
+    this ``solve`` call begins, so a trajectory solved in several calls keeps rotating its phases;
+    ``delay`` (>= 0) lags the field behind the solver: the Beyond Blur code collides with the field
+    drawn in the previous step (``delay=1``).
     """
     if not isinstance(turbulence, SpectralTurbulence):
         raise bad_value("turbulence", type(turbulence).__name__, "a SpectralTurbulence")

@@ -1,23 +1,9 @@
 """D2Q9 lattice constants: the one place they are defined.
 
-The C/CUDA node header (``kernels/d2q9_node.h``) mirrors these numbers for the
-compiled backends; ``tests/lbm/test_backends.py`` checks that the two agree.
-
-Direction order (x along the width axis, y along the height axis):
-
-====  ======  ======
- i     e_x     e_y
-====  ======  ======
- 0      0       0
- 1      1       0
- 2      0       1
- 3     -1       0
- 4      0      -1
- 5      1       1
- 6     -1       1
- 7     -1      -1
- 8      1      -1
-====  ======  ======
+The compiled backends' node header (``kernels/d2q9_node.h``) mirrors them; a test checks that the two
+agree. Direction i is ``(EX[i], EY[i])``, x along the width and y along the height: 0 rest, 1–4 the
+axis directions +x, +y, −x, −y, 5–8 the diagonals (+,+), (−,+), (−,−), (+,−). See docs/solver.md,
+section "Lattice directions".
 """
 
 from __future__ import annotations

@@ -47,56 +47,16 @@ def solve(  # noqa: C901
     init: str | None = None,
     variant: str = "default",
 ) -> Any:
-    """Advance every channel of a batch by ``steps`` D2Q9 advection-diffusion LBM steps.
+    """Advance every channel of a batch by ``steps`` D2Q9 advection–diffusion LBM steps.
 
-    Solves du/dt + div(v u) = div(alpha grad u) per channel in lattice units (dx = dt = 1),
-    tau = 3 alpha + 1/2, second-order equilibrium, fused stream+collide (the scheme of
-    Gruszczynski et al., ICCV 2025).
-
-    Parameters
-    ----------
-    u0
-        Batch of shape (B, C, H, W): NumPy, torch or CuPy. The result has the same type,
-        device and dtype. Computation is float32 (the ``numpy`` backend keeps float64 input).
-    diffusivity
-        alpha in lattice units: a scalar, or one value per step (length ``steps``). Must be > 0.
-        Step n diffuses with exactly alpha_n also when alpha changes from step to step
-        (see :func:`advdiff.lbm.units.relaxation_rates`).
-    steps
-        Number of LBM steps (>= 0).
-    velocity
-        None; a field of shape (B, 2, H, W) held for all steps; or a callable ``step -> field``
-        called with n = 0..steps-1 for the step taking state n to n+1 (field n = 0 also
-        sets the initial equilibrium). Component 0 is along the width axis x, component 1
-        along the height axis y, in lattice units per step; channels of an image share it.
-        Every field is checked against the Mach limit (:data:`advdiff.lbm.units.MAX_SPEED`).
-    backend
-        ``auto`` (cupy if a CUDA device is usable, else cpu), ``numpy``, ``cpu`` or ``cupy``.
-    collision
-        ``bgk`` or ``central_moment``.
-    boundary
-        ``neumann`` (zero flux: half-way bounce-back walls half a pixel outside the image,
-        matching the DCT-II heat operator; conserves each channel's sum exactly), ``periodic``,
-        or ``extrapolation`` (the non-equilibrium-extrapolation walls of the Beyond Blur code:
-        each edge pixel repeats its neighbour; not mass conserving; needs H, W >= 3).
-        ``None``: ``neumann``, or ``extrapolation`` for ``variant="authors"``.
-    record
-        Optional strictly increasing step counts in [0, steps]; the states after those
-        steps of one continuous simulation are returned stacked on a new leading axis,
-        shape (R, B, C, H, W).
-    progress
-        Show a progress bar over the steps.
-    init
-        ``chapman_enskog``: start from equilibrium plus the first-order non-equilibrium part
-        for the first step's tau, so the first steps already diffuse with the scheduled alpha;
-        ``equilibrium``: start from f^eq only (the first step then diffuses with c_s^2 / 2
-        whatever alpha is). ``None``: ``chapman_enskog``, or ``equilibrium`` for ``authors``.
-    variant
-        ``default``: this package's validated operator. ``authors``: the choices of the Beyond
-        Blur code, for ablations: kappa22 relaxed to omega c_s^4 rho in the central-moment
-        collision, plain rates 1 - omega_n when alpha changes, an equilibrium start at zero
-        velocity, the velocity of the previous step in each collision (zero in the first), and
-        (by default) the extrapolation walls.
+    Solves ∂u/∂t + ∇·(v u) = ∇·(α ∇u) in lattice units (dx = dt = 1), the scheme of Beyond Blur
+    (Gruszczynski et al., ICCV 2025). ``u0``: (B, C, H, W), NumPy, torch or CuPy; the result keeps its
+    type, device and dtype (float32 inside; the ``numpy`` backend keeps float64). ``diffusivity``: α > 0,
+    a scalar or one per step. ``velocity``: None, a (B, 2, H, W) field, or ``n -> field`` for the step
+    from state n to n + 1; component 0 along the width x, lattice units per step, Mach-checked.
+    ``record``: increasing step counts in [0, steps], whose states come back as (R, B, C, H, W).
+    ``boundary``/``init`` default to ``neumann``/``chapman_enskog`` (``extrapolation``/``equilibrium``
+    for ``variant="authors"``). See docs/solver.md, sections "Arguments of solve" and "The scheme".
     """
     if collision not in COLLISIONS:
         raise bad_value("collision", collision, f"one of {', '.join(COLLISIONS)}")

@@ -1,20 +1,11 @@
 """Lattice units: dimensionless numbers, the blur schedule, and stability limits.
 
-Lattice units throughout: one pixel is dx = 1, one LBM step is dt = 1.
-
-* Diffusivity and relaxation time: ``tau = alpha / c_s^2 + 1/2 = 3 alpha + 1/2``.
-* Péclet number ``Pe = U L / alpha``, so the velocity RMS for a step with
-  diffusivity ``alpha`` is ``U = Pe alpha / L``.
-* Fourier number ``Fo = alpha t / L^2``; a Gaussian blur of width sigma equals
-  diffusion for ``alpha t = sigma^2 / 2``, so level k has ``Fo_k = sigma_k^2 / (2 L^2)``.
-* The blur schedule follows the heat-dissipation code that the Beyond Blur paper reuses:
-  ``sigma_k = exp(linspace(log sigma_min, log sigma_max, K))`` with
-  ``sigma_0 = 0``; level k adds ``d_k = sigma_k^2 - sigma_{k-1}^2`` of variance in
-  ``n_k`` LBM steps at ``alpha_k = d_k / (2 n_k)``, ``n_k`` the smallest integer keeping
-  ``alpha_k <= alpha_max``.
-
-Every check here runs before any simulation work and raises
-:class:`advdiff.errors.ConfigError` naming the key, the value and the allowed range.
+Lattice units throughout (one pixel dx = 1, one LBM step dt = 1): ``tau = 3 alpha + 1/2``, the
+velocity RMS of a step with diffusivity alpha is ``U = Pe alpha / L``, and level k of the blur
+schedule (that of the heat-dissipation code Beyond Blur reuses) adds ``sigma_k^2 - sigma_{k-1}^2`` of
+variance at ``alpha_k <= alpha_max``. Every check runs before any simulation work and raises
+:class:`advdiff.errors.ConfigError` naming the key, the value and the allowed range. See
+docs/solver.md, section "Units and limits", for the formulas.
 """
 
 from __future__ import annotations

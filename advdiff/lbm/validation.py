@@ -1,17 +1,11 @@
 """Physical validation of the LBM against exact solutions, as figures and numbers.
 
-``advdiff validate lbm`` runs these cases and writes ``lbm_validation.json`` plus
-figures; the test suite asserts the same properties with its own oracles.
-
-Cases:
-
-* ``gaussian``: a Gaussian hill carried by a uniform velocity with alpha > 0 on a
-  periodic grid; exact solution: centre moved by v t, variance grown by 2 alpha t.
-* ``heat``: Pe = 0 with zero-flux walls along the blur schedule against the
-  orthonormal DCT-II heat operator of the heat-dissipation model (Rissanen et al. 2023):
-  u_k = IDCT(exp(-lambda sigma_k^2 / 2) DCT(u_0)), lambda_ij = (pi i/H)^2 + (pi j/W)^2.
-* ``mass``: each channel's sum after 1 000 steps of a time-varying velocity field with
-  zero-flux walls.
+``advdiff validate lbm`` runs three cases and writes ``lbm_validation.json`` plus figures; the test
+suite asserts the same properties with its own oracles. ``gaussian``: a Gaussian hill carried by a
+uniform velocity with alpha > 0 on a periodic grid (exact: centre moved by v t, variance grown by
+2 alpha t). ``heat``: Pe = 0 with zero-flux walls along the blur schedule against the orthonormal
+DCT-II heat operator of heat dissipation (Rissanen et al. 2023). ``mass``: each channel's sum after
+1 000 steps of a time-varying velocity field with zero-flux walls. See docs/solver.md, "Validation".
 """
 
 from __future__ import annotations

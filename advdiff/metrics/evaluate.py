@@ -1,24 +1,13 @@
 """``advdiff evaluate``: every score of generated images against real ones, into ``metrics.json``.
 
-Two ways in:
-
-* :func:`evaluate_folders` -- two folders of images (``--real DIR --fake DIR``);
-* :func:`advdiff.runs.evaluate_run` -- a run folder of ``advdiff train``, sampled there and scored
-  with this module's pieces against its data set, whose statistics are cached
-  (:mod:`advdiff.metrics.reference`).
-
-Both check everything that can be checked (folders, sizes, real against generated sizes, NaNs,
-value ranges, counts against k and the KID subset, the device and the sampler) before the slow
-feature extraction, and write ``metrics.json`` atomically only once every score exists: a failed
-evaluation writes nothing.
-
-``metrics.json`` keys: ``fid``, ``kid`` (+ ``kid_std``), ``precision``, ``recall``, ``density``,
-``coverage`` (k = ``prdc_k``), ``palette`` (+ ``palette_per_channel``, ``intensity_shift``),
-``n_real``, ``n_fake``, ``feature_extractor``, ``feature_layer``, ``weights_sha256``,
-``weights_source``, ``fid_is_standard`` and ``seconds`` (wall time of the whole evaluation), with
-timing and provenance details. ``fid`` is the Fréchet distance on the named extractor's features:
-``fid_is_standard`` is true only for the TF-Inception pool3 features; for any other extractor a
-``note`` says that the number is not comparable with published FID.
+Two ways in: :func:`evaluate_folders` (two folders of images, ``--real DIR --fake DIR``) and
+:func:`advdiff.runs.evaluate_run` (a run folder of ``advdiff train``, sampled there and scored with
+this module's pieces against its data set, whose statistics :mod:`advdiff.metrics.reference` caches).
+Both check everything that can be checked before the slow feature extraction and write
+``metrics.json`` atomically once every score exists: a failed evaluation writes nothing. ``fid`` is
+the Fréchet distance on the named extractor's features; ``fid_is_standard`` is true only for the
+TF-Inception pool3 features, and any other extractor adds a ``note`` saying that the number is not
+comparable with published FID. The keys and the checks: docs/scores.md, "What is computed".
 """
 
 from __future__ import annotations

@@ -1,16 +1,12 @@
 """Feature extractors for the scores, through torch-fidelity's registry.
 
-Two are known (:data:`EXTRACTORS`):
-
-* ``inception`` -> torch-fidelity's ``inception-v3-compat``: the TF-Inception pool3 features (2048-d)
-  of standard FID, with weights from :func:`advdiff.metrics.weights.resolve_inception_weights`.
-  About 0.14-0.2 s per image on a laptop CPU core; batched, and on the GPU when there is one.
-* ``tiny-test`` -> ``advdiff-tiny-test``: a fixed, untrained 3-layer random convolutional network
-  (64-d) registered with torch-fidelity so the plumbing can be tested in milliseconds. Its numbers
-  are not FID: every result made with it carries its name and ``fid_is_standard: false``.
-
-:meth:`FeatureExtractor.features` takes uint8 images (N, C, H, W), C = 1 or 3 (grey is repeated to
-RGB, as Inception expects) and returns float32 features (N, D) on the CPU.
+Two are known (:data:`EXTRACTORS`): ``inception``, torch-fidelity's ``inception-v3-compat`` (the
+TF-Inception pool3 features, 2048-d, of standard FID, with weights from
+:func:`advdiff.metrics.weights.resolve_inception_weights`; about 0.14-0.2 s per image on a laptop CPU
+core, batched, and on the GPU when there is one), and ``tiny-test`` (``advdiff-tiny-test``, a fixed
+untrained 64-d convolutional network that tests the plumbing in milliseconds; never FID, see
+docs/scores.md). :meth:`FeatureExtractor.features` takes uint8 images (N, C, H, W), C = 1 or 3 (grey
+is repeated to RGB, as Inception expects), and returns float32 features (N, D) on the CPU.
 """
 
 from __future__ import annotations

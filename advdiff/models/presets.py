@@ -1,28 +1,10 @@
 """Named U-Net sizes, from a test-sized ``tiny`` to the paper's FFHQ-128 network.
 
-``build_model(preset, in_channels=..., **overrides)`` starts from a preset and replaces any
-constructor argument of :class:`~advdiff.models.unet.UNet`. ``describe(model)`` gives what a run
-record needs: the preset, the parameter count and the full config.
-
-Presets
--------
-``tiny``
-    For tests: about 12 000 parameters, 16 px inputs; a forward and backward pass takes milliseconds.
-``small``
-    The CPU default for 28x28 Fashion-MNIST: 16, (1, 2, 2), 1 block, attention at 7 px, dropout 0.1
-    (0.28 M parameters; forward + backward of 64 images takes about 0.2 s on 2 CPU cores, so a few
-    thousand steps train in minutes).
-``medium``
-    A wider CPU network for 28x28: 32, (1, 2, 2), 2 blocks, attention at 7 px, dropout 0.1
-    (1.6 M parameters, about 4x the cost of ``small``).
-``ihdm_mnist``
-    IHDM's MNIST network (Rissanen et al. 2023, config ``mnist``): 128, (1, 2, 2), 4 blocks,
-    attention at level 2 (7 px), dropout 0.1.
-``ihdm_cifar10``
-    IHDM's CIFAR-10 network: 128, (1, 2, 2, 2), 4 blocks, attention at levels 2, 3 (8, 4 px), dropout 0.1.
-``ffhq128``
-    Beyond Blur's FFHQ-128 network (``default_lbm_ade_ffhq_128_config``): 128, (1, 2, 3, 4, 5),
-    3 blocks, attention at levels 2, 3, 4 (32, 16, 8 px), 1 head, dropout 0.3.
+:data:`PRESETS` holds ``tiny`` (tests), ``small`` (the CPU default for 28x28 Fashion-MNIST),
+``medium`` (a wider CPU network), ``ihdm_mnist`` and ``ihdm_cifar10`` (the networks of IHDM, Rissanen
+et al. 2023) and ``ffhq128`` (the FFHQ-128 network of the Beyond Blur code). :func:`build_model`
+starts from a preset and replaces any :class:`~advdiff.models.unet.UNet` argument; :func:`describe`
+gives what a run record needs. See docs/models.md, section "Presets", for their sizes and costs.
 """
 
 from __future__ import annotations
@@ -156,27 +138,12 @@ def _attention_at_new_size(preset: Mapping[str, Any], channel_mult: Any, image_s
 def build_model(preset: str = "small", *, in_channels: int, **overrides: Any) -> UNet:
     """Build a :class:`UNet` from a preset, replacing any constructor argument with ``overrides``.
 
-    Parameters
-    ----------
-    preset
-        A key of :data:`PRESETS`.
-    in_channels
-        Image channels (1 for Fashion-MNIST, 3 for RGB).
-    **overrides
-        Any other :class:`UNet` argument. When ``image_size`` is overridden and
-        ``attention_resolutions`` is not, attention stays at the preset's levels (e.g. ``small``
-        at ``image_size=32`` puts attention at 8 px instead of 7 px).
-
-    Returns
-    -------
-    UNet
-        With ``model.preset`` set to ``preset``; ``UNet.from_config(model.config)`` and
-        ``build_model(**model.config)`` rebuild the same architecture.
-
-    Raises
-    ------
-    ConfigError
-        Unknown preset or argument (listing the known ones), or a bad value (naming the key).
+    ``preset`` is a key of :data:`PRESETS`; ``in_channels`` the image channels (1 for Fashion-MNIST, 3
+    for RGB). When ``image_size`` is overridden and ``attention_resolutions`` is not, attention stays at
+    the preset's levels (``small`` at ``image_size=32``: 8 px instead of 7 px). The returned model has
+    ``model.preset = preset``; ``UNet.from_config(model.config)`` and ``build_model(**model.config)``
+    rebuild the same architecture. Raises ``ConfigError`` for an unknown preset or argument (listing the
+    known ones) or a bad value (naming the key).
     """
     from advdiff.models.unet import UNet
 

@@ -1,26 +1,12 @@
 """A U-Net conditioned on the corruption level ``k``, after Ho et al. 2020 / Dhariwal & Nichol 2021.
 
-The layout is the ADM ``UNetModel`` that IHDM (Rissanen et al. 2023) and Beyond Blur reuse:
-
-* ``k`` -> sinusoidal embedding (``model_channels`` wide) -> Linear -> SiLU -> Linear
-  (``4 * model_channels`` wide), added to every residual block (or, with ``scale_shift``, used as
-  a FiLM scale and shift after the block's second GroupNorm);
-* an input 3x3 conv, then per level ``num_res_blocks`` residual blocks (GroupNorm, SiLU, conv),
-  self-attention where the feature map has one of ``attention_resolutions`` pixels, and a
-  stride-2 conv between levels;
-* a middle of residual block, attention, residual block;
-* a mirrored up path with ``num_res_blocks + 1`` residual blocks per level, each taking one skip
-  connection from the down path; upsampling is nearest interpolation to the exact size of the
-  next skip, then a 3x3 conv, so odd sizes work (28 -> 14 -> 7 -> 4 and back to 7 -> 14 -> 28);
-* GroupNorm, SiLU and a zero-initialised 3x3 output conv, so an untrained network outputs zeros
-  (the identity for residual prediction ``u_{k-1} ~ u_k + f(u_k, k)``).
-
-With ``skip_rescale`` the residual sums inside residual and attention blocks are multiplied by
-``1 / sqrt(2)``, as in the IHDM configs (``model.skip_rescale = True``), keeping activations
-at unit scale through deep stacks.
-
-Every constructor argument is stored in :attr:`UNet.config` (plain JSON types); :meth:`UNet.from_config`
-rebuilds the same architecture from it.
+The layout is the ADM ``UNetModel`` that IHDM (Rissanen et al. 2023) and Beyond Blur reuse: a
+sinusoidal level embedding added to (or, with ``scale_shift``, FiLM-modulating) every residual block,
+residual blocks with self-attention at chosen feature-map sides, skip connections, nearest upsampling
+to the exact skip size (so odd sizes work), and a zero-initialised output convolution (an untrained
+network is the identity for residual prediction). Every constructor argument is kept in
+:attr:`UNet.config` (plain JSON types); :meth:`UNet.from_config` rebuilds the same architecture. See
+docs/models.md, section "The U-Net".
 """
 
 from __future__ import annotations
@@ -240,42 +226,12 @@ class _Stage(nn.Module):
 class UNet(nn.Module):
     """U-Net ``f(x, k)`` conditioned on the corruption level, after Ho et al. 2020 / Dhariwal & Nichol 2021.
 
-    Parameters
-    ----------
-    in_channels
-        Image channels of ``x`` (1 for Fashion-MNIST, 3 for RGB).
-    out_channels
-        Channels of the output; ``None`` means ``in_channels``.
-    model_channels
-        Base width: channels at the first level; level ``i`` has ``model_channels * channel_mult[i]``.
-    channel_mult
-        Width multiplier per level; its length is the number of levels (resolutions).
-    num_res_blocks
-        Residual blocks per level on the way down (the up path has one more per level).
-    attention_resolutions
-        Feature-map sides, in pixels for an ``image_size`` input, where self-attention follows
-        each residual block, e.g. ``(7,)`` for 28 px images with 3 levels. Each must be reached.
-    image_size
-        Side of the (square) training images in pixels. Only places attention: the network runs
-        on any ``H x W`` and keeps attention at the same levels.
-    dropout
-        Dropout probability inside residual blocks, in ``[0, 1)``.
-    num_heads
-        Attention heads; must divide the channels of every level with attention.
-    norm_groups
-        GroupNorm groups, clamped per layer to the largest divisor of its channels.
-    max_period
-        Longest period of the sinusoidal level embedding (in levels).
-    scale_shift
-        FiLM conditioning (``norm(h) * (1 + s) + b``) instead of adding the embedding.
-    skip_rescale
-        Multiply residual sums by ``1 / sqrt(2)`` (IHDM/ADM config ``skip_rescale``).
-
-    Notes
-    -----
-    ``forward(x, k)`` takes ``x`` (B, in_channels, H, W) float and ``k`` (B,) levels (int or
-    float; a scalar is broadcast) and returns (B, out_channels, H, W). The output conv is
-    zero-initialised, so a fresh network returns zeros.
+    ``forward(x, k)`` takes ``x`` (B, in_channels, H, W) float and levels ``k`` (B,) (int or float; a
+    scalar is broadcast) and returns (B, out_channels, H, W); a fresh network returns zeros. The
+    arguments are commented in the signature. ``attention_resolutions`` are feature-map sides in pixels
+    for an ``image_size`` input (each must be reached); ``image_size`` only places attention, the network
+    runs on any H x W. ``num_heads`` must divide the channels of every level with attention;
+    ``norm_groups`` is clamped per layer to a divisor of its channels. See docs/models.md.
     """
 
     def __init__(

@@ -1,19 +1,12 @@
 """The study report: a sweep with several seeds per point, compared with intervals and paired differences.
 
-:func:`write_study_report` reads the ``record.json`` of every point (:func:`advdiff.sweep.build_record`)
-and writes, under the names the workflow gives (``workflow/rules/study.smk``):
-
-* ``md``: the page: set-up, the table (mean ± std over seeds and a 95 % interval of every score),
-  the paired differences of each advdiff Pe > 0 row and of ``heat`` against advdiff Pe = 0 with a
-  computed sentence each, the operator's departure D_k beside the advdiff rows, the cost, the
-  figures, the paper's FFHQ-128 numbers as context only, and a conclusion built from the sentences;
-* ``tex``, ``csv``, ``json``: the same table (the JSON holds every number of the page);
-* ``fid_vs_pe`` / ``fid_vs_pe_pdf``: FID and recall against Pe with error bars (log Pe axis);
-* ``samples``: the first sample grid of every point; ``loss``: the training loss curves.
-
-Intervals: with a handful of seeds the bootstrap percentile interval of a mean under-covers (see
-:mod:`advdiff.stats`), so verdicts use the Student-t interval of the paired differences and the page
-prints both.
+:func:`write_study_report` reads the ``record.json`` of every point
+(:func:`advdiff.sweep.build_record`) and writes, under the names the workflow gives
+(``workflow/rules/study.smk``), the page (``md``), its table (``tex``, ``csv``, ``json``; the JSON
+holds every number of the page) and figures (``fid_vs_pe``, ``fid_vs_pe_pdf``, ``samples``,
+``loss``). Verdicts use the Student-t interval of the paired differences, since with a handful of
+seeds the bootstrap percentile interval under-covers (:mod:`advdiff.stats`); the page prints both.
+See docs/scores.md, section "The study report".
 """
 
 from __future__ import annotations
@@ -471,7 +464,7 @@ def write_study_report(
     benchmarks: str | Path = "results/benchmarks",
     departure: bool = True,
 ) -> dict[str, Any]:
-    """Write the study page, its tables and figures (see the module docstring); returns the JSON content."""
+    """Write the study page, its tables and figures (docs/scores.md, "The study report"); returns the JSON content."""
     recs = load_records(records)
     if not recs:
         raise ConfigError("the study has no point records; run its sweep first")

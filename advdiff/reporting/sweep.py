@@ -1,20 +1,11 @@
 """The sweep's tables and figures, from the point records of the workflow (never from MLflow).
 
 :func:`write_sweep_report` reads the ``record.json`` of every sweep point
-(:func:`advdiff.sweep.build_record`) and writes
-
-* ``tables/sweep_<name>.md``, ``.tex`` and ``.csv``: the paper's table shape, one row per
-  (data set, family, Pe, Re, intensity map, divergence-free), mean ± std over seeds of FID, KID,
-  precision, recall, density, coverage, palette score, training and sampling images/s, and CPU- or
-  GPU-hours; with the number of generated/real images and the feature extractor of every row, and
-  the paper's FFHQ-128 numbers beside the rows whose setting matches (when the sweep asks for them);
-* ``tables/sweep_<name>_points.csv``: one row per point (seeds apart);
-* ``figures/sweep_<name>_fid_vs_pe.png`` (FID against Pe, one line per (Re, map, divergence-free):
-  colour by Re, line style by map and projection; the other families as horizontal references)
-  and ``figures/sweep_<name>_samples.png`` (a sample grid per row);
-* copies of each row's trajectory strip, velocity field and power spectra (copies left by points
-  that are no longer in the sweep are removed, so ``figures/`` shows the current sweep only);
-* ``sweep_<name>.md``: the page that shows all of these.
+(:func:`advdiff.sweep.build_record`) and writes the page ``sweep_<name>.md`` with its tables
+(``tables/sweep_<name>.md``, ``.tex``, ``.csv``: one row per setting, mean ± std over seeds of every
+score and the cost; ``tables/sweep_<name>_points.csv``: one row per point) and figures (FID against
+Pe, sample grids, each row's trajectory strip, velocity field and spectra; copies left by points no
+longer in the sweep are removed). See docs/scores.md, section "The sweep report".
 """
 
 from __future__ import annotations
@@ -29,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from advdiff.sweep.points import number_label, point_label
+from advdiff.naming import number_label, point_label
 
 PAPER_FFHQ128: dict[float, dict[str, float]] = {
     0.0: {"fid": 55.87, "precision": 0.798, "recall": 0.109, "density": 0.762, "coverage": 0.482},
@@ -511,9 +502,9 @@ def remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
     """Delete this sweep's per-point figure copies that are not in ``keep`` (points that left the sweep).
 
     Only names of the exact form ``sweep_<name>_<point id>_<kind>.png`` are touched (point ids as
-    :func:`advdiff.sweep.point_id` makes them): other sweeps' files stay.
+    :func:`advdiff.naming.point_id` makes them): other sweeps' files stay.
     """
-    from advdiff.sweep import POINT_ID_PATTERN
+    from advdiff.naming import POINT_ID_PATTERN
 
     pattern = re.compile(rf"sweep_{re.escape(name)}_{POINT_ID_PATTERN}_(?:{'|'.join(POINT_FIGURES)})\.png")
     for path in figs.glob(f"sweep_{name}_*.png"):
@@ -524,7 +515,7 @@ def remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
 def write_sweep_report(
     record_paths: Sequence[str | Path], out_md: str | Path, *, name: str, compare_paper: bool = False
 ) -> dict[str, Path]:
-    """Write the sweep's page, tables and figures next to ``out_md`` (see the module docstring)."""
+    """Write the sweep's page, tables and figures next to ``out_md`` (docs/scores.md, "The sweep report")."""
     records = load_records(record_paths)
     if not records:
         raise ValueError("write_sweep_report needs at least one point record")

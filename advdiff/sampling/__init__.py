@@ -1,16 +1,12 @@
 """Samplers for every corruption family, with one signature (k-diffusion's layout).
 
 ``sampler(model, corruption, x_K, generator=None, *, progress=False, **options) -> x_0``:
-
-* ``ddpm``: :func:`ddpm_ancestral` (Ho et al. 2020) for the ``ddpm`` family;
-* ``ddim``: :func:`ddim` (Song et al. 2021) for the ``ddpm`` family;
-* ``blur``: :func:`blur_ancestral` (Hoogeboom & Salimans 2023), DCT-basis ancestral sampling;
-* ``heat``: :func:`heat_sampler` (Rissanen et al. 2023; Beyond Blur) for ``heat`` and ``advdiff``.
-
-:func:`sample` picks the family's default (:func:`default_sampler`) and checks the sampler and
-its options; :func:`data_options` gives a sampler the training data's statistics it takes, and
-:func:`preview` draws the trainer's sample grids. Conventions (model interface, data units, generators) are in
-:mod:`advdiff.sampling.base`.
+:func:`ddpm_ancestral` (``ddpm``, Ho et al. 2020) and :func:`ddim` (``ddim``, Song et al. 2021) for
+the ``ddpm`` family, :func:`blur_ancestral` (``blur``, Hoogeboom & Salimans 2023) for ``blur``, and
+:func:`heat_sampler` (``heat``, Rissanen et al. 2023; Beyond Blur) for ``heat`` and ``advdiff``.
+:func:`sample` picks the family's default (:func:`default_sampler`) and checks the sampler and its
+options; :func:`data_options` gives a sampler the training data's statistics it takes, and
+:func:`preview` draws the trainer's sample grids. Conventions: :mod:`advdiff.sampling.base`.
 """
 
 from advdiff.sampling.base import FITS, Sampler, samplers_for

@@ -1,24 +1,13 @@
 """What every sampler shares: the signature, which families it fits, and the model-calling plumbing.
 
-Every sampler has the one signature (after k-diffusion's interchangeable samplers)::
-
-    sampler(model, corruption, x_K, generator=None, *, progress=False, **options) -> x_0
-
-* ``model(x, k)`` takes a batch ``x`` (B, C, H, W) and a (B,) int64 tensor of levels ``k``.
-  For the Gaussian families (``ddpm``, ``blur``) ``x`` is the noisy state in model space
-  ``2 x_data - 1`` (pixel basis) and the output is the predicted pixel-space noise ``eps`` of
-  :meth:`~advdiff.corruptions.gaussian.GaussianCorruption.degrade_with_noise`. For ``heat`` and
-  ``advdiff`` ``x`` is ``u_k`` in data units and the output the residual ``f(u_k, k)`` with
-  ``u_{k-1} ≈ u_k + f(u_k, k)``.
-* ``x_K`` is a draw of ``corruption.prior(...)`` in data units; the result ``x_0`` is in data
-  units too, not clipped unless ``clip=True``.
-* All randomness comes from ``generator`` (``None``, one ``torch.Generator`` or a list of B, one
-  per image; see :mod:`advdiff.corruptions.base`). With one generator per image, image ``b``'s
-  sample depends only on ``x_K[b]`` and generator ``b`` (for a model that treats images
-  independently, e.g. in eval mode), so results do not depend on batch composition.
-* Sampling runs under ``torch.no_grad()`` on the model's device. The state is kept in the model's
-  precision, at least float32 (half-precision models get float32 states and half inputs); the
-  result is cast to ``x_K``'s dtype and stays on the model's device.
+Every sampler is ``sampler(model, corruption, x_K, generator=None, *, progress=False, **options) -> x_0``
+(after k-diffusion's interchangeable samplers). ``model(x, k)`` takes (B, C, H, W) states and (B,) int64
+levels; for ``ddpm`` and ``blur`` it predicts the pixel-space noise ``eps`` of
+:meth:`~advdiff.corruptions.gaussian.GaussianCorruption.degrade_with_noise` from the model-space state
+``2 x - 1``, for ``heat`` and ``advdiff`` the residual ``f`` with ``u_{k-1} ≈ u_k + f(u_k, k)`` in data
+units. ``x_K`` (a prior draw) and ``x_0`` are in data units, unclipped unless ``clip=True``; all randomness
+comes from ``generator`` (see :mod:`advdiff.corruptions.base`). Sampling runs without gradients on the
+model's device, in at least float32, and returns ``x_K``'s dtype. Details: docs/training.md, "Samplers".
 """
 
 from __future__ import annotations
@@ -95,16 +84,10 @@ def check_flag(key: str, value: Any) -> bool:
 class Run:
     """The placement and plumbing of one sampling run: device, precisions, generators, model calls.
 
-    Parameters
-    ----------
-    model
-        The network (or any callable ``model(x, k)``). For a ``torch.nn.Module`` the device and
-        precision are those of its first floating-point parameter or buffer; for a plain
-        callable (or a module without any) those of ``x_K``.
-    x_K
-        The prior draw, checked to be a finite float tensor (B, C, H, W).
-    generator
-        ``None``, one generator or a list of B generators; checked here.
+    ``model`` is any callable ``model(x, k)``; a ``torch.nn.Module`` sets the run's device and precision
+    from its first floating-point parameter or buffer, anything else (or a module without one) from
+    ``x_K``. ``x_K`` is checked to be a finite float tensor (B, C, H, W) and ``generator`` to be
+    ``None``, one generator or a list of B.
     """
 
     def __init__(self, model: Model, x_K: torch.Tensor, generator: Any) -> None:

@@ -1,16 +1,12 @@
 """Samplers of the Gaussian families: DDPM ancestral, DDIM, and blurring diffusion's ancestral sampler.
 
 The model predicts the pixel-space noise ``eps`` of
-:meth:`~advdiff.corruptions.gaussian.GaussianCorruption.degrade_with_noise` from the state
-``z_k = 2 x_k - 1`` (model space, pixel basis). In the family's orthonormal basis ``T``
-(identity for ``ddpm``, the 2-D DCT-II for ``blur``) the marginals are
-
-    u_k = a_k ⊙ u_0 + s_k eps,    u = T(z),
-
-with per-frequency ``a_k`` (:meth:`signal_coefficient`) and scalar ``s_k`` (:meth:`noise_std`);
-``T`` is orthonormal, so ``T(eps)`` is white noise as well. The ancestral samplers use the
-Gaussian posterior of this process frequency by frequency (derivation in
-:func:`blur_ancestral`); for ``ddpm`` it reduces to Ho et al. (2020), eqs. 6-7 and 11.
+:meth:`~advdiff.corruptions.gaussian.GaussianCorruption.degrade_with_noise` from ``z_k = 2 x_k - 1``.
+In the family's orthonormal basis ``T`` (identity for ``ddpm``, the 2-D DCT-II for ``blur``) the
+marginals are ``u_k = a_k ⊙ u_0 + s_k eps`` with ``u = T(z)``, per-frequency ``a_k``
+(:meth:`signal_coefficient`) and scalar ``s_k`` (:meth:`noise_std`); ``T(eps)`` is white noise too.
+The ancestral samplers use this process's Gaussian posterior frequency by frequency; for ``ddpm`` it
+is Ho et al. (2020), eqs. 6-7 and 11. Derivations: docs/training.md, "Samplers".
 """
 
 from __future__ import annotations
@@ -185,41 +181,13 @@ def ddpm_ancestral(
 ) -> torch.Tensor:
     """DDPM ancestral sampling, levels K..1 (Ho et al. 2020, Algorithm 2).
 
-    Per step, with ``abar = corruption.alphas_cumprod`` and ``z_k = 2 x_k - 1``:
-
-        x0_hat = (z_k - sqrt(1 - abar_k) eps_hat) / sqrt(abar_k)    [clipped to [-1, 1] if clip_denoised]
-        z_{k-1} = sqrt(abar_{k-1}) beta_k / (1 - abar_k) x0_hat
-                  + sqrt(alpha_k) (1 - abar_{k-1}) / (1 - abar_k) z_k + sigma_k xi,
-
-    (Ho et al. 2020, eqs. 6-7), with ``sigma_k^2 = beta_tilde_k = beta_k (1 - abar_{k-1}) / (1 - abar_k)``
-    (``variance="posterior"``) or ``beta_k`` (``"beta"``), and no noise on the last step. Without
-    clipping this is Ho et al.'s eq. 11, ``(z_k - beta_k / sqrt(1 - abar_k) eps_hat) / sqrt(alpha_k)``.
-
-    Parameters
-    ----------
-    model
-        ``model(z, k) -> eps_hat``: noise prediction from the model-space state (see
-        :mod:`advdiff.sampling.base`).
-    corruption
-        A ``ddpm`` family (:class:`advdiff.corruptions.DDPM`).
-    x_K
-        Prior draw ``corruption.prior(n, shape=...)``, data units (B, C, H, W).
-    generator
-        ``None``, one generator, or one per image.
-    progress
-        Show a progress bar over the K steps.
-    variance
-        ``"posterior"`` (beta-tilde, the default) or ``"beta"`` (Ho et al. used both).
-    clip_denoised
-        Clip the predicted clean image to [-1, 1] in model space at every step, as Ho et al.'s
-        released sampler does (default True).
-    clip
-        Clip the returned images to [0, 1] (default False).
-
-    Returns
-    -------
-    torch.Tensor
-        ``x_0`` in data units, dtype of ``x_K``, on the model's device.
+    Each step estimates ``x0_hat = (z_k - sqrt(1 - abar_k) eps_hat) / sqrt(abar_k)`` from
+    ``model(z, k) -> eps_hat`` (clipped to [-1, 1] in model space if ``clip_denoised``, as Ho et al.'s
+    released sampler does) and draws ``z_{k-1}`` from the posterior q(z_{k-1} | z_k, x0_hat) (their
+    eqs. 6-7) with variance beta-tilde (``variance="posterior"``) or ``beta_k`` (``"beta"``); the last
+    step adds no noise. ``corruption`` is a ``ddpm`` family and ``x_K`` a prior draw (B, C, H, W) in data
+    units. Returns ``x_0`` in data units, ``x_K``'s dtype, on the model's device, clipped to [0, 1] only
+    if ``clip``. Step formulas: docs/training.md, "Samplers".
     """
     return _ancestral(
         model,
@@ -249,41 +217,13 @@ def blur_ancestral(
 ) -> torch.Tensor:
     """Blurring diffusion's ancestral sampler in the DCT basis, levels K..1 (after Hoogeboom & Salimans 2023).
 
-    Each step draws from the per-frequency Gaussian posterior q(u_s | u_t, u_0) with the model's
-    estimate of u_0; with a scalar a_t it is :func:`ddpm_ancestral`. Frequencies on the blur floor,
-    where the data carry less than ``snr_floor`` of the state's energy, take the data prior's linear
-    estimate instead of the model's (``data_moments``). Derivation: docs/training.md, "Samplers".
-
-    Parameters
-    ----------
-    model
-        ``model(z, k) -> eps_hat``: pixel-space noise prediction from the model-space state.
-    corruption
-        A ``blur`` family (:class:`advdiff.corruptions.BlurringDiffusion`).
-    x_K
-        Prior draw ``corruption.prior(n, shape=...)``, data units (B, C, H, W).
-    generator
-        ``None``, one generator, or one per image.
-    progress
-        Show a progress bar over the K steps.
-    variance
-        ``"posterior"`` (sigma_tilde^2, the default) or ``"beta"`` (the transition's sigma_{t|s}^2).
-    clip_denoised
-        Clip the predicted clean image to [-1, 1] in pixels (model space) at every step (default
-        True; needed at the first step, where a_K is about 6e-17).
-    clip
-        Clip the returned images to [0, 1] (default False).
-    data_moments
-        ``(mean, variance)`` of the training data per DCT frequency, each (C, H, W)
-        (:func:`frequency_moments`); None (the default) uses the model's estimate everywhere.
-    snr_floor
-        With ``data_moments``: the share of the state's energy below which a frequency counts as
-        unresolved (default 0.01; 0 switches the replacement off).
-
-    Returns
-    -------
-    torch.Tensor
-        ``x_0`` in data units, dtype of ``x_K``, on the model's device.
+    Each step draws from the per-frequency Gaussian posterior q(u_s | u_t, u_0) with the model's estimate of
+    u_0 (clipped to [-1, 1] in pixels if ``clip_denoised``, needed at the first step, where a_K is about
+    6e-17); with a scalar a_t it is :func:`ddpm_ancestral`. ``variance``: ``"posterior"`` (sigma_tilde^2) or
+    ``"beta"`` (sigma_{t|s}^2). Given ``data_moments`` (the training data's per-frequency mean and variance,
+    each (C, H, W), from :func:`frequency_moments`), frequencies where the data carry less than ``snr_floor``
+    of the state's energy take the data prior's linear estimate (0: never). Returns ``x_0`` in data units,
+    ``x_K``'s dtype, on the model's device, [0, 1]-clipped only if ``clip``. Derivation: docs/training.md, "Samplers".
     """
     return _ancestral(
         model,
@@ -334,42 +274,13 @@ def ddim(
 ) -> torch.Tensor:
     """DDIM sampling on a subsequence of levels (Song, Meng & Ermon 2021, eq. 12).
 
-    From level ``t`` to the next visited level ``s < t``, with ``abar = corruption.alphas_cumprod``:
-
-        x0_hat = (z_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t)
-        sigma = eta sqrt((1 - abar_s) / (1 - abar_t)) sqrt(1 - abar_t / abar_s)
-        z_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s - sigma^2) eps_hat + sigma xi.
-
-    ``eta = 0`` is deterministic (no noise is drawn); ``eta = 1`` matches DDPM's posterior
-    variance. The last step (``s = 0``) returns ``x0_hat``.
-
-    Parameters
-    ----------
-    model
-        ``model(z, k) -> eps_hat``: noise prediction from the model-space state.
-    corruption
-        A ``ddpm`` family (:class:`advdiff.corruptions.DDPM`).
-    x_K
-        Prior draw ``corruption.prior(n, shape=...)``, data units (B, C, H, W).
-    generator
-        ``None``, one generator, or one per image (used only when ``eta > 0``).
-    progress
-        Show a progress bar over the steps.
-    steps
-        ``None`` (all K levels), a number of evenly spaced steps (50 is common), or the explicit
-        levels to visit (must include K); see :func:`ddim_levels`.
-    eta
-        Stochasticity, ``0 <= eta <= 1`` (default 0: deterministic).
-    clip_denoised
-        Clip ``x0_hat`` to [-1, 1] and recompute ``eps_hat`` from it (default False, as Song et
-        al.'s released sampler).
-    clip
-        Clip the returned images to [0, 1] (default False).
-
-    Returns
-    -------
-    torch.Tensor
-        ``x_0`` in data units, dtype of ``x_K``, on the model's device.
+    From level ``t`` to the next visited level ``s < t``, ``z_s = sqrt(abar_s) x0_hat +
+    sqrt(1 - abar_s - sigma^2) eps_hat + sigma xi``, with ``sigma`` scaled by ``eta`` (0 <= eta <= 1;
+    0 is deterministic and draws no noise, 1 matches DDPM's posterior variance); the last step returns
+    ``x0_hat``. ``steps`` is ``None`` (all K levels), a number of evenly spaced steps, or the levels to
+    visit, which must include K (:func:`ddim_levels`). ``clip_denoised`` clips ``x0_hat`` to [-1, 1] and
+    recomputes ``eps_hat`` from it (off by default, as in Song et al.'s released sampler). Returns ``x_0``
+    in data units, ``x_K``'s dtype, on the model's device. Formulas: docs/training.md, "Samplers".
     """
     import torch
 

@@ -29,36 +29,13 @@ def heat_sampler(
 ) -> torch.Tensor:
     """Reverse heat dissipation / advection-diffusion, levels K..1 (Rissanen et al. 2023; Beyond Blur).
 
-    For ``k = K..1``::
-
-        mu_k = u_k + f(u_k, k)
-        u_{k-1} = mu_k + delta * eps_k    (k > 1),
-
-    and the result is the last mean ``mu_1`` (no noise on the final step), as in the released
-    IHDM and Beyond Blur code. Everything is in data units [0, 1].
-
-    Parameters
-    ----------
-    model
-        ``model(u, k) -> f``: the residual from level ``k`` towards level ``k - 1`` (data units).
-    corruption
-        A ``heat`` or ``advdiff`` family (it provides ``K`` and ``sampling_delta``).
-    x_K
-        Prior draw ``corruption.prior(x_train)``: fully corrupted training images (B, C, H, W).
-    generator
-        ``None``, one generator, or one per image (no noise is drawn when ``delta == 0``).
-    progress
-        Show a progress bar over the K steps.
-    delta
-        Per-step noise standard deviation, data units; ``None`` uses ``corruption.sampling_delta``
-        (``1.25 * 0.01`` by default).
-    clip
-        Clip the returned images to [0, 1] (default False).
-
-    Returns
-    -------
-    torch.Tensor
-        ``u_0`` in data units, dtype of ``x_K``, on the model's device.
+    For ``k = K..1``: ``mu_k = u_k + f(u_k, k)`` and, for ``k > 1``, ``u_{k-1} = mu_k + delta * eps_k``;
+    the result is the last mean ``mu_1`` (no noise on the final step), as in the released IHDM and Beyond
+    Blur code. ``model(u, k)`` returns the residual ``f`` towards level ``k - 1``; ``corruption`` is a
+    ``heat`` or ``advdiff`` family; ``x_K`` is ``corruption.prior(x_train)``, fully corrupted training
+    images (B, C, H, W). ``delta`` is the per-step noise standard deviation (``None``:
+    ``corruption.sampling_delta``, 1.25 * 0.01 by default; 0 draws no noise). Everything is in data
+    units; returns ``u_0`` in ``x_K``'s dtype on the model's device, clipped to [0, 1] only if ``clip``.
     """
     import torch
 

@@ -54,33 +54,12 @@ def sample(
 ) -> torch.Tensor:
     """Run sampler ``sampler`` (default: the family's, :func:`default_sampler`) from ``x_K``.
 
-    Parameters
-    ----------
-    model
-        ``model(x, k)`` as the sampler expects (eps-prediction for ``ddpm``/``blur``, residual for
-        ``heat``/``advdiff``).
-    corruption
-        The corruption family the model was trained with.
-    x_K
-        A draw of ``corruption.prior(...)``, data units (B, C, H, W).
-    sampler
-        A name in :data:`SAMPLERS`, or ``None`` for the family's default.
-    generator
-        ``None``, one generator, or one per image.
-    **options
-        The sampler's keyword options (``progress``, ``clip``, ``steps``, ``eta``, ``variance``,
-        ``clip_denoised``, ``delta``; see :func:`sampler_options`).
-
-    Returns
-    -------
-    torch.Tensor
-        ``x_0`` in data units.
-
-    Raises
-    ------
-    advdiff.errors.ConfigError
-        Unknown sampler (lists the known ones), a sampler that does not fit the family (lists those
-        that do), an unknown option (lists the sampler's), or a bad option value.
+    ``model(x, k)`` is what the sampler expects (eps-prediction for ``ddpm``/``blur``, residual for
+    ``heat``/``advdiff``), ``corruption`` the family it was trained with, ``x_K`` a draw of
+    ``corruption.prior(...)`` in data units (B, C, H, W), ``sampler`` a name in :data:`SAMPLERS`, and
+    ``options`` the sampler's keyword options (:func:`sampler_options`). Returns ``x_0`` in data units.
+    Raises :class:`~advdiff.errors.ConfigError` for an unknown sampler, one that does not fit the
+    family, an unknown option or a bad option value, listing what is allowed.
     """
     name = default_sampler(getattr(corruption, "name", None)) if sampler is None else sampler
     if not isinstance(name, str) or name not in SAMPLERS:

@@ -1,18 +1,12 @@
 """The benchmark sweep: corruption families x Péclet x Reynolds x seeds, each point one training run.
 
-The workflow validates its ``sweep`` section with :func:`build_sweep` once, before any job
-starts, and then trains, samples, scores, records and tracks every :class:`SweepPoint`::
-
-    from advdiff.sweep import build_sweep
-    sweep = build_sweep(config["sweep"])          # raises ConfigError naming the key
-    for point in sweep.points.values():
-        print(point.point_id, point.config.hash())
-
-The modules: :mod:`~advdiff.sweep.defaults` (the section's keys and defaults, read from the
-workflow's schema), :mod:`~advdiff.sweep.points` (expanding the grid; point ids and labels),
-:mod:`~advdiff.sweep.jobs` (a job's logging, GPU and threads), :mod:`~advdiff.sweep.locks` (one GPU
-per job), :mod:`~advdiff.sweep.data` (the data check) and :mod:`~advdiff.sweep.records` (a finished
-point's record).
+The workflow validates its ``sweep`` section with :func:`build_sweep` once, before any job starts
+(``build_sweep(config["sweep"])`` raises ConfigError naming the key), then trains, samples, scores,
+records and tracks every :class:`SweepPoint` of ``sweep.points``. The modules:
+:mod:`~advdiff.sweep.defaults` (the section's keys and defaults, from the workflow's schema),
+:mod:`~advdiff.sweep.points` (expanding the grid; point ids and labels), :mod:`~advdiff.sweep.jobs`
+(a job's logging, GPU and threads), :mod:`~advdiff.sweep.locks` (one GPU per job),
+:mod:`~advdiff.sweep.data` (the data check) and :mod:`~advdiff.sweep.records` (a finished point's record).
 """
 
 from advdiff.sweep.data import DataMissingError, check_data

@@ -1,25 +1,12 @@
 """Expanding a sweep section into points: corruption families x Péclet x Reynolds x seeds, each point one training run.
 
-The workflow (``workflow/rules/*.smk``) validates its ``sweep`` section with :func:`build_sweep`
-once, before any job starts, and then trains, samples, scores, records and tracks every
-:class:`SweepPoint`. The same functions serve the workflow scripts and Python users::
-
-    from advdiff.sweep import build_sweep
-    sweep = build_sweep(config["sweep"])          # raises ConfigError naming the key
-    for point in sweep.points.values():
-        print(point.point_id, point.config.hash())
-
-A point's identity is the hash of its resolved :class:`~advdiff.training.TrainConfig`
-(:meth:`~advdiff.training.TrainConfig.hash`), which is part of its folder name: changing any
-parameter that changes the weights makes a new point, and an unchanged point keeps its folder.
-
-``advdiff`` points take every combination of the sweep's Pe, Re, intensity map
-(``sweep.intensity_map``: ``paper``, the authors' operator, or ``none``) and velocity projection
-(``sweep.divergence_free``), except at Pe = 0 (no velocity, the lattice version of heat
-dissipation): Re and the projection of a zero field play no role there, so Pe = 0 is one point
-per intensity map, with Re = None and ``divergence_free=False``. The two maps stay two points
-at Pe = 0 because they agree only up to the paper map's clip to [0, 1] (values that stay in
-[0, 1] are read out alike). The other families take no Pe, Re, map or projection.
+:func:`build_sweep` serves the workflow (once, before any job starts; it raises ConfigError naming the
+key) and Python users alike. A point's identity is the hash of its resolved
+:class:`~advdiff.training.TrainConfig` (:meth:`~advdiff.training.TrainConfig.hash`), part of its
+folder name: a parameter that changes the weights makes a new point, an unchanged point keeps its
+folder. ``advdiff`` points take every combination of Pe, Re, intensity map and ``divergence_free``,
+except that Pe = 0 (no velocity) is one point per intensity map, with Re = None and
+``divergence_free=False``. The other families take none of these. See docs/workflow.md, "The sweep".
 """
 
 from __future__ import annotations

@@ -5,14 +5,8 @@
 * :mod:`~advdiff.training.pairs`: ``OnTheFlyPairs`` and the refreshed ``TrajectoryPool`` of
   ``advdiff`` trajectories, one ``sample(batch, generator)`` interface.
 * :mod:`~advdiff.training.config`: ``TrainConfig``, validated, defaults in one place, hashed.
-* :mod:`~advdiff.training.trainer`: ``train(config, run_dir)``, resumable bit-identically on the CPU.
-
-Example::
-
-    from advdiff.training import TrainConfig, train
-    cfg = TrainConfig(family="heat", family_params={"K": 100, "sigma_max": 20},
-                      dataset={"name": "fashion_mnist"}, steps=10_000)
-    summary = train(cfg, "results/train/heat")
+* :mod:`~advdiff.training.trainer`: ``train(config, run_dir)``, resumable bit-identically on the CPU,
+  e.g. ``train(TrainConfig(family="heat", dataset={"name": "fashion_mnist"}), "results/train/heat")``.
 """
 
 import importlib

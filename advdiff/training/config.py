@@ -1,29 +1,12 @@
 """The training configuration: validated once, its resolved form is the run's identity.
 
-The defaults here are the library's and the ``advdiff train`` command's (paper scale). The
-workflow's sweep fills in its own ``sweep.train`` defaults (CPU scale) from its schema,
-``workflow/schemas/config.schema.yaml``, before building a :class:`TrainConfig`.
-
-:class:`TrainConfig` holds every setting of a run. Build it with keyword arguments or from a
-mapping (:meth:`TrainConfig.from_dict`, e.g. parsed YAML); unknown keys are errors that list
-the known ones, and bad values raise :class:`~advdiff.errors.ConfigError` naming the key. The
-family's parameters are resolved (defaults filled in) by building the family, so
-``{"K": 100}`` and ``{}`` give the same resolved config for ``heat``.
-
-Two kinds of keys:
-
-* identity keys (everything that changes the weights a run produces): the hash of these,
-  :meth:`TrainConfig.hash`, names the run; resuming a run directory with a different value is refused.
-  The ``pool.*`` keys count only for a run that uses the trajectory pool (:meth:`TrainConfig.pool_enabled`);
-  The ``dataset.holdout*`` keys count only for ``folder`` data (the other data sets have their own
-  test split and ignore them);
-* run-control keys (:data:`CONTROL_KEYS`: ``steps``, ``checkpoint_every``, ``log_every``,
-  ``sample_every``, ``sample_count``, ``pool.in_checkpoint``, ``dataset.memory_budget_mb``,
-  ``device``): they may change between calls on one run directory (e.g. to train longer; the
-  warm-up schedule does not depend on ``steps``; streamed and in-memory images are the same).
-
-``device`` is never written to ``config.json`` and never enters the hash (DESIGN: the device is
-not configuration).
+:class:`TrainConfig` holds every setting of a run, built from keyword arguments or a mapping
+(:meth:`TrainConfig.from_dict`); unknown keys are errors listing the known ones, and bad values raise
+:class:`~advdiff.errors.ConfigError` naming the key. Its defaults are the library's and ``advdiff
+train``'s (paper scale); the workflow fills in its own CPU-scale ``sweep.train`` defaults first. The
+hash of the identity keys (:meth:`TrainConfig.hash`) names the run; the run-control keys
+(:data:`CONTROL_KEYS`) may change between calls on one run folder, and ``device`` is neither written
+to ``config.json`` nor hashed. See docs/training.md, section "The configuration".
 """
 
 from __future__ import annotations

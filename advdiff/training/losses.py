@@ -1,22 +1,12 @@
 """Training objectives: the loss *receives* the corruption (the seam of IHDM's code).
 
-Two objectives cover the four families:
-
-* :class:`EpsLoss` (``ddpm``, ``blur``; any :class:`~advdiff.corruptions.gaussian.GaussianCorruption`):
-  ``x_k, eps = corruption.degrade_with_noise(x0, k)``; the network sees the noisy state in model
-  space ``2 x_k - 1`` and predicts ``eps``; mean squared error over all elements (Ho et al. 2020).
-* :class:`ResidualLoss` (``heat``, ``advdiff``; any family with a ``training_noise``):
-  ``(u_{k-1}, u_k) = corruption.degrade_pair(x0, k)``, ``u~_k = u_k + sigma eps`` with
-  ``sigma = corruption.training_noise``, and
-  ``L = E || u_{k-1} - (u~_k + f(u~_k, k)) ||^2``, summed over pixels and channels and averaged
-  over the batch (Rissanen et al. 2023, eq. 4; Beyond Blur reuses it with LBM states).
-  Data stay in [0, 1] units.
-
-Levels are drawn uniformly from ``1..K`` *inclusive* (the reference code's ``1..K-1`` never trains
-the level sampling starts from). A loss is called as
-``loss(model, x0, generator) -> (scalar, info)``, where ``generator`` is ``None``, one
-``torch.Generator`` or a list of one per image (then image ``b``'s level, noise and velocity field
-come from generator ``b`` only). ``info`` holds plain floats for logging.
+:class:`EpsLoss` (``ddpm``, ``blur``) predicts ``eps`` from the noisy state in model space (mean
+squared error, Ho et al. 2020); :class:`ResidualLoss` (``heat``, ``advdiff``) predicts
+``u_{k-1} - u_k`` from ``u_k + sigma eps`` in data units (Rissanen et al. 2023, eq. 4, which Beyond
+Blur reuses with LBM states). A loss is called as ``loss(model, x0, generator) -> (scalar, info)``;
+``generator`` is ``None``, one ``torch.Generator`` or one per image (image ``b``'s level, noise and
+velocity field then come from generator ``b`` only); ``info`` holds plain floats for logging. Levels
+are drawn from ``1..K`` inclusive. See docs/training.md, section "The two losses".
 """
 
 from __future__ import annotations
@@ -37,24 +27,10 @@ from advdiff.errors import bad_value
 def draw_levels(
     K: int, batch: int, generator: GeneratorLike = None, device: torch.device | str | None = None
 ) -> torch.Tensor:
-    """Training levels ``k ~ U{1..K}`` (both ends included), one per image.
+    """Training levels ``k ~ U{1..K}`` (both ends included), one per image: (batch,) int64 on ``device``.
 
-    Parameters
-    ----------
-    K
-        The family's last level.
-    batch
-        Number of images.
-    generator
-        ``None`` (torch's global RNG), one generator, or a list of ``batch`` generators (level
-        ``b`` from generator ``b``; one draw each).
-    device
-        Where to put the result (numbers are drawn on each generator's device).
-
-    Returns
-    -------
-    torch.Tensor
-        (batch,) int64 levels in ``1..K``.
+    ``generator`` is ``None`` (torch's global RNG), one generator, or a list of ``batch`` generators
+    (level ``b`` from generator ``b``, one draw each); numbers are drawn on each generator's device.
     """
     K = check_K(K)
     gens = check_generator(generator, batch)
@@ -154,21 +130,9 @@ class ResidualLoss(Loss):
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """The loss on ready-made pairs ``(u_{k-1}, u_k)`` at levels ``k`` (from a pair source or a pool).
 
-        Parameters
-        ----------
-        model
-            The network ``f(u, k)``.
-        prev, cur
-            ``u_{k-1}`` and ``u_k``, (B, C, H, W) in data units.
-        k
-            (B,) int64 levels, ``1 <= k <= K``.
-        generator
-            Source of the input noise ``eps`` (one draw of C·H·W numbers per image).
-
-        Returns
-        -------
-        (torch.Tensor, dict)
-            The scalar loss and ``loss``, ``mse`` (per-pixel mean square) and ``k_mean``.
+        ``prev`` and ``cur`` are (B, C, H, W) in data units, ``k`` (B,) int64 in ``1..K``; ``generator``
+        gives the input noise ``eps`` (one draw of C·H·W numbers per image). Returns the scalar loss and a
+        dict with ``loss``, ``mse`` (per-pixel mean square) and ``k_mean``.
         """
         cur = check_images(cur, key="cur")
         prev = check_images(prev, key="prev")

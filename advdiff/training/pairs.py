@@ -1,46 +1,12 @@
 """Where the training pairs ``(u_{k-1}, u_k)`` of the residual families come from.
 
-Two sources with one interface (:class:`PairSource`), so the trainer treats every residual
-family alike:
-
-* :class:`OnTheFlyPairs`: each pair is one fresh forward run, ``corruption.degrade_pair`` on the
-  next images of the data order. Right for ``heat`` (a deterministic DCT, microseconds per image)
-  and for small ``advdiff`` runs.
-* :class:`TrajectoryPool`: full ``advdiff`` trajectories (levels ``0..K`` of one LBM run with a
-  fresh velocity field) kept in memory and reused. One LBM run gives all K+1 levels at the cost
-  of one simulation (about 0.016 s for a 28x28 image with K = 100 on a 2-core CPU in batches of
-  64; 4x slower per image in batches of 4), while ``degrade_pair`` pays up to a whole simulation
-  for one pair. The pool keeps the training loop fed.
-
-The pool's trade-off
---------------------
-With pool size ``P``, ``R`` trajectories refreshed per step and batch ``B``:
-
-* compute: ``R`` trajectories per step (R x 0.016 s at 28 px on this CPU);
-* reuse: in steady state each trajectory lives ``P / R`` steps and serves ``B / R`` pairs on average
-  (:meth:`TrajectoryPool.stats` reports it as ``mean_reuse``); ``R = B`` gives about one pair per
-  simulation, ``R = 0`` a frozen pool;
-* freshness: the pool holds ``P`` (image, velocity field) realisations at a time, so a batch repeats a
-  trajectory with probability about ``B^2 / (2 P)`` (pairs of one trajectory at different levels are
-  correlated) and the network sees ``R`` new fields per step; over a run it sees
-  ``P + R x steps`` fields in all, against ``B x steps`` for on-the-fly pairs;
-* memory: ``P (K + 1) C H W`` floats, e.g. 256 x 101 x 784 x 4 B = 81 MB at 28 px, but 256 x 201 x
-  3 x 128^2 x 4 B = 10 GB at 128 px RGB, where ``P`` must be much smaller.
-
-Replacement is first-in first-out: trajectory ``t`` (a global counter) goes to slot ``t mod P``
-and every trajectory lives exactly ``P / R`` refreshes. Trajectory ``t`` uses the training image
-at position ``t`` of a :class:`DataOrder` (every image once per epoch) and a velocity field from a
-generator seeded by ``(seed, t)``, so the pool's content is a pure function of its seed and its
-counter.
-
-Resume
-------
-:meth:`TrajectoryPool.state_dict` holds the counters, the slot table and (by default) the
-trajectory tensors, so a run restored from a checkpoint continues bit-identically. With
-``tensors=False`` the checkpoint stays small and :meth:`~TrajectoryPool.load_state_dict`
-recomputes the ``P`` live trajectories from their ids; that is bit-identical when the family's
-output for an image does not depend on the other images of its batch (true of the LBM ``cpu``
-backend, checked in the tests), but it costs ``P`` simulations at resume.
+Two sources with one interface (:class:`PairSource`), so the trainer treats every residual family
+alike: :class:`OnTheFlyPairs` runs ``corruption.degrade_pair`` for every pair (right for ``heat``, a
+DCT of microseconds, and small ``advdiff`` runs); :class:`TrajectoryPool` keeps whole ``advdiff``
+trajectories in memory and reuses them, since one LBM run gives all K + 1 levels for the cost of one
+simulation. Both are pure functions of their seed and counters, so a restored run continues
+bit-identically. See docs/training.md, section "The trajectory pool", for the trade-off between pool
+size, refresh rate, freshness and memory.
 """
 
 from __future__ import annotations
@@ -78,17 +44,9 @@ class Pairs(NamedTuple):
 class DataOrder:
     """Epoch-wise shuffled order over ``n`` images: position ``p`` is image ``perm_e[p mod n]``, ``e = p // n``.
 
-    ``perm_e`` is ``torch.randperm(n)`` from a generator seeded by ``(seed, e)``, so the image at any
-    position is a pure function of (seed, position) and the only state is the position.
-
-    Parameters
-    ----------
-    n
-        Number of images.
-    seed
-        Seed of the permutations, an integer >= 0.
-    position
-        Where to start (0 = the first image of epoch 0).
+    ``perm_e`` is ``torch.randperm(n)`` from a generator seeded by ``(seed, e)`` (``seed`` an integer
+    >= 0), so the image at any position is a pure function of (seed, position) and the only state is
+    ``position`` (0: the first image of epoch 0).
     """
 
     def __init__(self, n: int, seed: int, position: int = 0) -> None:
@@ -177,23 +135,12 @@ def _check_source_images(images: Any) -> torch.Tensor:
 class OnTheFlyPairs:
     """Pairs computed when asked: ``corruption.degrade_pair`` on the next images of a :class:`DataOrder`.
 
-    Parameters
-    ----------
-    corruption
-        A family with ``degrade_pair``.
-    images
-        Training images (N, C, H, W): float in [0, 1] or uint8 (k/255); kept where they are, batches move to ``device``.
-    generator
-        Seed of the data order: an int, or a ``torch.Generator`` to draw one from (None: torch's global RNG).
-    device
-        Where the pairs are made (default: the images' device).
-
-    Notes
-    -----
-    ``sample(batch, generator)`` draws the levels first and then lets ``degrade_pair`` draw from
-    the same generator(s), in the order :class:`~advdiff.training.losses.ResidualLoss` does, so
-    ``loss.on_pairs(model, *source.sample(B, g)[:3], g)`` equals ``loss(model, x0, g)`` for the
-    same images.
+    ``images`` (N, C, H, W) are float in [0, 1] or uint8 (k/255) and stay where they are; batches move
+    to ``device`` (default: the images'). ``generator`` seeds the data order: an int, or a
+    ``torch.Generator`` to draw one from (None: torch's global RNG). ``sample(batch, generator)`` draws
+    the levels, then ``degrade_pair`` draws from the same generator(s) in the order of
+    :class:`~advdiff.training.losses.ResidualLoss`, so ``loss.on_pairs(model, *source.sample(B, g)[:3], g)``
+    equals ``loss(model, x0, g)`` for the same images.
     """
 
     def __init__(
@@ -255,40 +202,14 @@ class OnTheFlyPairs:
 class TrajectoryPool:
     """A refreshed pool of full forward trajectories; pairs are two consecutive levels of one trajectory.
 
-    See the module docstring for the trade-off between pool size, refresh rate and freshness.
-
-    Parameters
-    ----------
-    corruption
-        Any family (the pool is meant for ``advdiff``, whose trajectory costs one simulation).
-    images
-        Training images (N, C, H, W): float in [0, 1] or uint8 (k/255).
-    pool_size
-        ``P``, trajectories held at a time (>= 1).
-    refresh_per_step
-        ``R``, trajectories recomputed per :meth:`refresh` on average, ``0 <= R <= P`` (0: a frozen pool).
-    generator
-        Seed of the pool (image choice and velocity fields): an int, or a ``torch.Generator`` to
-        draw one from (None: torch's global RNG).
-    refresh_every
-        ``E``: every ``E``-th :meth:`refresh` recomputes ``R * E`` trajectories at once (the others do
-        nothing). The same rate in larger batches: a 28 x 28 trajectory costs 0.023 s in a batch of 16
-        and 0.014 s in a batch of 64 here, the LBM's per-step overhead being shared.
-    device
-        Where the trajectories are kept and computed (default: the images' device).
-    chunk
-        Most trajectories simulated in one batch when filling (refreshes compute ``R`` at once).
-
-    Attributes
-    ----------
-    trajectories
-        (P, K+1, C, H, W) float32 once filled (the pool fills itself on first use).
-    slot_ids
-        (P,) int64: the trajectory id held by each slot (-1 while empty).
-    slot_images
-        (P,) int64: the training image of each slot.
-    slot_served
-        (P,) int64: pairs served by each slot's current trajectory.
+    Holds ``pool_size`` (P) trajectories, fills itself on first use and recomputes ``refresh_per_step``
+    (R, 0 <= R <= P; 0 freezes it) per :meth:`refresh` on average, ``R * refresh_every`` at once on every
+    ``refresh_every``-th call (the same rate in larger, cheaper batches). ``images`` (N, C, H, W) are float
+    in [0, 1] or uint8 (k/255); ``generator`` seeds image choice and velocity fields (an int, a
+    ``torch.Generator`` to draw one from, or None: torch's global RNG); ``device`` is where trajectories
+    live and are computed (default: the images'); ``chunk`` caps one batch when filling. State:
+    ``trajectories`` (P, K+1, C, H, W) float32 and the (P,) int64 ``slot_ids`` (-1 while empty),
+    ``slot_images`` and ``slot_served``. See docs/training.md, section "The trajectory pool".
     """
 
     def __init__(

@@ -1,18 +1,10 @@
 """Derived seeds: every random draw of a training run is a pure function of (seed, stream, ...).
 
-A run has one integer ``seed``. Each consumer of randomness gets its own stream, and inside a
-stream its own key, through :class:`numpy.random.SeedSequence` (``spawn_key``), so that the
-numbers one part draws never depend on how much another part drew:
-
-* ``init``: the global torch RNG at the start of a fresh run (model initialisation, dropout);
-* ``data``: the epoch permutations of the data order (:class:`~advdiff.training.pairs.DataOrder`);
-* ``image``: one generator per (step, position in the batch) for the level, the noise and the
-  velocity field of that training image (per-image seeds, as in NVlabs/edm);
-* ``pool``: the trajectory pool, one generator per trajectory id;
-* ``sample``: the fixed generators of the sample grids.
-
-Because a step's generators depend only on (seed, step, position), a resumed run draws exactly
-what an uninterrupted one would.
+Each consumer of randomness (:data:`STREAMS`: ``init``, ``data``, ``image``, ``pool``, ``sample``)
+gets its own stream, and inside it its own key, through the ``spawn_key`` of
+:class:`numpy.random.SeedSequence`, so the numbers one part draws never depend on how much another
+drew and a resumed run draws exactly what an uninterrupted one would. See docs/training.md, section
+"Seeding", for what each stream seeds.
 """
 
 from __future__ import annotations
@@ -30,17 +22,8 @@ STREAMS: dict[str, int] = {"init": 0, "data": 1, "image": 2, "pool": 3, "sample"
 def derive_seed(seed: int, *key: int) -> int:
     """A 63-bit seed from ``seed`` and a path of non-negative integers ``key`` (``SeedSequence`` spawn key).
 
-    Parameters
-    ----------
-    seed
-        The run's seed, an integer >= 0.
-    *key
-        Non-negative integers naming the consumer (stream, step, position, ...).
-
-    Returns
-    -------
-    int
-        An integer in ``[0, 2**63)``, usable with ``torch.Generator.manual_seed``.
+    ``seed`` is the run's seed (an integer >= 0) and ``key`` names the consumer (stream, step, position,
+    ...). Returns an integer in ``[0, 2**63)``, usable with ``torch.Generator.manual_seed``.
     """
     seed = check_int("seed", seed, low=0)
     parts = tuple(check_int("key", part, low=0) for part in key)
@@ -60,27 +43,12 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
 
 
 def image_generators(seed: int, step: int, batch: int, stream: str = "image", start: int = 0) -> list[torch.Generator]:
-    """One CPU generator per image of training step ``step``: generator ``b`` comes from (seed, stream, step,
-    start + b), so a chunk from ``start`` gets the generators of those images in one long batch.
+    """One CPU generator per image of training step ``step`` (an integer >= 0; 1-based in the trainer).
 
-    Parameters
-    ----------
-    seed
-        The run's seed.
-    step
-        The training step (1-based in the trainer; any integer >= 0 works).
-    batch
-        Number of images in the step.
-    stream
-        The stream (default ``image``; the sample grids use ``sample``).
-    start
-        Index of the first image (chunks of a long batch).
-
-    Returns
-    -------
-    list of torch.Generator
-        ``batch`` independent CPU generators; the families draw on them and move the numbers to
-        the images' device, so the numbers do not depend on the device.
+    Generator ``b`` comes from (seed, ``stream``, step, ``start + b``), so a chunk from ``start`` gets the
+    generators of those images in one long batch; the sample grids use ``stream="sample"``. Returns
+    ``batch`` independent CPU generators: the families draw on them and move the numbers to the images'
+    device, so the numbers do not depend on the device.
     """
     batch = check_int("batch", batch, low=1)
     start = check_int("start", start, low=0)

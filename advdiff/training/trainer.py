@@ -1,43 +1,13 @@
 """The training loop: one function, :func:`train`, for every corruption family.
 
-Run directory
--------------
-``train(config, run_dir)`` writes into ``run_dir``:
-
-* ``config.json``: the resolved configuration (:meth:`TrainConfig.to_dict`, no device); the hash
-  of its identity keys (:meth:`TrainConfig.hash`) names the run;
-* ``checkpoint.pt``: step, model and EMA weights, Adam state, warm-up state, torch / CUDA / NumPy /
-  Python RNG states, the data order, the pair source (pool tensors and counters), the config and
-  its hash, the model's own config, and the sha256 of all of it; written atomically (a temporary
-  file, then ``os.replace``);
-* ``checkpoint.prev.pt``: the checkpoint before the latest one, kept while the run trains (a
-  checkpoint that fails its checksum on resume falls back to it, with a warning, and is moved
-  aside to ``checkpoint.corrupt.pt``); removed once the run finishes and its last checkpoint reads
-  back intact;
-* ``.lock``: held (``fcntl.flock``) by the one trainer that works in the folder; a second trainer
-  on the same folder is refused at once; removed when training ends;
-* ``metrics.jsonl``: one JSON line per ``log_every`` steps (loss, mse, lr, grad norm, images/s, the
-  EMA's decay and its distance from the weights, the wall-clock ``time``, ...); each line is also
-  handed to ``on_log`` (live experiment tracking) as it is written;
-* ``samples/step_NNNNNNN.png``: sample grids of the EMA model every ``sample_every`` steps, drawn
-  by the ``preview`` function given to :func:`train` (:func:`advdiff.runs.train_run` passes
-  :func:`advdiff.sampling.preview`);
-* ``summary.json``: steps, final loss, images per second, device, pair-source counters.
-
-Resume
-------
-Calling :func:`train` again with the same configuration and ``run_dir`` continues from the
-checkpoint. The continuation is bit-identical on the CPU to a run that was never interrupted
-(losing only the steps since the checkpoint) because every random number of step ``s`` comes
-from generators derived from ``(seed, s, position)`` (:mod:`advdiff.training.seeding`), the data
-order is a pure function of (seed, position), and the checkpoint restores everything else that
-carries over between steps: weights, EMA, Adam moments, the global RNG states (dropout) and the
-pair source. Metrics lines written after the checkpoint are dropped on resume. A configuration
-whose identity keys differ from ``config.json`` is refused (:class:`~advdiff.errors.ConfigError`
-naming the keys); run-control keys (``steps``, ``log_every``, ...) may change and are logged.
-
-A non-finite loss or gradient norm stops the run with :class:`NonFiniteLossError`, which names
-the step and the last good checkpoint; the checkpoint is never written from a non-finite state.
+``train(config, run_dir)`` writes the run folder: ``config.json``, the checksummed ``checkpoint.pt``
+and its predecessor ``checkpoint.prev.pt``, a ``.lock`` (one trainer per folder), ``metrics.jsonl``,
+sample grids under ``samples/`` and ``summary.json``. Called again with the same configuration it
+resumes from the checkpoint, bit-identically on the CPU, since every random number of a step derives
+from ``(seed, step, position)`` (:mod:`advdiff.training.seeding`); other identity keys are refused
+with :class:`~advdiff.errors.ConfigError`. A non-finite loss or gradient norm stops the run with
+:class:`NonFiniteLossError`. What each file holds and how resuming works: docs/training.md, "The
+run folder".
 """
 
 from __future__ import annotations
@@ -119,16 +89,9 @@ __all__ = [
 class NonFiniteLossError(AdvdiffError, FloatingPointError):
     """The loss (or gradient norm) became NaN or infinite; names the step and the last good checkpoint.
 
-    Attributes
-    ----------
-    step
-        The training step (1-based) whose loss was not finite.
-    what
-        ``loss`` or ``gradient norm``.
-    checkpoint
-        Path of the last good checkpoint, or ``None`` if none was written yet.
-    checkpoint_step
-        Its step, or ``None``.
+    Attributes: ``step``, the 1-based training step; ``what``, ``loss`` or ``gradient norm``; ``value``,
+    its value; ``checkpoint``, the path of the last good checkpoint, and ``checkpoint_step``, its step
+    (both ``None`` if none was written yet).
     """
 
     def __init__(self, step: int, what: str, value: float, checkpoint: Path | None, checkpoint_step: int | None):
@@ -491,16 +454,9 @@ def _write_json(path: Path, data: Any) -> None:
 class TrainingData:
     """One step's loss for any family: the data order (eps families) or a pair source (residual families).
 
-    Parameters
-    ----------
-    loss
-        The family's objective (:func:`~advdiff.training.losses.loss_for`).
-    images
-        Training images (N, C, H, W), on the CPU: float in [0, 1], or uint8 (see :func:`load_images`).
-    config
-        The run's configuration (seed, batch size, pool settings).
-    device
-        Where batches are made.
+    ``loss`` is the family's objective (:func:`~advdiff.training.losses.loss_for`); ``images`` the
+    training images (N, C, H, W) on the CPU, float in [0, 1] or uint8 (see :func:`load_images`);
+    ``config`` gives the seed, batch size and pool settings; batches are made on ``device``.
     """
 
     def __init__(self, loss: Loss, images: torch.Tensor, config: TrainConfig, device: torch.device) -> None:
@@ -706,46 +662,13 @@ def train(
 ) -> dict[str, Any]:
     """Train (or continue training) a network for one corruption family.
 
-    Parameters
-    ----------
-    config
-        A :class:`TrainConfig` or a mapping for :meth:`TrainConfig.from_dict`.
-    run_dir
-        The run's folder (created if needed). If it holds a checkpoint of the same configuration,
-        training continues from it; a different configuration is refused.
-    model
-        The network ``model(x, k)``; ``None`` builds ``config.model`` with
-        :func:`advdiff.models.build_model`. A given model is moved to the device and trained in
-        place (its initial weights are replaced by the checkpoint's when resuming).
-    progress
-        Show a tqdm progress bar.
-    callback
-        ``callback(step, info)`` after every step (after the step's checkpoint, if any); an
-        exception it raises stops the run (as a kill would).
-    on_log
-        ``on_log(step, metrics, timestamp_ms)`` with every ``metrics.jsonl`` line, right after it
-        is written: the step, the line's values and its wall-clock time in milliseconds (e.g.
-        :meth:`advdiff.tracking.PointRun.on_log`). A resumed run calls it from the step after its
-        checkpoint. An exception it raises stops the run (as a kill would).
-    preview
-        Draws the sample grids written every ``sample_every`` steps (:data:`Preview`, e.g.
-        :func:`advdiff.sampling.preview`); ``None`` writes no grids (and says so once in the log).
-
-    Returns
-    -------
-    dict
-        The summary also written to ``summary.json``: ``run``, ``family``, ``step``, ``loss`` (mean
-        over the last logging window), ``images_per_second`` (training steps, pair computation
-        included), ``seconds``, ``device``, ``parameters``, ``data`` (pair-source counters),
-        ``data_split`` (image folders only: how the folder was split, the held-out names' SHA-256),
-        ``checkpoint``.
-
-    Raises
-    ------
-    advdiff.errors.ConfigError
-        Invalid configuration, or ``run_dir`` holds a run with other identity keys.
-    NonFiniteLossError
-        The loss or gradient norm became non-finite.
+    ``config`` is a :class:`TrainConfig` or a mapping for :meth:`TrainConfig.from_dict`. A ``run_dir`` (created
+    if needed) holding a checkpoint of the same configuration is resumed. ``model=None`` builds ``config.model``
+    (:func:`advdiff.models.build_model`); a given model is trained in place. ``callback`` runs after every step
+    and ``on_log(step, metrics, timestamp_ms)`` after every ``metrics.jsonl`` line (an exception from either
+    stops the run as a kill would); ``preview`` (:data:`Preview`) draws the sample grids (``None``: none).
+    Returns the ``summary.json`` dict; raises :class:`NonFiniteLossError` or :class:`~advdiff.errors.ConfigError`
+    (bad configuration, or other identity keys in ``run_dir``). Details: docs/training.md, "Calling `train`".
     """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     run_dir = Path(run_dir)
