@@ -94,8 +94,8 @@ def test_figure_files_are_what_corruption_figures_writes(tmp_path):
     """figure_files (what the rules declare) lists exactly the files written, at Pe 0 and Pe > 0."""
     import torch
 
-    from advdiff.reporting.family_figures import corruption_figures, figure_files
     from advdiff.corruptions import build
+    from advdiff.reporting.family_figures import corruption_figures, figure_files
 
     x0 = torch.rand(1, 1, 16, 16)
     for peclet in (0.0, 1.0):

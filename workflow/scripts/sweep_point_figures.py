@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from advdiff.reporting.family_figures import corruption_figures
 from advdiff.data import preview_images
+from advdiff.reporting.family_figures import corruption_figures
 from advdiff.sweep import configure_job
 from advdiff.training import TrainConfig
 
