@@ -227,16 +227,15 @@ def evaluate_run(  # noqa: C901
     from advdiff.devices import resolve_device
     from advdiff.metrics.evaluate import (
         METRICS_FILE,
-        add_clean_fid,
         check_counts,
         check_out,
         load_samples,
-        score,
+        score_against_real,
         write_metrics,
     )
     from advdiff.metrics.features import build_extractor
     from advdiff.metrics.images import check_same_size, to_uint8
-    from advdiff.metrics.reference import folder_fingerprint, reference_key, reference_stats
+    from advdiff.metrics.reference import folder_fingerprint
     from advdiff.preflight import check_sampler
     from advdiff.sampling import default_sampler
     from advdiff.training.trainer import CONFIG_FILE
@@ -313,38 +312,22 @@ def evaluate_run(  # noqa: C901
     def load_real() -> torch.Tensor:
         return to_uint8(data.tensor(real_count), "real images")
 
-    reference = reference_stats(
-        reference_key(extractor, **identity),
+    result = score_against_real(
+        identity,
         load_real,
+        fake,
         extractor,
         cache=cache,
         use_cache=use_cache,
         batch_size=batch_size,
         progress=progress,
-    )
-    result = score(
-        reference,
-        fake,
-        extractor,
+        device=device,
+        clean_fid=clean_fid,
         prdc_k=prdc_k,
         kid_subsets=kid_subsets,
         kid_subset=kid_subset,
         seed=seed,
-        batch_size=batch_size,
-        progress=progress,
     )
-    if clean_fid:
-        add_clean_fid(
-            result,
-            identity,
-            load_real,
-            fake,
-            cache=cache,
-            use_cache=use_cache,
-            batch_size=batch_size,
-            progress=progress,
-            device=device,
-        )
     result.update(info)
     result["dataset"] = {("name" if k == "dataset" else k): v for k, v in identity.items() if k != "files"}
     if ds.name == "folder":

