@@ -25,11 +25,11 @@ from advdiff.errors import ConfigError
 from advdiff.files import atomic_write_text
 from advdiff.reporting.sweep import (
     PAPER_FFHQ128,
-    _row_label,
-    _tex,
     aggregate,
     load_records,
+    row_label,
     samples_figure,
+    tex_escape,
 )
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def compare(
     """Paired (same-seed) differences ``row - base`` of every score, with one sentence each."""
     mine = [records[p] for p in row["points"]]
     theirs = [records[p] for p in base["points"]]
-    out: dict[str, Any] = {"name": name, "row": _row_label(row, " ", ", "), "baseline": _row_label(base, " ", ", ")}
+    out: dict[str, Any] = {"name": name, "row": row_label(row, " ", ", "), "baseline": row_label(base, " ", ", ")}
     for key, (label, _, lower) in SCORES.items():
         a, b = _by_seed(mine, key), _by_seed(theirs, key)
         seeds = sorted(set(a) & set(b))
@@ -241,12 +241,12 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], deps: Mapping[str, Any], c
     head = ["point", "seeds", *[SCORES[k][0] for k in SCORES], "D_k (k = K/5, K/2, K)", "core-h"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [_row_label(r, " ", ", "), str(len(r["seeds"]))]
+        cells = [row_label(r, " ", ", "), str(len(r["seeds"]))]
         for key, (_, digits, _) in SCORES.items():
             s = r["stats"][key]
             cells.append(f"{_ms(s, digits)}<br>{_ci(s, digits)}")
         cells.append(_departure_cell(deps.get(r["points"][0])))
-        c = cost.get(_row_label(r, " ", ", "))
+        c = cost.get(row_label(r, " ", ", "))
         cells.append("–" if c is None or not math.isfinite(c) else f"{c:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -265,10 +265,10 @@ def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
         r"\midrule",
     ]
     for r in rows:
-        cells = [_row_label(r, " ", ", "), str(len(r["seeds"]))]
+        cells = [row_label(r, " ", ", "), str(len(r["seeds"]))]
         cells += [_ms(r["stats"][k], SCORES[k][1]) for k in SCORES]
-        lines.append(" & ".join(_tex(c) for c in cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(caption) + "}", r"\end{table}"]
+        lines.append(" & ".join(tex_escape(c) for c in cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + tex_escape(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
@@ -419,7 +419,7 @@ def loss_figure(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping
             steps, loss = [p[0] for p in points], [p[1] for p in points]
             ax.plot(steps, loss, lw=1, label=f"seed {records[pid]['seed']}")
         ax.set_yscale("log")
-        ax.set_title(_row_label(row, " ", ", "), fontsize=9)
+        ax.set_title(row_label(row, " ", ", "), fontsize=9)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("training loss")
@@ -480,7 +480,7 @@ def write_study_report(
     # Core-hours from the records: each job runs on one thread, and the trainer's time adds up across
     # resumes (a benchmark file holds only the last attempt of a job that was killed and resumed).
     cost = {
-        _row_label(row, " ", ", "): sum(float(by_point[p]["compute"]["hours"]) for p in row["points"]) for row in rows
+        row_label(row, " ", ", "): sum(float(by_point[p]["compute"]["hours"]) for p in row["points"]) for row in rows
     }
     total_wall = sum(cost.values())
 

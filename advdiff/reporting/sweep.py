@@ -96,7 +96,7 @@ def _variant(row: Mapping[str, Any]) -> str:
     return f"map {row['map']}" + (", div-free" if row["divergence_free"] else "")
 
 
-def _row_label(row: Mapping[str, Any], sep: str, before_operator: str) -> str:
+def row_label(row: Mapping[str, Any], sep: str, before_operator: str) -> str:
     """A row's name for figure titles: the family, and for advdiff its Pe, Re, map and projection."""
     if row["family"] != "advdiff":
         return row["family"]
@@ -260,7 +260,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tex(text: str) -> str:
+def tex_escape(text: str) -> str:
+    """``text`` with the characters LaTeX treats specially escaped, for table cells and captions."""
     for a, b in (
         ("\\", r"\textbackslash{}"),
         ("_", r"\_"),
@@ -294,14 +295,14 @@ def latex_table(rows: Sequence[Mapping[str, Any]], caption: str) -> str:
     for r in rows:
         if r["dataset"] != dataset:
             dataset = r["dataset"]
-            lines.append(rf"\multicolumn{{{len(cols)}}}{{l}}{{\emph{{{_tex(dataset)}}}}} \\")
+            lines.append(rf"\multicolumn{{{len(cols)}}}{{l}}{{\emph{{{tex_escape(dataset)}}}}} \\")
         cells = [r["family"], r["pe"], r["re"], r["map"], r["div"]]
         cells += [_fmt(r[c], r[f"{c}_std"], COLUMNS[c][1], pm=" ± ") for c in SCORES]
         cells += [_fmt(r["train_ips"], r["train_ips_std"], 1), _fmt(r["hours"], r["hours_std"], 3)]
         if paper:
             cells.append(f"{r['paper']['fid']:.2f}" if r["paper"] else "–")
-        lines.append(" & ".join(_tex(c) for c in cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(caption) + "}", r"\end{table}"]
+        lines.append(" & ".join(tex_escape(c) for c in cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + tex_escape(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
@@ -467,7 +468,7 @@ def samples_figure(
         rec = records[row["points"][0]]
         samples = torch.load(rec["sample"]["samples"], map_location="cpu", weights_only=True)[:grid]
         show_image(ax, grid_image(samples.float().numpy(), columns=max(1, int(math.sqrt(len(samples))))))
-        ax.set_title(_row_label(row, " ", "\n"), fontsize=9)
+        ax.set_title(row_label(row, " ", "\n"), fontsize=9)
     return save(fig, out)
 
 
@@ -615,7 +616,7 @@ def write_sweep_report(
         "",
     ]
     for row, kind, dst in strips:
-        lines += [f"![{kind.replace('_', ' ')}: {_row_label(row, ', ', ', ')}](figures/{dst.name})", ""]
+        lines += [f"![{kind.replace('_', ' ')}: {row_label(row, ', ', ', ')}](figures/{dst.name})", ""]
     lines += ["## Runs", "", "| point | seed | steps | device | MLflow tag `advdiff.point` |", "|---|---|---|---|---|"]
     for rec in sorted(records, key=lambda r: r["point"]):
         lines.append(
