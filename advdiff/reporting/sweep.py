@@ -499,18 +499,22 @@ def report_point_figures(points: Sequence[Mapping[str, Any]], name: str) -> dict
     return names
 
 
-def remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
-    """Delete this sweep's per-point figure copies that are not in ``keep`` (points that left the sweep).
+def stale_point_figures(figs: Path, name: str, keep: set[Path]) -> list[Path]:
+    """This sweep's per-point figure copies in ``figs`` that are not in ``keep`` (points that left the sweep).
 
-    Only names of the exact form ``sweep_<name>_<point id>_<kind>.png`` are touched (point ids as
-    :func:`advdiff.naming.point_id` makes them): other sweeps' files stay.
+    Only names of the exact form ``sweep_<name>_<point id>_<kind>.png`` count (point ids as
+    :func:`advdiff.naming.point_id` makes them): other sweeps' files are never listed.
     """
     from advdiff.naming import POINT_ID_PATTERN
 
     pattern = re.compile(rf"sweep_{re.escape(name)}_{POINT_ID_PATTERN}_(?:{'|'.join(POINT_FIGURES)})\.png")
-    for path in figs.glob(f"sweep_{name}_*.png"):
-        if path not in keep and pattern.fullmatch(path.name):
-            path.unlink()
+    return sorted(p for p in figs.glob(f"sweep_{name}_*.png") if p not in keep and pattern.fullmatch(p.name))
+
+
+def remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
+    """Delete :func:`stale_point_figures`."""
+    for path in stale_point_figures(figs, name, keep):
+        path.unlink()
 
 
 def write_sweep_report(

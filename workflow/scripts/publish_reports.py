@@ -6,12 +6,10 @@ for the user to `git rm`.
 """
 
 import logging
-import re
 import sys
 
-from advdiff.naming import POINT_ID_PATTERN
 from advdiff.reporting.publish import publish_reports
-from advdiff.reporting.sweep import POINT_FIGURES
+from advdiff.reporting.sweep import stale_point_figures
 
 smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
 logging.basicConfig(filename=smk.log[0], level=logging.INFO)
@@ -19,14 +17,8 @@ logging.basicConfig(filename=smk.log[0], level=logging.INFO)
 published = publish_reports(zip(smk.input.reports, smk.output, strict=True))
 logging.info("published %d files: %s", len(published), ", ".join(map(str, published)))
 name = smk.params.sweep
-keep = set(published)
-pattern = re.compile(rf"sweep_{re.escape(name)}_{POINT_ID_PATTERN}_(?:{'|'.join(POINT_FIGURES)})\.png")
-stale = sorted(
-    str(path)
-    for folder in {p.parent for p in published if p.parent.name == "figures"}
-    for path in folder.glob(f"sweep_{name}_*.png")
-    if path not in keep and pattern.fullmatch(path.name)
-)
+folders = sorted({p.parent for p in published if p.parent.name == "figures"})
+stale = [str(path) for folder in folders for path in stale_point_figures(folder, name, set(published))]
 if stale:
     message = (
         f"{len(stale)} per-point figures in reports/ are not published by this sweep (points that left "
