@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from advdiff.data.base import unit_float
 from advdiff.errors import bad_value
 from advdiff.sampling.base import Model, Sampler, check_fits
 from advdiff.sampling.gaussian import blur_ancestral, ddim, ddpm_ancestral, frequency_moments
@@ -84,6 +83,8 @@ def data_options(name: str, corruption: Any, images: torch.Tensor) -> dict[str, 
     """
     if "data_moments" not in sampler_options(name):
         return {}
+    from advdiff.data.base import unit_float  # torch: the workflow plans without it
+
     return {"data_moments": frequency_moments(corruption, unit_float(images[:MOMENT_IMAGES]))}
 
 
