@@ -261,3 +261,26 @@ def test_use_conda_creates_the_rule_environment_from_its_copy(tmp_path, blocked)
     assert python_args.read_text().splitlines() == ["-m", "pip", "install", "--no-deps", "-e", str(ROOT)]
     _check_blocked_run(report)
     assert not (work / "results").exists()
+
+
+@pytest.mark.parametrize("config", [CONFIG, STUDY, ROOT / "config" / "paper.yaml"], ids=lambda p: p.stem)
+def test_the_sweep_is_expanded_without_torch(tmp_path, blocked, config):
+    """What the workflow does when it is parsed, without Snakemake (fast): expand and check a sweep with
+    torch & co. blocked, so a module-level import of torch on that path fails here first."""
+    env, report = blocked
+    code = (
+        "import sys, yaml\n"
+        "from advdiff.sweep import build_sweep\n"
+        "sweep = build_sweep(yaml.safe_load(open(sys.argv[1]))['sweep'])\n"
+        "print(len(sweep.points))\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(config)],
+        cwd=tmp_path,
+        env={**os.environ, **env, "ADVDIFF_SOURCE": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert int(res.stdout.strip()) >= 1
+    _check_blocked_run(report)
