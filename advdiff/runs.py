@@ -1,6 +1,6 @@
-"""Runs on disk: configuration files, run folders, and sampling from a trained run.
+"""Runs on disk: configuration files, run folders, and training, sampling and scoring a run.
 
-The ``advdiff train`` and ``advdiff sample`` commands (and the workflow scripts) call these.
+The ``advdiff train``, ``sample`` and ``evaluate --run`` commands (and the workflow scripts) call these.
 A run folder is named by :func:`advdiff.naming.run_name` (the point label, seed and config hash), as
 the workflow's sweep names it, so the same configuration always continues in the same folder.
 """
