@@ -36,17 +36,17 @@ def check_device(device: Any) -> str:
     return device
 
 
-def check_device_usable(device: str, key: str = "device") -> torch.device:
+def resolve_device(device: str | torch.device | None, key: str = "device") -> torch.device:
     """``device`` as a ``torch.device`` after checking that it can run on this machine.
 
-    ``auto`` -> ``cuda`` when a CUDA GPU is usable, else ``cpu``. ``cuda`` / ``cuda:N`` without a
+    ``auto`` (or None) -> ``cuda`` when a CUDA GPU is usable, else ``cpu``. ``cuda`` / ``cuda:N`` without a
     usable GPU (or with N beyond the GPUs here) raise :class:`~advdiff.errors.ConfigError` naming
     ``key``, before any work. Not part of :class:`TrainConfig`'s validation: a configuration may be
     built on one machine (a cluster's login node) and run on another.
     """
     import torch
 
-    device = check_device(device)
+    device = check_device("auto" if device is None else device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     parsed = torch.device(device)
@@ -65,10 +65,5 @@ def check_device_usable(device: str, key: str = "device") -> torch.device:
     return parsed
 
 
-def resolve_device(device: str | torch.device | None, key: str = "device") -> torch.device:
-    """``auto`` (or None) -> ``cuda`` when available, else ``cpu``; anything else as given, if it can run here.
-
-    Raises :class:`~advdiff.errors.ConfigError` for a CUDA device on a machine without one
-    (:func:`check_device_usable`).
-    """
-    return check_device_usable("auto" if device is None else device, key)
+check_device_usable = resolve_device
+"""The same check under the name the preflight used first."""

@@ -71,10 +71,10 @@ def _device_name(device: Any, key: str) -> str:
 
 def check_device(device: Any, key: str = "device") -> str:
     """Check ``device`` (auto, cpu, cuda, cuda:N) and, for CUDA, that torch can use a GPU here."""
-    from advdiff.devices import check_device_usable
+    from advdiff.devices import resolve_device
 
     name = _device_name(device, key)
-    check_device_usable(name, key)
+    resolve_device(name, key)
     return name
 
 
