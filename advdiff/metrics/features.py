@@ -23,7 +23,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 from tqdm.auto import tqdm
 
-from advdiff.devices import resolve_device
+from advdiff.devices import resolve_device, set_cpu_allocator
 from advdiff.errors import bad_value
 from advdiff.metrics.weights import (
     FID_HELPER_VERSION,
@@ -116,6 +116,10 @@ class FeatureExtractor:
     weights_source: str
     channels_last: bool = False
     """Whether the network runs in channels-last layout (:meth:`use_channels_last`)."""
+    folded: bool = False
+    """Whether each batch norm has been folded into the convolution before it (:func:`fold_batch_norm`)."""
+    micro_batch: int = 0
+    """Largest number of images per forward pass (0: the caller's ``batch_size``); see :data:`CPU_MICRO_BATCH`."""
 
     def use_channels_last(self, on: bool = True) -> FeatureExtractor:
         """Run the network in channels-last (NHWC) memory layout, or back in NCHW.
@@ -149,9 +153,12 @@ class FeatureExtractor:
         out = []
         t0 = time.perf_counter()
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        step = min(batch_size, self.micro_batch) if self.micro_batch > 0 else batch_size
+        if self.micro_batch > 0 and self.device.type == "cpu":
+            set_cpu_allocator("reuse")  # the fast CPU path: keep the large feature maps' memory
         with torch.inference_mode(), tqdm(total=n, disable=not progress, desc=desc, unit="img", leave=False) as bar:
-            for start in range(0, n, batch_size):
-                batch = images[start : start + batch_size].to(self.device, non_blocking=True)
+            for start in range(0, n, step):
+                batch = images[start : start + step].to(self.device, non_blocking=True)
                 if batch.shape[1] == 1:
                     batch = batch.expand(-1, 3, -1, -1)
                 (feats,) = self.module(batch.contiguous(memory_format=fmt))
@@ -169,6 +176,44 @@ class FeatureExtractor:
         return torch.cat(out) if out else torch.zeros(0, 0)
 
 
+CPU_MICRO_BATCH = 16
+"""Images per Inception forward pass on the CPU: a pass over 16 images keeps its feature maps nearer the
+caches than one over 50 (measured with ``advdiff bench features``: BENCHMARKS.md). The features of an
+image do not depend on the batch it is in, beyond float32 rounding."""
+
+
+def fold_batch_norm(module: torch.nn.Module) -> int:
+    """Fold every eval-mode batch norm that directly follows a convolution into that convolution.
+
+    torch-fidelity's Inception blocks (``BasicConv2d``) run ``conv``, then ``bn``, then ReLU; at
+    inference the norm is an affine map per channel, ``y = (x - mean) * g / sqrt(var + eps) + b``, so
+    the convolution can carry it: weights scaled by ``g / sqrt(var + eps)`` and a bias
+    ``b - mean * g / sqrt(var + eps)``. That removes one pass over every feature map; the features
+    change only by float32 rounding (tests/metrics). Returns how many norms were folded.
+    """
+    folded = 0
+    with torch.no_grad():
+        for block in module.modules():
+            conv, bn = getattr(block, "conv", None), getattr(block, "bn", None)
+            if not (isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d)):
+                continue
+            if bn.training or bn.running_mean is None or bn.running_var is None:
+                continue  # only a norm with fixed statistics is an affine map
+            scale = torch.rsqrt(bn.running_var + bn.eps)
+            if bn.weight is not None:
+                scale = scale * bn.weight
+            shift = -bn.running_mean * scale
+            if bn.bias is not None:
+                shift = shift + bn.bias
+            if conv.bias is not None:
+                shift = shift + conv.bias * scale
+            conv.weight = torch.nn.Parameter(conv.weight * scale[:, None, None, None], requires_grad=False)
+            conv.bias = torch.nn.Parameter(shift, requires_grad=False)
+            block.bn = torch.nn.Identity()
+            folded += 1
+    return folded
+
+
 def build_extractor(
     name: str = "inception",
     *,
@@ -177,11 +222,14 @@ def build_extractor(
     download: bool = False,
     device: str | torch.device | None = "auto",
     channels_last: bool | None = None,
+    fast: bool = True,
 ) -> FeatureExtractor:
     """Create a feature extractor by name (``inception`` or ``tiny-test``) through torch-fidelity.
 
     ``channels_last`` runs the network in NHWC layout; None: Inception on the CPU, where it is faster
-    (``advdiff bench features``), and never the test extractor.
+    (``advdiff bench features``), and never the test extractor. ``fast`` (Inception only) folds the
+    batch norms into the convolutions (:func:`fold_batch_norm`) and, on the CPU, runs passes of
+    :data:`CPU_MICRO_BATCH` images; ``fast=False`` with ``channels_last=False`` is the plain path.
 
     ``weights``, ``cache`` and ``download`` choose the Inception weights (see
     :func:`~advdiff.metrics.weights.resolve_inception_weights`); the test extractor ignores them.
@@ -218,4 +266,7 @@ def build_extractor(
         dev,
     )
     ext = FeatureExtractor(key, "2048", module, dev, sha, found.source)
+    if fast:  # the checksum above is of the weights as published, before folding
+        ext.folded = fold_batch_norm(module.eval()) > 0
+        ext.micro_batch = CPU_MICRO_BATCH if dev.type == "cpu" else 0
     return ext.use_channels_last(dev.type == "cpu" if channels_last is None else channels_last)

@@ -161,3 +161,52 @@ def test_channels_last_features_equal_nchw_ones_to_float_rounding(fmnist, name):
     assert not nhwc.channels_last
     scale = slow.abs().max()
     assert torch.allclose(fast, slow, rtol=0, atol=1e-5 * float(scale))
+
+
+def test_folded_batch_norm_gives_the_plain_features_to_float_rounding(fmnist):
+    """The fast CPU path (norms folded, NHWC, passes of 16) against the plain one, image by image."""
+    from advdiff.metrics.features import CPU_MICRO_BATCH, build_extractor
+
+    images = to_uint8(fmnist[:20])  # more than one pass of CPU_MICRO_BATCH
+    fast = build_extractor("inception", device="cpu")
+    plain = build_extractor("inception", device="cpu", channels_last=False, fast=False)
+    assert fast.folded and fast.micro_batch == CPU_MICRO_BATCH and fast.channels_last
+    assert not plain.folded and plain.micro_batch == 0 and not plain.channels_last
+    assert fast.weights_sha256 == plain.weights_sha256  # the checksum is of the published weights
+    norms = [m for m in fast.module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms == []
+    a, b = fast.features(images, batch_size=20), plain.features(images, batch_size=20)
+    assert a.shape == b.shape == (20, 2048)
+    assert torch.allclose(a, b, rtol=0, atol=1e-5 * float(b.abs().max()))
+    assert not torch.equal(a, b)  # the paths really differ (else this test would prove nothing)
+
+
+def test_fold_batch_norm_is_exact_on_a_small_block():
+    """Folding a conv + eval batch norm block: the same outputs, and the norm is gone."""
+    from advdiff.metrics.features import fold_batch_norm
+
+    torch.manual_seed(0)
+
+    class Block(torch.nn.Module):
+        def __init__(self, bias):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 5, 3, padding=1, bias=bias)
+            self.bn = torch.nn.BatchNorm2d(5, eps=1e-3)
+
+        def forward(self, x):
+            return torch.relu(self.bn(self.conv(x)))
+
+    for bias in (False, True):
+        block = Block(bias)
+        with torch.no_grad():
+            block.bn.running_mean.uniform_(-1, 1)
+            block.bn.running_var.uniform_(0.5, 2)
+            block.bn.weight.uniform_(0.5, 1.5)
+            block.bn.bias.uniform_(-0.5, 0.5)
+        x = torch.randn(4, 3, 8, 8)
+        train_mode = Block(bias).train()
+        assert fold_batch_norm(train_mode) == 0  # a norm that still learns its statistics is left alone
+        before = block.eval()(x)
+        assert fold_batch_norm(block) == 1
+        assert isinstance(block.bn, torch.nn.Identity)
+        assert torch.allclose(block(x), before, atol=1e-5)
