@@ -238,8 +238,9 @@ def verdict(name: str, diff: Mapping[str, Any], *, lower_is_better: bool, unit: 
 
     ``diff`` needs ``mean``, ``ci_low``, ``ci_high``, ``n`` and ``confidence``; ``lower_is_better`` says
     whether a lower score is better (FID, KID) or worse (precision, recall); ``unit`` is appended to the
-    numbers. E.g. ``"advdiff Pe 0.06 vs Pe 0: FID lower (better) by 3.2 (95 % CI 1.1 to 5.3, 3 seeds):
-    the difference exceeds the seed noise."``; the interval is stated in the direction of the change.
+    numbers. E.g. ``"FID lower (better) by 3.2 (difference −3.2, 95 % CI −5.3 to −1.1, 3 seeds): the
+    difference exceeds the seed noise."``; the interval is the signed one of the tables (point minus
+    baseline), so a sentence and its table row show the same numbers.
     """
     if not isinstance(lower_is_better, bool):
         raise bad_value("lower_is_better", lower_is_better, "True or False")
@@ -265,10 +266,12 @@ def verdict(name: str, diff: Mapping[str, Any], *, lower_is_better: bool, unit: 
 
     lower = mean < 0
     direction = "lower" if lower else "higher"
-    if lower:
-        low, high = -high, -low
     better = "better" if lower == lower_is_better else "worse"
-    ci = f"{_pct(float(diff['confidence']))} CI {_num(low, dec)} to {_num(high, dec)}{suffix}, {seeds}"
+    signed = _num(mean, dec) if lower else f"+{_num(mean, dec)}"
+    ci = (
+        f"difference {signed}{suffix}, {_pct(float(diff['confidence']))} CI {_num(low, dec)} to "
+        f"{_num(high, dec)}{suffix}, {seeds}"
+    )
     size = f"{_num(abs(mean), dec)}{suffix}"
     if separable:
         return f"{name} {direction} ({better}) by {size} ({ci}): the difference exceeds the seed noise."
