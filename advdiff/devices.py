@@ -6,6 +6,7 @@ run lands on, answered by :func:`resolve_device` when the run starts.
 
 from __future__ import annotations
 
+import platform
 import re
 import sys
 from typing import TYPE_CHECKING, Any
@@ -101,3 +102,50 @@ def set_cpu_allocator(mode: str = "reuse") -> bool:
         return False
     done = [mallopt(_GLIBC_MALLOC[name], value) for name, value in ALLOCATOR_SETTINGS[mode].items()]
     return all(done)
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if not line.strip():
+                    break  # the end of the first processor's block
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else the platform's processor string."""
+    return _cpuinfo().get("model name") or platform.processor() or "unknown"
+
+
+def cpu_family_model() -> str:
+    """``family/model`` from /proc/cpuinfo (AMD EPYC: 25/1 is Zen 3, 25/17 Zen 4), where the model name is generic."""
+    info = _cpuinfo()
+    return f"{info.get('cpu family', '?')}/{info.get('model', '?')}"
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    return set(_cpuinfo().get("flags", "").split())
+
+
+def native_bf16() -> bool:
+    """Whether the CPU computes bfloat16 in hardware (AVX-512 BF16 or AMX); elsewhere PyTorch emulates it slowly."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def cpu_identity() -> dict[str, str]:
+    """The CPU a number was computed on: model name, ``family/model`` and vector kind (AVX-512, AVX2).
+
+    Float results of the same code differ between CPU kinds (oneDNN picks other kernels), so every
+    record of a run carries this, and comparisons across machines can be told from seed noise.
+    """
+    flags = cpu_flags()
+    kind = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "other")
+    return {"model": cpu_model(), "family_model": cpu_family_model(), "kind": kind}

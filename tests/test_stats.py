@@ -103,7 +103,8 @@ def test_verdict_wording_follows_lower_is_better():
     lower = paired_difference(base - np.array([3.0, 3.3, 3.3]), base)
     s = verdict("advdiff Pe 0.06 vs Pe 0: FID", lower, lower_is_better=True)
     assert s.startswith(
-        "advdiff Pe 0.06 vs Pe 0: FID lower (better) by 3.20 (difference \u22123.20, 95 % CI \u22123.30 to \u22123.00, 3 seeds)"
+        "advdiff Pe 0.06 vs Pe 0: FID lower (better) by 3.20 "
+        "(difference \u22123.20, 95 % CI \u22123.30 to \u22123.00, 3 seeds)"
     )
     assert s.endswith("the difference exceeds the seed noise.")
     s = verdict("recall", lower, lower_is_better=False)
@@ -121,7 +122,9 @@ def test_verdict_not_separable_and_unchanged():
     assert s == "FID higher by 1.1: not separable at this scale (difference +1.1, 95 % CI \u22122.0 to 4.1, 3 seeds)."
     d = {"mean": -1.05, "ci_low": -4.1, "ci_high": 2.0, "n": 3, "confidence": 0.9}
     s = verdict("FID", d, lower_is_better=True)
-    assert s == "FID lower by 1.1: not separable at this scale (difference \u22121.1, 90 % CI \u22124.1 to 2.0, 3 seeds)."
+    assert s == (
+        "FID lower by 1.1: not separable at this scale (difference \u22121.1, 90 % CI \u22124.1 to 2.0, 3 seeds)."
+    )
     same = paired_difference([1.0, 2.0], [1.0, 2.0])
     assert "unchanged on average: not separable" in verdict("KID", same, lower_is_better=True)
 

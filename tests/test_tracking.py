@@ -88,7 +88,13 @@ def make_record(folder: Path, point: str = "advdiff-pe1-re100-mappaper-s1-012345
             "hours": 0.001,
             "seconds": {"train": 1.0},
             "lbm_backend": "cpu",
-            "versions": {"torch": "2.14.1", "cuda": None, "cupy": None, "gpu": None},
+            "versions": {
+                "torch": "2.14.1",
+                "cuda": None,
+                "cupy": None,
+                "gpu": None,
+                "cpu": {"model": "AMD EPYC", "family_model": "25/1", "kind": "AVX2"},
+            },
         },
         "git_commit": "abc",
         "files": files,
@@ -111,6 +117,8 @@ def test_run_contents_tags_params_metrics():
     assert c["tags"]["family"] == "advdiff" and c["tags"]["peclet"] == "1" and c["tags"]["reynolds"] == "100"
     assert c["tags"]["backend"] == "cpu" and c["tags"]["device"] == "cpu" and c["tags"]["git_commit"] == "abc"
     assert c["tags"]["version.torch"] == "2.14.1" and "version.cupy" not in c["tags"]  # what is absent is not tagged
+    assert c["tags"]["cpu.kind"] == "AVX2" and c["tags"]["cpu.family_model"] == "25/1"
+    assert "version.cpu" not in c["tags"]
     old = make_record(Path("/nonexistent"))
     del old["compute"]["lbm_backend"]  # a record from before the backend that ran was written
     assert run_contents(old)["tags"]["backend"] == "auto (not recorded)"  # never a guess from the device

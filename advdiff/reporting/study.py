@@ -431,11 +431,24 @@ def loss_figure(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping
 # --------------------------------------------------------------------------- page
 
 
-def _machine() -> str:
+def _machine(recs: Sequence[Mapping[str, Any]]) -> str:
+    """The CPUs the runs trained on (from their records), else this machine's, said to be this one's."""
     from advdiff.bench.machine import describe
 
+    seen = sorted(
+        {
+            f"{c['model']} ({c['kind']}, family/model {c['family_model']})"
+            for r in recs
+            if isinstance(c := (r.get("compute", {}).get("versions") or {}).get("cpu"), Mapping)
+        }
+    )
     m = describe()
-    return f"{m.get('cpu', platform.processor() or 'unknown CPU')}, {m.get('cores', '?')} cores"
+    cores = f"{m.get('cores', '?')} cores"
+    if not seen:
+        here = f"{m.get('cpu', platform.processor() or 'unknown CPU')} ({m.get('cpu_kind', '?')})"
+        return f"not in the records (runs from before records named their CPU); report built on {here}, {cores}"
+    mixed = "; MIXED CPU kinds: differences below the cross-CPU spread are not readable" if len(seen) > 1 else ""
+    return f"{' and '.join(seen)}, {cores}{mixed}"
 
 
 def conclusion(comps: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -551,7 +564,7 @@ def write_study_report(
             for f, p in sorted(fam_params.items())
         )
         + ".",
-        f"- Machine: {_machine()}; run at commit {', '.join(c[:10] for c in commits)}; "
+        f"- Machine: {_machine(recs)}; run at commit {', '.join(c[:10] for c in commits)}; "
         f"{total_wall:.2f} core-hours in all (training, sampling and scoring, one thread each; two jobs ran at once).",
         "",
         "## Results",

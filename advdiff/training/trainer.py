@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from advdiff.corruptions import Corruption
 from advdiff.data.base import unit_float
-from advdiff.devices import resolve_device
+from advdiff.devices import cpu_identity, resolve_device
 from advdiff.errors import AdvdiffError, ConfigError, bad_value
 from advdiff.files import atomic_write
 from advdiff.training.config import DatasetConfig, TrainConfig
@@ -545,7 +545,7 @@ def check_lbm_backend(family_params: Mapping[str, Any], device: torch.device) ->
 
 
 def software_versions(device: torch.device) -> dict[str, Any]:
-    """torch, CUDA and CuPy versions and the GPU model: what a record needs to say where its numbers came from."""
+    """torch, CUDA and CuPy versions, the GPU model and the CPU: where a record's numbers came from."""
     from importlib import metadata
 
     cupy = None
@@ -556,7 +556,7 @@ def software_versions(device: torch.device) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             continue
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    return {"torch": torch.__version__, "cuda": torch.version.cuda, "cupy": cupy, "gpu": gpu}
+    return {"torch": torch.__version__, "cuda": torch.version.cuda, "cupy": cupy, "gpu": gpu, "cpu": cpu_identity()}
 
 
 def _check_run_dir(config: TrainConfig, run_dir: Path) -> bool:

@@ -186,3 +186,16 @@ def test_departure_is_measured_with_each_rows_own_operator(tmp_path, monkeypatch
     assert paper["images"] == 4 and paper["seeds"] == [0, 1]
     # the paper map's compressive pattern dominates transport at Pe 0.06 (reports/operator.md)
     assert paper["mean"][-1] > 3 * plain["mean"][-1] > 0
+
+
+def test_machine_line_names_the_cpus_of_the_records_and_flags_a_mix():
+    from advdiff.reporting.study import _machine
+
+    def rec(model, kind, fm):
+        return {"compute": {"versions": {"cpu": {"model": model, "kind": kind, "family_model": fm}}}}
+
+    one = _machine([rec("AMD EPYC", "AVX2", "25/1")] * 3)
+    assert one.startswith("AMD EPYC (AVX2, family/model 25/1), ") and "MIXED" not in one
+    mixed = _machine([rec("AMD EPYC", "AVX2", "25/1"), rec("AMD EPYC", "AVX-512", "25/17")])
+    assert "AVX-512, family/model 25/17" in mixed and "AVX2, family/model 25/1" in mixed and "MIXED" in mixed
+    assert _machine([{"compute": {"versions": {}}}]).startswith("not in the records")

@@ -265,6 +265,7 @@ def test_the_lbm_backend_that_ran_is_recorded_and_auto_says_which(image_folder, 
     assert summary["lbm_backend"] == "cpu"  # no usable CuPy here: auto resolved to the CPU solver ...
     assert "running on the CPU (backend cpu)" in caplog.text  # ... and the log says so, with the reason
     assert summary["versions"]["torch"] == torch.__version__ and summary["versions"]["gpu"] is None
+    assert set(summary["versions"]["cpu"]) == {"model", "family_model", "kind"}  # float results depend on the CPU
     heat_cfg = TrainConfig.from_dict(tiny_config(image_folder, "heat", steps=1))
     heat = train(heat_cfg, tmp_path / "heat", progress=False)
     assert heat["lbm_backend"] is None
