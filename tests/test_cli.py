@@ -213,6 +213,10 @@ def test_bench_train_writes_the_ratio(tmp_path):
     assert data["heat_images_per_s"] > 0 and data["advdiff_images_per_s"] > 0
     assert data["ratio"] == pytest.approx(data["advdiff_images_per_s"] / data["heat_images_per_s"])
     assert data["fp32_eager_images_per_s"] > 0 and data["images_per_s"] == data["heat_images_per_s"]
+    from advdiff.devices import native_bf16
+
+    bf16 = data["bf16_autocast_images_per_s"]
+    assert (bf16 > 0) if native_bf16() else (bf16 is None)  # timed only where bf16 is native
     assert data["speedup"] == pytest.approx(data["images_per_s"] / data["fp32_eager_images_per_s"])
     assert data["default_settings"]["dtype"] == "float32"
 

@@ -218,7 +218,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA of the weights: ema <- decay ema + (1 - decay) w, every step
     ema_warmup: bool = True  # decay at step n is min(ema_decay, (1 + n) / (10 + n)): early EMA forgets the init
     grad_clip: float = 1.0  # clip the global gradient norm to this; 0: no clipping
-    amp: bool = False  # bfloat16 autocast on CUDA; ignored (with a log message) on the CPU
+    amp: bool = False  # bfloat16 autocast on CUDA and on CPUs with native bf16; else ignored (logged)
     seed: int = 42  # seed of every random draw of the run (see advdiff.training.seeding)
     checkpoint_every: int = 1000  # steps between checkpoints (and one at the end)
     log_every: int = 100  # steps between lines of metrics.jsonl

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from advdiff.corruptions import Corruption
 from advdiff.data.base import unit_float
-from advdiff.devices import cpu_identity, resolve_device
+from advdiff.devices import cpu_identity, native_bf16, resolve_device
 from advdiff.errors import AdvdiffError, ConfigError, bad_value
 from advdiff.files import atomic_write
 from advdiff.training.config import DatasetConfig, TrainConfig
@@ -692,9 +692,9 @@ def _train(  # noqa: C901
         log.info("sample_every = %d, but no preview function was given: no sample grids are written", cfg.sample_every)
     run_id = cfg.hash()
     device = resolve_device(cfg.device)
-    use_amp = cfg.amp and device.type == "cuda"
+    use_amp = cfg.amp and (device.type == "cuda" or native_bf16())
     if cfg.amp and not use_amp:
-        log.info("amp=true is ignored on %s (bfloat16 autocast is used on CUDA only)", device)
+        log.info("amp=true is ignored on this CPU: it has no native bfloat16 (AVX-512 BF16, AMX)")
     ckpt_path = run_dir / CHECKPOINT_FILE
     metrics_path = run_dir / METRICS_FILE
     checkpoint, resumed_from = _resume_checkpoint(run_dir)  # verified; a corrupt one falls back to the previous
@@ -785,7 +785,7 @@ def _train(  # noqa: C901
     if checkpoint is not None:
         window.load_state_dict(checkpoint["window"])  # a logging window cut by the checkpoint continues
     last_loss = None
-    amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+    amp_ctx = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
     params = [p for p in model.parameters() if p.requires_grad]
     bar = tqdm(total=cfg.steps, initial=start, disable=not progress, unit="step", desc=f"train {cfg.family}")
     metrics = open(metrics_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in finally)
