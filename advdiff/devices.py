@@ -93,15 +93,22 @@ def set_cpu_allocator(mode: str = "reuse") -> bool:
     """
     if mode not in ALLOCATOR_SETTINGS:
         raise bad_value("allocator", mode, f"one of {sorted(ALLOCATOR_SETTINGS)}")
+    global _ALLOCATOR_MODE
+    if mode == _ALLOCATOR_MODE:
+        return True  # set already: scoring calls this once per feature pass
     import ctypes
 
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    done = [mallopt(_GLIBC_MALLOC[name], value) for name, value in ALLOCATOR_SETTINGS[mode].items()]
-    return all(done)
+    done = all([mallopt(_GLIBC_MALLOC[name], value) for name, value in ALLOCATOR_SETTINGS[mode].items()])
+    _ALLOCATOR_MODE = mode if done else None
+    return done
+
+
+_ALLOCATOR_MODE: str | None = None
+"""The mode :func:`set_cpu_allocator` last set in this process (None: glibc's own)."""
 
 
 def _cpuinfo() -> dict[str, str]:
