@@ -461,8 +461,10 @@ def samples_figure(
     n = len(rows)
     cols = min(4, n)
     nrows = math.ceil(n / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3 * cols, 3.3 * nrows), squeeze=False)
-    for ax in axes.flat:
+    fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.9 * nrows), squeeze=False, layout="constrained")
+    for ax in axes.flat[n:]:
+        fig.delaxes(ax)  # an empty slot of the last row would leave a blank panel
+    for ax in axes.flat[:n]:
         ax.axis("off")
     for ax, row in zip(axes.flat, rows, strict=False):
         rec = records[row["points"][0]]
