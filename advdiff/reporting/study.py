@@ -136,6 +136,101 @@ def comparisons(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping
     return out
 
 
+def cross_machine(
+    rows: Sequence[Mapping[str, Any]], comps: Sequence[Mapping[str, Any]], other: str | Path
+) -> dict[str, Any]:
+    """This study's per-seed scores against the same study run on another machine (its tables JSON).
+
+    Points are matched by their row label and seeds by number; per score, the spread is the largest
+    ``|a - b|`` over the matched seeds (:func:`advdiff.stats.cross_machine_spread`), and each paired
+    comparison says whether its Student-t interval lies beyond that spread (:func:`advdiff.stats.exceeds`).
+    A point or seed missing from either side is left out and listed.
+    """
+    from advdiff.stats import cross_machine_spread, exceeds
+
+    path = Path(other)
+    try:
+        theirs = json.loads(path.read_text(encoding="utf-8"))
+        their_rows = {row_label(r, " ", ", "): r for r in theirs["rows"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"sweep.cross_machine={str(other)!r}: not a study table JSON (reports/tables/<study>.json) ({exc})"
+        ) from None
+    pairs: dict[str, tuple[dict[str, list[float]], dict[str, list[float]]]] = {k: ({}, {}) for k in SCORES}
+    unmatched: list[str] = []
+    for row in rows:
+        label = row_label(row, " ", ", ")
+        twin = their_rows.get(label)
+        if twin is None:
+            unmatched.append(label)
+            continue
+        mine = dict(zip(row["seeds"], range(len(row["seeds"])), strict=True))
+        their_seeds = list(twin.get("seeds", []))
+        unmatched += [f"{label} seed {seed} (this run only)" for seed in mine if seed not in their_seeds]
+        for j, seed in enumerate(their_seeds):
+            if seed not in mine:
+                unmatched.append(f"{label} seed {seed} (the other run only)")
+                continue
+            for k in SCORES:
+                a, b = row["seed_values"][k][mine[seed]], (twin.get("seed_values") or {}).get(k, [None] * (j + 1))[j]
+                if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+                    continue
+                pairs[k][0].setdefault(label, []).append(float(a))
+                pairs[k][1].setdefault(label, []).append(float(b))
+    spread = {k: cross_machine_spread(*pairs[k]) for k in SCORES if pairs[k][0]}
+    if not spread:
+        raise ConfigError(f"sweep.cross_machine={str(other)!r}: no point and seed of this study is in it")
+    verdicts = []
+    for c in comps:
+        for k in ("fid", "recall"):
+            d = c.get(k) or {}
+            if k not in spread or "t_low" not in d:
+                continue
+            interval = {"mean": d["mean"], "ci_low": d["t_low"], "ci_high": d["t_high"]}
+            verdicts.append(
+                {
+                    "name": c["name"],
+                    "score": k,
+                    "mean": d["mean"],
+                    "t_low": d["t_low"],
+                    "t_high": d["t_high"],
+                    "spread": spread[k]["spread"],
+                    "exceeds": exceeds(interval, spread[k]["spread"]),
+                }
+            )
+    return {
+        "other": str(path),
+        "other_machine": theirs.get("machine", "not recorded"),
+        "spread": spread,
+        "comparisons": verdicts,
+        "unmatched": unmatched,
+    }
+
+
+def _cross_machine_lines(cm: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"Compared with the same study run on another machine ({cm['other_machine']}; `{cm['other']}`): per "
+        "score, the largest difference between the two machines' scores of the same point and seed.",
+        "",
+        "| score | points | largest difference | mean difference | mean relative difference |",
+        "|---|---|---|---|---|",
+    ]
+    for k, sp in cm["spread"].items():
+        lines.append(
+            f"| {SCORES[k][0]} | {sp['n_points']} | {sp['abs_max']:.4g} | {sp['abs_mean']:.4g} | {sp['rel_mean']:.2%} |"
+        )
+    lines.append("")
+    for v in cm["comparisons"]:
+        where = "beyond" if v["exceeds"] else "not beyond"
+        lines.append(
+            f"- {v['name']}: {SCORES[v['score']][0]} difference {v['mean']:+.4g} (95 % t interval "
+            f"{v['t_low']:+.4g} to {v['t_high']:+.4g}) is {where} the cross-machine spread {v['spread']:.4g}."
+        )
+    if cm["unmatched"]:
+        lines += ["", f"Not in both runs (left out): {', '.join(cm['unmatched'])}."]
+    return lines + [""]
+
+
 def departures(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The operator's departure from Pe = 0 (in units of the training noise) for every advdiff Pe > 0 row.
 
@@ -476,8 +571,12 @@ def write_study_report(
     runs_dir: str | Path | None = None,
     benchmarks: str | Path = "results/benchmarks",
     departure: bool = True,
+    cross_machine_table: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Write the study page, its tables and figures (docs/scores.md, "The study report"); returns the JSON content."""
+    """Write the study page, its tables and figures (docs/scores.md, "The study report"); returns the JSON content.
+
+    ``cross_machine_table``: the tables JSON of the same study run on another machine (:func:`cross_machine`).
+    """
     recs = load_records(records)
     if not recs:
         raise ConfigError("the study has no point records; run its sweep first")
@@ -488,6 +587,7 @@ def write_study_report(
     for row in rows:
         row["seed_values"] = {k: [_score(by_point[p], k) for p in row["points"]] for k in SCORES}
     comps = comparisons(rows, by_point)
+    cm = cross_machine(rows, comps, cross_machine_table) if cross_machine_table else None
     deps = departures(rows, by_point) if departure else {}
     per_point = job_costs(recs, benchmarks, sweep)
     # Core-hours from the records: each job runs on one thread, and the trainer's time adds up across
@@ -533,6 +633,8 @@ def write_study_report(
         "n_real": n_real,
         "feature_extractor": extractor,
         "steps": steps,
+        "machine": _machine(recs),
+        "cross_machine": cm,
     }
     atomic_write_text(paths["json"], json.dumps(data, indent=2, default=str) + "\n")
 
@@ -626,8 +728,10 @@ def write_study_report(
         "machines moved single-seed FIDs (128 images) by up to 11 while some families agreed to 1e-5. This study "
         "ran on one CPU kind only, so its seed spread does not include that drift; compare it with "
         "`advdiff.stats.cross_machine_spread` on a second run before reading a difference smaller than the "
-        "cross-machine spread as real.",
+        "cross-machine spread as real (`sweep.cross_machine` names such a run's tables JSON; this report then "
+        "says which differences lie beyond it).",
         "",
+        *(_cross_machine_lines(cm) if cm else []),
         "## Context: the paper (not comparable)",
         "",
         "Beyond Blur reports FFHQ 128×128, TF-Inception FID on 50 000 samples, with its own network trained for "

@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from advdiff.errors import ConfigError, bad_value
@@ -146,6 +147,7 @@ class Sweep:
     figures: dict[str, Any] = field(default_factory=dict)  # n_images
     compare_paper: bool = False  # put the paper's FFHQ-128 numbers beside matching rows
     dataset: dict[str, Any] = field(default_factory=dict)  # the TrainConfig dataset section
+    cross_machine: str | None = None  # a study tables JSON of the same study on another machine
 
     def settings(self) -> dict[str, Any]:
         """The sweep-level settings every point shares (logged as ``sweep.*`` parameters)."""
@@ -394,6 +396,9 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
     compare = s.get("compare_paper", defaults["compare_paper"])
     if not isinstance(compare, bool):
         raise bad_value("sweep.compare_paper", compare, "true or false")
+    other = s.get("cross_machine", defaults.get("cross_machine"))
+    if other is not None and (not isinstance(other, str) or not Path(other).is_file()):
+        raise bad_value("sweep.cross_machine", other, "null or an existing file: a study's reports/tables/<name>.json")
 
     points: dict[str, SweepPoint] = {}
     size: int | None = None
@@ -466,6 +471,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
         evaluate=evaluate,
         figures=figures,
         compare_paper=compare,
+        cross_machine=other,
         dataset=next(iter(points.values())).config.to_dict()["dataset"],
     )
 

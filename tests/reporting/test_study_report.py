@@ -199,3 +199,43 @@ def test_machine_line_names_the_cpus_of_the_records_and_flags_a_mix():
     mixed = _machine([rec("AMD EPYC", "AVX2", "25/1"), rec("AMD EPYC", "AVX-512", "25/17")])
     assert "AVX-512, family/model 25/17" in mixed and "AVX2, family/model 25/1" in mixed and "MIXED" in mixed
     assert _machine([{"compute": {"versions": {}}}]).startswith("not in the records")
+
+
+def test_cross_machine_spread_and_which_differences_lie_beyond_it(tmp_path):
+    """A second machine's table whose FIDs differ by known amounts: the spread is the largest of them,
+    the Pe 0.06 gain (-9.8, t interval about -11 to -8.5) lies beyond a spread of 2 but not of 20."""
+    first = write_study_report(_study(tmp_path / "a"), _outputs(tmp_path / "a"), departure=False, benchmarks=tmp_path)
+    for shift, beyond in ((2.0, True), (20.0, False)):
+        other = json.loads(json.dumps(first, default=str))
+        other["machine"] = "AMD EPYC (AVX-512, family/model 25/17), 2 cores"
+        for i, row in enumerate(other["rows"]):
+            row["seed_values"]["fid"] = [
+                v + shift * (i == 1) * (s == 2) for v, s in zip(row["seed_values"]["fid"], row["seeds"], strict=True)
+            ]
+        del other["rows"][2]["seeds"][2]  # a seed the other machine did not run is left out
+        del other["rows"][2]["seed_values"]["fid"][2]
+        path = tmp_path / f"other_{shift:g}.json"
+        path.write_text(json.dumps(other))
+        out = _outputs(tmp_path / f"b{shift:g}")
+        data = write_study_report(
+            _study(tmp_path / f"b{shift:g}"), out, departure=False, benchmarks=tmp_path, cross_machine_table=path
+        )
+        cm = data["cross_machine"]
+        assert cm["spread"]["fid"]["spread"] == pytest.approx(shift)
+        assert cm["spread"]["recall"]["spread"] == pytest.approx(0.0)
+        assert cm["unmatched"] == ["heat seed 3 (this run only)"]
+        fid = {v["name"]: v for v in cm["comparisons"] if v["score"] == "fid"}
+        assert fid["advdiff Pe 0.06 (map paper) vs Pe 0"]["exceeds"] is beyond
+        assert fid["heat vs advdiff Pe 0"]["exceeds"] is False
+        md = out["md"].read_text()
+        line = next(x for x in md.splitlines() if x.startswith("- advdiff Pe 0.06 (map paper) vs Pe 0: FID difference"))
+        assert "AVX-512, family/model 25/17" in md and ("is beyond the cross-machine" in line) is beyond
+
+
+def test_cross_machine_table_that_is_not_a_study_table_is_named(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ConfigError, match=r"sweep.cross_machine=.*bad.json.*not a study table JSON"):
+        write_study_report(
+            _study(tmp_path), _outputs(tmp_path), departure=False, benchmarks=tmp_path, cross_machine_table=bad
+        )

@@ -31,6 +31,7 @@ rule report_study:
         sweep=SWEEP.name,
         runs_dir=RUNS_DIR,
         benchmarks=f"results/benchmarks/{SWEEP.name}",
+        cross_machine=SWEEP.cross_machine or "",
     script:
         "../scripts/report_study.py"
 

@@ -11,4 +11,5 @@ write_study_report(
     outputs=dict(smk.output.items()),
     runs_dir=smk.params.runs_dir,
     benchmarks=smk.params.benchmarks,
+    cross_machine_table=smk.params.cross_machine or None,
 )
