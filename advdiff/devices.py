@@ -6,6 +6,7 @@ run lands on, answered by :func:`resolve_device` when the run starts.
 
 from __future__ import annotations
 
+import functools
 import platform
 import re
 import sys
@@ -111,8 +112,10 @@ _ALLOCATOR_MODE: str | None = None
 """The mode :func:`set_cpu_allocator` last set in this process (None: glibc's own)."""
 
 
+@functools.cache
 def _cpuinfo() -> dict[str, str]:
-    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    """The first processor's fields of /proc/cpuinfo (empty where there is none); read once per process,
+    since every record, benchmark and amp decision asks (callers only read the mapping)."""
     fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as fh:

@@ -422,6 +422,7 @@ def run_contents(record: Mapping[str, Any]) -> dict[str, Any]:
     backend = record["compute"].get("lbm_backend") or config.get("family_params", {}).get("backend")
     if backend == "auto":  # a record from before the trainer wrote the backend that ran: unknown
         backend = "auto (not recorded)"
+    versions = record["compute"].get("versions") or {}
     tags = {
         POINT_TAG: record["point"],
         ROLE_TAG: "point",
@@ -435,8 +436,8 @@ def run_contents(record: Mapping[str, Any]) -> dict[str, Any]:
         "seed": str(record["seed"]),
         "backend": backend or "none",
         "device": record["compute"]["device"],
-        **{f"version.{k}": str(v) for k, v in (record["compute"].get("versions") or {}).items() if v and k != "cpu"},
-        **{f"cpu.{k}": str(v) for k, v in ((record["compute"].get("versions") or {}).get("cpu") or {}).items()},
+        **{f"version.{k}": str(v) for k, v in versions.items() if v and k != "cpu"},
+        **{f"cpu.{k}": str(v) for k, v in (versions.get("cpu") or {}).items()},
         "dataset": record["dataset"],
         "feature_extractor": str(scores.get("feature_extractor", "")),
         "fid_is_standard": str(scores.get("fid_is_standard", "")),

@@ -97,7 +97,7 @@ def bench_features(
             "channels_last": default.channels_last,
             "batch_norm_folded": default.folded,
             "micro_batch": default.micro_batch,
-            "allocator": "reuse" if default.micro_batch else "glibc",
+            "allocator": "reuse" if default.reuses_memory else "glibc",
             "dtype": "float32",
             "threads": torch.get_num_threads(),
         },

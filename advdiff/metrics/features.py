@@ -121,6 +121,11 @@ class FeatureExtractor:
     micro_batch: int = 0
     """Largest number of images per forward pass (0: the caller's ``batch_size``); see :data:`CPU_MICRO_BATCH`."""
 
+    @property
+    def reuses_memory(self) -> bool:
+        """Whether :meth:`features` has glibc keep freed blocks for reuse (the fast CPU path)."""
+        return self.micro_batch > 0 and self.device.type == "cpu"
+
     def use_channels_last(self, on: bool = True) -> FeatureExtractor:
         """Run the network in channels-last (NHWC) memory layout, or back in NCHW.
 
@@ -154,7 +159,7 @@ class FeatureExtractor:
         t0 = time.perf_counter()
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         step = min(batch_size, self.micro_batch) if self.micro_batch > 0 else batch_size
-        if self.micro_batch > 0 and self.device.type == "cpu":
+        if self.reuses_memory:
             set_cpu_allocator("reuse")  # the fast CPU path: keep the large feature maps' memory
         with torch.inference_mode(), tqdm(total=n, disable=not progress, desc=desc, unit="img", leave=False) as bar:
             for start in range(0, n, step):

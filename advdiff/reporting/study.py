@@ -164,15 +164,17 @@ def cross_machine(
         if twin is None:
             unmatched.append(label)
             continue
-        mine = dict(zip(row["seeds"], range(len(row["seeds"])), strict=True))
+        mine = {seed: i for i, seed in enumerate(row["seeds"])}
         their_seeds = list(twin.get("seeds", []))
+        their_values = twin.get("seed_values") or {}
         unmatched += [f"{label} seed {seed} (this run only)" for seed in mine if seed not in their_seeds]
         for j, seed in enumerate(their_seeds):
             if seed not in mine:
                 unmatched.append(f"{label} seed {seed} (the other run only)")
                 continue
             for k in SCORES:
-                a, b = row["seed_values"][k][mine[seed]], (twin.get("seed_values") or {}).get(k, [None] * (j + 1))[j]
+                theirs_k = their_values.get(k) or []
+                a, b = row["seed_values"][k][mine[seed]], theirs_k[j] if j < len(theirs_k) else None
                 if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
                     continue
                 pairs[k][0].setdefault(label, []).append(float(a))

@@ -464,9 +464,8 @@ def samples_figure(
     fig, axes = plt.subplots(nrows, cols, figsize=(2.6 * cols, 2.9 * nrows), squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         fig.delaxes(ax)  # an empty slot of the last row would leave a blank panel
-    for ax in axes.flat[:n]:
-        ax.axis("off")
     for ax, row in zip(axes.flat, rows, strict=False):
+        ax.axis("off")
         rec = records[row["points"][0]]
         samples = torch.load(rec["sample"]["samples"], map_location="cpu", weights_only=True)[:grid]
         show_image(ax, grid_image(samples.float().numpy(), columns=max(1, int(math.sqrt(len(samples))))))
