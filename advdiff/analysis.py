@@ -192,3 +192,56 @@ def first_peclet_where(
         if all(r.get(k) == v for k, v in match.items()) and max(r[key]) >= threshold and r["peclet"] > 0
     ]
     return min(hits) if hits else None
+
+
+def measure_step_prediction(
+    models: Sequence[torch.nn.Module], corruption: Any, images: torch.Tensor, *, seed: int = 0
+) -> dict[str, Any]:
+    """How much of each reverse step a trained network predicts, per level, on held-out images.
+
+    The residual families train ``f`` so that ``u~_k + f(u~_k, k)`` matches ``u_{k-1}``, with
+    ``u~_k = u_k + sigma eps``. One forward trajectory of ``images`` (per-image generators from ``seed``,
+    so a stochastic family draws one field per image) gives the pairs, and one noise draw from ``seed``
+    is shared by every model. Per level k (1..K) and averaged over images, ``unchanged`` is the training
+    loss of predicting no change, ``||u_{k-1} - u~_k||^2``, and ``model[i]`` that of model i; ``share[i]``
+    is ``1 - model/unchanged`` per level and ``share_all[i]`` the same over all levels at once (the levels
+    weighted equally, as training draws them). A share near 1 means the step is predictable from
+    ``u_k``; a share near 0 means the network learnt the mean and the rest of the step is noise to it.
+    """
+    sigma = float(corruption.training_noise)
+    B = images.shape[0]
+    traj = corruption.trajectory(images.float(), _generators(seed, B)).float()
+    K = traj.shape[0] - 1
+    eps = torch.randn(K, *images.shape, generator=torch.Generator().manual_seed(seed))
+    noisy = traj[1:] + sigma * eps
+    target = traj[:-1] - noisy  # the residual a perfect network returns
+    unchanged = target.flatten(2).pow(2).sum(dim=2).mean(dim=1).double()
+    out: dict[str, Any] = {
+        "levels": list(range(1, K + 1)),
+        "unchanged": unchanged.tolist(),
+        "model": [],
+        "share": [],
+        "share_all": [],
+        "n_images": int(B),
+        "seed": int(seed),
+        "sigma": sigma,
+    }
+    for model in models:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            err = torch.stack(
+                [
+                    (target[k - 1] - model(noisy[k - 1], torch.full((B,), k, dtype=torch.long)).float())
+                    .flatten(1)
+                    .pow(2)
+                    .sum(dim=1)
+                    .mean()
+                    for k in range(1, K + 1)
+                ]
+            ).double()
+        model.train(was_training)
+        out["model"].append(err.tolist())
+        out["share"].append((1 - err / unchanged).tolist())
+        out["share_all"].append(float(1 - err.mean() / unchanged.mean()))
+    return out

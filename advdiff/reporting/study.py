@@ -4,7 +4,7 @@
 (:func:`advdiff.sweep.build_record`) and writes, under the names the workflow gives
 (``workflow/rules/study.smk``), the page (``md``), its table (``tex``, ``csv``, ``json``; the JSON
 holds every number of the page) and figures (``fid_vs_pe``, ``fid_vs_pe_pdf``, ``samples``,
-``loss``). Verdicts use the Student-t interval of the paired differences, since with a handful of
+``loss``, ``learnt``: how much of each reverse step the trained networks predict). Verdicts use the Student-t interval of the paired differences, since with a handful of
 seeds the bootstrap percentile interval under-covers (:mod:`advdiff.stats`); the page prints both.
 See docs/scores.md, section "The study report".
 """
@@ -275,6 +275,109 @@ def departures(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[
             "seeds": list(DEPARTURE_SEEDS),
         }
     return out
+
+
+def step_learning(
+    rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]], runs_dir: str | Path
+) -> dict[str, Any]:
+    """Per row, how much of each reverse step its seeds' networks (EMA weights) predict on held-out images.
+
+    :func:`advdiff.analysis.measure_step_prediction` on the first test images, with every seed's
+    ``checkpoint.pt`` under ``runs_dir``; rows of families without a residual loss are left out.
+    Keyed by the row's first point.
+    """
+    from advdiff.analysis import measure_step_prediction
+    from advdiff.models import UNet
+    from advdiff.training import TrainConfig, load_checkpoint
+    from advdiff.training.trainer import CHECKPOINT_FILE
+
+    out: dict[str, Any] = {}
+    residual = [r for r in rows if r["family"] in ("heat", "advdiff")]
+    if not residual:
+        return out
+    images = _test_images(dict(records[residual[0]["points"][0]]["config"]["dataset"], split="test"))
+    for row in residual:
+        models = []
+        for pid in row["points"]:
+            path = Path(runs_dir) / pid / CHECKPOINT_FILE
+            if not path.is_file():
+                raise ConfigError(f"point {pid}: no trained network at {path}; re-run its train job")
+            ckpt = load_checkpoint(path)
+            model = UNet.from_config(ckpt["model_info"]["config"])
+            model.load_state_dict(ckpt["ema"])
+            models.append(model)
+        corruption = TrainConfig.from_dict(records[row["points"][0]]["config"]).build_corruption()
+        m = measure_step_prediction(models, corruption, images)
+        m["seeds"] = [records[p]["seed"] for p in row["points"]]
+        m["share_all_summary"] = stats.summarize(m["share_all"]) if len(models) > 1 else {"mean": m["share_all"][0]}
+        out[row["points"][0]] = m
+    return out
+
+
+def step_learning_figure(rows: Sequence[Mapping[str, Any]], learnt: Mapping[str, Any], out: str | Path) -> Path:
+    """Left: the size of a reverse step per level; right: the share of it the networks predict (every seed)."""
+    from advdiff.reporting.figures import pyplot, save
+
+    plt = pyplot()
+    fig, (size, share) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    for i, row in enumerate(r for r in rows if r["points"][0] in learnt):
+        m = learnt[row["points"][0]]
+        colour = f"C{i}"
+        size.plot(m["levels"], m["unchanged"], color=colour, lw=1.5, label=row_label(row, " ", ", "))
+        for j, per_level in enumerate(m["share"]):
+            share.plot(m["levels"], per_level, color=colour, lw=1, alpha=0.8 if j == 0 else 0.4)
+    size.set_yscale("log")
+    size.set_ylabel("loss of predicting no change")
+    share.set_ylabel("share of the step predicted")
+    share.set_ylim(min(-0.1, share.get_ylim()[0]), 1.02)
+    share.axhline(0, color="0.5", lw=0.8)
+    for ax in (size, share):
+        ax.set_xlabel("level k")
+        ax.grid(alpha=0.3)
+    size.legend(fontsize=7)
+    return save(fig, out)
+
+
+def _learnt_lines(rows: Sequence[Mapping[str, Any]], learnt: Mapping[str, Any], figure: str | None) -> list[str]:
+    """The page section on how much of each reverse step the networks predict (numbers computed above)."""
+    if not learnt:
+        return []
+    first = next(iter(learnt.values()))
+    lines = [
+        "## What the networks learnt of each step",
+        "",
+        "The residual families train the network to predict the step from level k to k − 1 from the noisy "
+        "level-k image. On "
+        f"{first['n_images']} held-out images (one forward run each, one noise draw shared by all networks), "
+        "the share of that step a network predicts is 1 − its loss / the loss of predicting no change; 1 is a "
+        "step fully determined by the image, 0 a network that learnt nothing beyond the mean. The last fifth "
+        "of the levels, where sampling starts, is given apart.",
+        "",
+        "| point | share of the step predicted, all levels | last fifth of the levels "
+        "| loss of predicting no change, last level |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        m = learnt.get(row["points"][0])
+        if m is None:
+            continue
+        s = m["share_all_summary"]
+        tail = max(1, len(m["levels"]) // 5)
+        late = [1 - sum(e[-tail:]) / sum(m["unchanged"][-tail:]) for e in m["model"]]
+        lines.append(
+            f"| {row_label(row, ' ', ', ')} | {_ms(s, 2)} | {sum(late) / len(late):.2f} "
+            f"(seeds {', '.join(f'{v:.2f}' for v in late)}) | {m['unchanged'][-1]:.3g} |"
+        )
+    lines.append("")
+    if figure:
+        lines += [
+            f"![share of each step predicted]({figure})",
+            "",
+            "*Left: how large a reverse step is at each level (the loss of predicting no change, log scale); right: "
+            "the share of it each seed's network predicts.*",
+            "",
+        ]
+    return lines
 
 
 def _test_images(dataset: Mapping[str, Any]) -> Any:
@@ -566,6 +669,25 @@ def conclusion(comps: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def learnt_conclusion(rows: Sequence[Mapping[str, Any]], learnt: Mapping[str, Any]) -> list[str]:
+    """One line per row whose networks predict less than half of a reverse step (mean over seeds)."""
+    lines = []
+    for row in rows:
+        m = learnt.get(row["points"][0])
+        if m is None or m["share_all_summary"]["mean"] >= 0.5:
+            continue
+        why = (
+            " (the step depends on the velocity field, which the network is not given)"
+            if row["family"] == "advdiff" and row["peclet"]
+            else ""
+        )
+        lines.append(
+            f"- {row_label(row, ' ', ', ')}: its networks predict {m['share_all_summary']['mean']:.0%} of a reverse "
+            f"step on held-out images{why}; what a network cannot predict of a step, the sampler does not restore."
+        )
+    return lines
+
+
 def write_study_report(
     records: Sequence[str | Path],
     outputs: Mapping[str, str | Path],
@@ -574,10 +696,13 @@ def write_study_report(
     benchmarks: str | Path = "results/benchmarks",
     departure: bool = True,
     cross_machine_table: str | Path | None = None,
+    learning: bool = True,
 ) -> dict[str, Any]:
     """Write the study page, its tables and figures (docs/scores.md, "The study report"); returns the JSON content.
 
     ``cross_machine_table``: the tables JSON of the same study run on another machine (:func:`cross_machine`).
+    ``learning`` (with ``runs_dir``): measure how much of each reverse step the trained networks predict
+    (:func:`step_learning`; the ``learnt`` output, when given, receives its figure).
     """
     recs = load_records(records)
     if not recs:
@@ -591,6 +716,7 @@ def write_study_report(
     comps = comparisons(rows, by_point)
     cm = cross_machine(rows, comps, cross_machine_table) if cross_machine_table else None
     deps = departures(rows, by_point) if departure else {}
+    learnt = step_learning(rows, by_point, runs_dir) if learning and runs_dir is not None else {}
     per_point = job_costs(recs, benchmarks, sweep)
     # Core-hours from the records: each job runs on one thread, and the trainer's time adds up across
     # resumes (a benchmark file holds only the last attempt of a job that was killed and resumed).
@@ -617,6 +743,8 @@ def write_study_report(
     samples_figure(rows, by_point, paths["samples"], grid=int(first["settings"]["sample"].get("grid", 36)))
     if "loss" in paths:
         loss_figure(rows, by_point, paths["loss"])
+    if learnt and "learnt" in paths:
+        step_learning_figure(rows, learnt, paths["learnt"])
     write_csv(rows, paths["csv"])
     caption = (
         f"{first['dataset']}, mean ± std over seeds; {'/'.join(map(str, n_fake))} generated vs "
@@ -628,6 +756,7 @@ def write_study_report(
         "rows": [{k: v for k, v in r.items() if k != "paper"} for r in rows],
         "comparisons": comps,
         "departure": deps,
+        "step_learning": learnt,
         "core_hours": cost,
         "core_hours_total": total_wall,
         "benchmarks_last_attempt": per_point,
@@ -721,6 +850,7 @@ def write_study_report(
     ]
     if "loss" in fig:
         lines += [f"![training loss]({fig['loss']})", "", "*Training loss of every seed of every point.*", ""]
+    lines += _learnt_lines(rows, learnt, fig.get("learnt") if learnt else None)
     lines += [
         "## Reproducibility",
         "",
@@ -747,6 +877,7 @@ def write_study_report(
         "## Conclusion (computed from the intervals above)",
         "",
         *conclusion(comps),
+        *learnt_conclusion(rows, learnt),
         "",
         f"At {'/'.join(map(str, steps))} training steps the models are far from converged, so these differences "
         "describe how fast each process is learnt by a small network as much as how good its end point is.",

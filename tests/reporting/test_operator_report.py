@@ -72,3 +72,35 @@ def test_report_from_a_small_grid(tmp_path, monkeypatch):
     assert "pure transport first exceeds the training noise" in text
     for name in ("operator_departure_28px.png", "operator_transport_threshold.png", "operator_compressive_spectra.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 1000
+
+
+class _Residual(torch.nn.Module):
+    """A stand-in network that returns ``scale`` times the exact residual of its own forward run."""
+
+    def __init__(self, traj, scale):
+        super().__init__()
+        self.traj, self.scale = traj, scale
+
+    def forward(self, x, k):
+        return self.scale * (self.traj[int(k[0]) - 1] - x)
+
+
+@pytest.mark.parametrize("family", ["heat", "advdiff"])
+def test_step_prediction_of_known_networks(images, family):
+    """A network that returns nothing predicts 0 of each step, the exact residual 1, half of it 0.75;
+    for advdiff at Pe > 0 the exact residual needs the same per-image fields as the measurement."""
+    from advdiff.analysis import _generators, measure_step_prediction
+
+    params = dict(SMALL, peclet=2.0) if family == "advdiff" else {"K": 12, "sigma_max": 5.0}
+    corruption = build(family, **params)
+    traj = corruption.trajectory(images, _generators(0, images.shape[0])).float()
+    nets = [_Residual(traj, 0.0), _Residual(traj, 1.0), _Residual(traj, 0.5)]
+    r = measure_step_prediction(nets, corruption, images, seed=0)
+    assert r["levels"] == list(range(1, 13)) and r["n_images"] == 3 and r["sigma"] == corruption.training_noise
+    assert np.allclose(r["share"][0], 0) and r["model"][0] == pytest.approx(r["unchanged"])
+    assert np.allclose(r["share"][1], 1, atol=1e-5) and r["share_all"][1] == pytest.approx(1, abs=1e-5)
+    assert np.allclose(r["share"][2], 0.75, atol=1e-5) and r["share_all"][2] == pytest.approx(0.75, abs=1e-5)
+    # a different field (another seed's) is not the same forward run: the "exact" network no longer is
+    if family == "advdiff":
+        other = measure_step_prediction([nets[1]], corruption, images, seed=1)
+        assert other["share_all"][0] < 0.999

@@ -239,3 +239,39 @@ def test_cross_machine_table_that_is_not_a_study_table_is_named(tmp_path):
         write_study_report(
             _study(tmp_path), _outputs(tmp_path), departure=False, benchmarks=tmp_path, cross_machine_table=bad
         )
+
+
+def test_step_learning_section_reads_each_seeds_network(tmp_path, monkeypatch):
+    """Untrained networks (zero output) predict none of a step: the page's table, its conclusion line and
+    the figure say so, from the checkpoints under runs_dir."""
+    import advdiff.reporting.study as study
+    from advdiff.models import build_model
+    from advdiff.training import TrainConfig
+    from advdiff.training.trainer import CHECKPOINT_FILE, CHECKPOINT_FORMAT
+
+    monkeypatch.setattr(study, "_test_images", lambda dataset: torch.rand(4, 1, 8, 8))
+    config = TrainConfig.from_dict({"family": "heat", "family_params": {"K": 6, "sigma_max": 3.0}}).to_dict()
+    paths = _study(tmp_path)
+    net = build_model("tiny", in_channels=1, image_size=8)
+    for path in paths:
+        rec = json.loads(path.read_text())
+        rec["config"] = dict(config, batch_size=64, lr=1e-3, ema_decay=0.99, model={"preset": "tiny"})
+        path.write_text(json.dumps(rec))
+        folder = tmp_path / "runs" / rec["point"]
+        folder.mkdir(parents=True)
+        state = {"format": CHECKPOINT_FORMAT, "ema": net.state_dict(), "model_info": {"config": net.config}}
+        torch.save(state, folder / CHECKPOINT_FILE)
+    out = dict(_outputs(tmp_path), learnt=tmp_path / "reports/figures/study_t_step_learning.png")
+    data = write_study_report(paths, out, runs_dir=tmp_path / "runs", departure=False, benchmarks=tmp_path)
+    assert out["learnt"].stat().st_size > 0
+    learnt = data["step_learning"]
+    assert len(learnt) == 3 and all(m["share_all"] == [0.0, 0.0, 0.0] for m in learnt.values())
+    assert all(m["seeds"] == [1, 2, 3] and len(m["levels"]) == 6 for m in learnt.values())
+    md = out["md"].read_text()
+    assert "## What the networks learnt of each step" in md and "| heat | 0.00 ± 0.00 |" in md
+    assert "- heat: its networks predict 0% of a reverse step on held-out images;" in md
+    assert "velocity field" in md.split("- advdiff Pe 0.06 Re ∞, map paper: its networks")[1].splitlines()[0]
+    # a missing network is named with the job to re-run
+    (tmp_path / "runs" / json.loads(paths[0].read_text())["point"] / CHECKPOINT_FILE).unlink()
+    with pytest.raises(ConfigError, match="re-run its train job"):
+        write_study_report(paths, out, runs_dir=tmp_path / "runs", departure=False, benchmarks=tmp_path)

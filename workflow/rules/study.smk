@@ -10,6 +10,7 @@ STUDY_REPORT = {
     "fid_vs_pe_pdf": f"{REPORTS}/figures/{SWEEP.name}_scores_vs_pe.pdf",
     "samples": f"{REPORTS}/figures/{SWEEP.name}_samples.png",
     "loss": f"{REPORTS}/figures/{SWEEP.name}_loss.png",
+    "learnt": f"{REPORTS}/figures/{SWEEP.name}_step_learning.png",
 }
 
 
