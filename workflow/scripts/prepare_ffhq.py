@@ -1,12 +1,11 @@
 """Snakemake adapter: FFHQ from the user's copy into the sweep's folder (count and checksums checked)."""
 
-import logging
-
 from advdiff.data.ffhq import prepare_ffhq
 from advdiff.errors import ConfigError
+from advdiff.sweep import configure_job
 
 smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
-logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+configure_job(smk.threads, smk.log[0])  # one thread per reserved core: no oversubscription
 ffhq = smk.params.ffhq
 if not ffhq["source"]:
     raise ConfigError(

@@ -1,11 +1,10 @@
 """Snakemake adapter: the study report (table, intervals, paired differences, figures) from the records."""
 
-import logging
-
 from advdiff.reporting.study import write_study_report
+from advdiff.sweep import configure_job
 
 smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
-logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+configure_job(smk.threads, smk.log[0])  # one thread per reserved core: no oversubscription
 write_study_report(
     records=list(smk.input.records),
     outputs=dict(smk.output.items()),

@@ -12,9 +12,10 @@ import tempfile
 from pathlib import Path
 
 from advdiff.reporting.sweep import write_sweep_report
+from advdiff.sweep import configure_job
 
 smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
-logging.basicConfig(filename=smk.log[0], level=logging.INFO)
+configure_job(smk.threads, smk.log[0])  # one thread per reserved core: no oversubscription
 page = Path(smk.output.md)
 root = page.parent  # results/reports: the page, tables/ and figures/ keep their relative paths
 declared = {Path(os.path.relpath(f, root)) for f in smk.output}
