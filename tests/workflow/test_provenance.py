@@ -205,3 +205,16 @@ def test_the_study_writes_tracked_files_only_in_its_publish_step_after_every_run
     for job in jobs:
         if job["rule"] != "study":  # a target: it runs nothing
             assert job.get("benchmark", "").startswith(f"results/benchmarks/{job['rule']}/"), job
+    # the config lists the points by priority: every job of an earlier point outranks those of later ones
+    rank = {j["wildcards"].removeprefix("point="): int(j["priority"]) for j in jobs if j["rule"] == "train"}
+    by_rank = sorted(rank, key=lambda p: -rank[p])
+    assert [p.split("-s")[0] for p in by_rank[::3]] == [
+        "advdiff-pe0-reinf-mappaper",
+        "advdiff-pe0.06-reinf-mappaper",
+        "advdiff-pe0.06-reinf-mapnone",
+        "advdiff-pe0.5-reinf-mappaper",
+        "heat",
+    ]
+    for job in jobs:
+        if "point=" in job.get("wildcards", ""):
+            assert int(job["priority"]) == rank[job["wildcards"].removeprefix("point=")], job

@@ -50,6 +50,17 @@ from advdiff.preflight import check_workflow
 
 check_workflow(config)
 POINTS = SWEEP.points
+# The sweep's points in their config order (family, then Pe, map, ...; seeds innermost): a study lists its
+# points by priority, so every job of an earlier point runs before any of a later one when both are ready,
+# and a study stopped early has its first points complete, all seeds of each.
+POINT_RANK = {point: len(POINTS) - i for i, point in enumerate(POINTS)}
+
+
+def point_priority(wildcards):
+    """Snakemake priority of a per-point job: earlier sweep points first."""
+    return POINT_RANK.get(wildcards.point, 0)
+
+
 RES = config["resources"]
 # Threads of the jobs that use a whole machine (LBM validation and benchmarks, corruption figures):
 # Snakemake caps them at --cores locally; on a cluster they are each job's CPUs (cap: --max-threads).

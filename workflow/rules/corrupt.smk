@@ -87,6 +87,7 @@ for _rule, _points in POINT_FIGURE_KINDS.items():
             benchmark_file(_rule, f"{SWEEP.name}/{{point}}")
         wildcard_constraints:
             point=one_of(_points),
+        priority: point_priority
         conda:
             "../envs/advdiff.yaml"
         threads: 1

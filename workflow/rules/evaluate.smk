@@ -11,6 +11,7 @@ rule evaluate:
         f"{SWEEP_LOGS}/evaluate/{{point}}.log",
     benchmark:
         benchmark_file("evaluate", f"{SWEEP.name}/{{point}}")
+    priority: point_priority
     conda:
         "../envs/advdiff.yaml"
     threads: RES["threads"]

@@ -12,6 +12,7 @@ rule sample:
         f"{SWEEP_LOGS}/sample/{{point}}.log",
     benchmark:
         benchmark_file("sample", f"{SWEEP.name}/{{point}}")
+    priority: point_priority
     conda:
         "../envs/advdiff.yaml"
     threads: RES["threads"]

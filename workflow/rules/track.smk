@@ -16,6 +16,7 @@ rule record:
         f"{SWEEP_LOGS}/record/{{point}}.log",
     benchmark:
         benchmark_file("record", f"{SWEEP.name}/{{point}}")
+    priority: point_priority
     localrule: True
     conda:
         "../envs/advdiff.yaml"
@@ -35,6 +36,7 @@ rule track:
         f"{SWEEP_LOGS}/track/{{point}}.log",
     benchmark:
         benchmark_file("track", f"{SWEEP.name}/{{point}}")
+    priority: point_priority
     localrule: True
     conda:
         "../envs/advdiff.yaml"

@@ -11,6 +11,7 @@ rule train:
         f"{SWEEP_LOGS}/train/{{point}}.log",
     benchmark:
         benchmark_file("train", "{point}")  # like the run folder, shared by sweeps with the same point
+    priority: point_priority
     conda:
         "../envs/advdiff.yaml"
     threads: RES["threads"]
