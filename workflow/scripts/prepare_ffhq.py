@@ -1,11 +1,12 @@
 """Snakemake adapter: FFHQ from the user's copy into the sweep's folder (count and checksums checked)."""
 
+import logging
+
 from advdiff.data.ffhq import prepare_ffhq
 from advdiff.errors import ConfigError
-from advdiff.sweep import configure_job
 
 smk = snakemake  # type: ignore[name-defined]  # noqa: F821  (injected by Snakemake)
-configure_job(smk.threads, smk.log[0])  # one thread per reserved core: no oversubscription
+logging.basicConfig(filename=smk.log[0], level=logging.INFO)
 ffhq = smk.params.ffhq
 if not ffhq["source"]:
     raise ConfigError(
