@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml setup.py advdiff/lbm/kernels/d2q9_cpu.c advdiff/lbm/ker
 run: $(STAMP) data
 	$(SNAKEMAKE)
 
-## study: the Fashion-MNIST study of config/study.yaml (about 4 h on 2 cores): seeds, intervals, paired
+## study: the Fashion-MNIST study of config/study.yaml (about 3 h on 2 cores): seeds, intervals, paired
 ## differences; writes reports/study_fashion_mnist.md. Resumable: a killed study continues where it stopped.
 study: CONFIGS = config/study.yaml
 study: $(STAMP) data
