@@ -4,8 +4,9 @@
 (:func:`advdiff.sweep.build_record`) and writes, under the names the workflow gives
 (``workflow/rules/study.smk``), the page (``md``), its table (``tex``, ``csv``, ``json``; the JSON
 holds every number of the page) and figures (``fid_vs_pe``, ``fid_vs_pe_pdf``, ``samples``,
-``loss``, ``learnt``: how much of each reverse step the trained networks predict). Verdicts use the Student-t interval of the paired differences, since with a handful of
-seeds the bootstrap percentile interval under-covers (:mod:`advdiff.stats`); the page prints both.
+``loss``, ``learnt``: how much of each reverse step the trained networks predict). Verdicts use the
+Student-t interval of the paired differences, since with a handful of seeds the bootstrap percentile
+interval under-covers (:mod:`advdiff.stats`); the page prints both.
 See docs/scores.md, section "The study report".
 """
 
