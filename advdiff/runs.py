@@ -76,6 +76,33 @@ def train_run(
     return summary
 
 
+def load_network(
+    run_dir: str | Path,
+    *,
+    use_ema: bool = True,
+    device: str | torch.device = "cpu",
+    config_hash: str | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The trained U-Net of a run folder (EMA weights unless ``use_ema`` is false), in eval mode, and its checkpoint.
+
+    ``config_hash``, when given, must be the checkpoint's: a folder of another configuration is an error.
+    """
+    from advdiff.models import UNet
+
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise ConfigError(f"no trained network at {path}; train the run first")
+    ckpt = load_checkpoint(path)
+    if config_hash is not None and ckpt["config_hash"] != config_hash:
+        raise ConfigError(f"{path} belongs to run {ckpt['config_hash']}, not to this configuration ({config_hash})")
+    model_config = ckpt.get("model_info", {}).get("config")
+    if model_config is None:
+        raise ConfigError(f"{path} was trained with a custom network without a config; load it in Python")
+    model = UNet.from_config(model_config).to(device).eval()
+    model.load_state_dict(ckpt["ema" if use_ema else "model"])
+    return model, ckpt
+
+
 def _grid_path(out: str | Path) -> Path:
     """The grid's path for ``out``: an image path as given; ``x.pt`` -> ``x.png`` (the samples then go to ``x.pt``)."""
     target = Path(out)
@@ -123,7 +150,6 @@ def sample_run(
     from torchvision.utils import save_image
 
     from advdiff.devices import resolve_device
-    from advdiff.models import UNet
     from advdiff.sampling import data_options, default_sampler, sample
     from advdiff.sampling.base import progress_bar
 
@@ -133,20 +159,10 @@ def sample_run(
         raise bad_value("batch_size", batch_size, "an integer >= 1")
     grid_out = _grid_path(out) if out is not None else None  # before any work
     folder = Path(run_dir) if run_dir is not None else run_dir_for(config)
-    ckpt_path = folder / CHECKPOINT_FILE
-    if not ckpt_path.is_file():
+    if not (folder / CHECKPOINT_FILE).is_file():
         raise bad_value("run_dir", str(folder), f"a trained run folder with {CHECKPOINT_FILE}; train it first")
-    ckpt = load_checkpoint(ckpt_path)
-    if ckpt["config_hash"] != config.hash():
-        raise ConfigError(
-            f"{ckpt_path} belongs to run {ckpt['config_hash']}, not to this configuration ({config.hash()})"
-        )
     device = resolve_device(config.device)
-    model_config = ckpt.get("model_info", {}).get("config")
-    if model_config is None:
-        raise ConfigError(f"{ckpt_path} was trained with a custom network without a config; sample it in Python")
-    model = UNet.from_config(model_config).to(device).eval()
-    model.load_state_dict(ckpt["ema" if use_ema else "model"])
+    model, ckpt = load_network(folder, use_ema=use_ema, device=device, config_hash=config.hash())
     corruption = config.build_corruption()
     images = load_images(config.dataset, compact=True)
     name = sampler or default_sampler(config.family)

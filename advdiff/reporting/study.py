@@ -234,11 +234,14 @@ def _cross_machine_lines(cm: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def departures(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def departures(
+    rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]], images: Any = None
+) -> dict[str, Any]:
     """The operator's departure from Pe = 0 (in units of the training noise) for every advdiff Pe > 0 row.
 
-    Measured on the first held-out test images with :func:`advdiff.analysis.measure_departure` and the
-    row's own family parameters: ``departure`` for the paper's map, ``transport`` without a map.
+    Measured on the first held-out test images (``images``, else read here) with
+    :func:`advdiff.analysis.measure_departure` and the row's own family parameters: ``departure`` for
+    the paper's map, ``transport`` without a map.
     """
     from advdiff.analysis import measure_departure
 
@@ -246,9 +249,8 @@ def departures(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[
     adv = [r for r in rows if r["family"] == "advdiff" and r["peclet"]]
     if not adv:
         return out
-    first = records[adv[0]["points"][0]]
-    dataset = dict(first["config"]["dataset"], split="test", limit=DEPARTURE_IMAGES)
-    images = _test_images(dataset)
+    if images is None:
+        images = _test_images(records[adv[0]["points"][0]]["config"]["dataset"])
     for row in adv:
         params = dict(records[row["points"][0]]["config"]["family_params"])
         keep = {
@@ -279,34 +281,36 @@ def departures(rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[
 
 
 def step_learning(
-    rows: Sequence[Mapping[str, Any]], records: Mapping[str, Mapping[str, Any]], runs_dir: str | Path
+    rows: Sequence[Mapping[str, Any]],
+    records: Mapping[str, Mapping[str, Any]],
+    runs_dir: str | Path,
+    images: Any = None,
 ) -> dict[str, Any]:
     """Per row, how much of each reverse step its seeds' networks (EMA weights) predict on held-out images.
 
-    :func:`advdiff.analysis.measure_step_prediction` on the first test images, with every seed's
+    :func:`advdiff.analysis.measure_step_prediction` on the first test images (``images``, else read
+    here), with every seed's
     ``checkpoint.pt`` under ``runs_dir``; rows of families without a residual loss are left out.
     Keyed by the row's first point.
     """
     from advdiff.analysis import measure_step_prediction
-    from advdiff.models import UNet
-    from advdiff.training import TrainConfig, load_checkpoint
+    from advdiff.runs import load_network
+    from advdiff.training import TrainConfig
     from advdiff.training.trainer import CHECKPOINT_FILE
 
     out: dict[str, Any] = {}
     residual = [r for r in rows if r["family"] in ("heat", "advdiff")]
     if not residual:
         return out
-    images = _test_images(dict(records[residual[0]["points"][0]]["config"]["dataset"], split="test"))
+    if images is None:
+        images = _test_images(records[residual[0]["points"][0]]["config"]["dataset"])
     for row in residual:
         models = []
         for pid in row["points"]:
             path = Path(runs_dir) / pid / CHECKPOINT_FILE
             if not path.is_file():
                 raise ConfigError(f"point {pid}: no trained network at {path}; re-run its train job")
-            ckpt = load_checkpoint(path)
-            model = UNet.from_config(ckpt["model_info"]["config"])
-            model.load_state_dict(ckpt["ema"])
-            models.append(model)
+            models.append(load_network(path.parent)[0])
         corruption = TrainConfig.from_dict(records[row["points"][0]]["config"]).build_corruption()
         m = measure_step_prediction(models, corruption, images)
         m["seeds"] = [records[p]["seed"] for p in row["points"]]
@@ -382,11 +386,12 @@ def _learnt_lines(rows: Sequence[Mapping[str, Any]], learnt: Mapping[str, Any], 
 
 
 def _test_images(dataset: Mapping[str, Any]) -> Any:
-    """The first images of the data set's test split as a (B, C, H, W) float tensor in [0, 1]."""
+    """The first ``DEPARTURE_IMAGES`` of the data set's test split as a (B, C, H, W) float tensor in [0, 1]."""
     from advdiff.training import DatasetConfig
     from advdiff.training.trainer import load_images
 
     fields = {k: v for k, v in dataset.items() if k in DatasetConfig.__dataclass_fields__}
+    fields.update(split="test", limit=DEPARTURE_IMAGES)
     return load_images(DatasetConfig(**fields))[:DEPARTURE_IMAGES].float()
 
 
@@ -716,8 +721,13 @@ def write_study_report(
         row["seed_values"] = {k: [_score(by_point[p], k) for p in row["points"]] for k in SCORES}
     comps = comparisons(rows, by_point)
     cm = cross_machine(rows, comps, cross_machine_table) if cross_machine_table else None
-    deps = departures(rows, by_point) if departure else {}
-    learnt = step_learning(rows, by_point, runs_dir) if learning and runs_dir is not None else {}
+    learning = learning and runs_dir is not None
+    first_config = recs[0]["config"]
+    held_out = None
+    if (departure or learning) and any(r["family"] in ("heat", "advdiff") for r in rows):
+        held_out = _test_images(first_config["dataset"])  # read once for both sections
+    deps = departures(rows, by_point, held_out) if departure else {}
+    learnt = step_learning(rows, by_point, runs_dir, held_out) if learning else {}
     per_point = job_costs(recs, benchmarks, sweep)
     # Core-hours from the records: each job runs on one thread, and the trainer's time adds up across
     # resumes (a benchmark file holds only the last attempt of a job that was killed and resumed).

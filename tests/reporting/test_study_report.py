@@ -249,7 +249,8 @@ def test_step_learning_section_reads_each_seeds_network(tmp_path, monkeypatch):
     from advdiff.training import TrainConfig
     from advdiff.training.trainer import CHECKPOINT_FILE, CHECKPOINT_FORMAT
 
-    monkeypatch.setattr(study, "_test_images", lambda dataset: torch.rand(4, 1, 8, 8))
+    reads = []
+    monkeypatch.setattr(study, "_test_images", lambda dataset: reads.append(dataset) or torch.rand(4, 1, 8, 8))
     config = TrainConfig.from_dict({"family": "heat", "family_params": {"K": 6, "sigma_max": 3.0}}).to_dict()
     paths = _study(tmp_path)
     net = build_model("tiny", in_channels=1, image_size=8)
@@ -264,6 +265,7 @@ def test_step_learning_section_reads_each_seeds_network(tmp_path, monkeypatch):
     out = dict(_outputs(tmp_path), learnt=tmp_path / "reports/figures/study_t_step_learning.png")
     data = write_study_report(paths, out, runs_dir=tmp_path / "runs", departure=False, benchmarks=tmp_path)
     assert out["learnt"].stat().st_size > 0
+    assert len(reads) == 1  # the held-out images are read once for the departure and step-learning sections
     learnt = data["step_learning"]
     assert len(learnt) == 3 and all(m["share_all"] == [0.0, 0.0, 0.0] for m in learnt.values())
     assert all(m["seeds"] == [1, 2, 3] and len(m["levels"]) == 6 for m in learnt.values())
