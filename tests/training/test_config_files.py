@@ -21,3 +21,15 @@ def test_the_longer_study_run_is_the_study_point_itself():
 
     config = load_config(TRAIN / "study_advdiff_pe0_3000.yaml")
     assert run_name(config) == "advdiff-pe0-reinf-mappaper-s1-e261fda06f"
+
+
+def test_the_batch_32_run_differs_from_the_study_point_in_batch_and_steps_only():
+    """config/train/study_advdiff_pe0_batch32.yaml: the 3000-step file's run with 32 images a step."""
+    a = load_config(TRAIN / "study_advdiff_pe0_3000.yaml").to_dict()
+    b = load_config(TRAIN / "study_advdiff_pe0_batch32.yaml").to_dict()
+    differ = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+    assert differ <= {"batch_size", "steps", "checkpoint_every", "sample_every", "pool"} and "batch_size" in differ
+    # the trajectory pool refreshes in proportion to the batch, so each trajectory serves as many pairs
+    assert dict(a["pool"], refresh_per_step=None) == dict(b["pool"], refresh_per_step=None)
+    assert a["pool"]["refresh_per_step"] * b["batch_size"] == b["pool"]["refresh_per_step"] * a["batch_size"]
+    assert b["batch_size"] * b["steps"] == 600 * 64  # the study's training images
