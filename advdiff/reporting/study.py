@@ -74,19 +74,20 @@ def _t_interval(summary: Mapping[str, Any], confidence: float = 0.95) -> tuple[f
     return float(summary["mean"]) - half, float(summary["mean"]) + half
 
 
+def seed_summary(values: Sequence[float]) -> dict[str, Any]:
+    """Mean, std, bootstrap and Student-t intervals over seeds; one seed gives its value and no spread."""
+    if len(values) < 2:
+        return {"n": len(values), "mean": float(values[0]), "std": None}
+    s = stats.summarize(values)
+    s["t_low"], s["t_high"] = _t_interval(s)
+    return s
+
+
 def summarize_rows(rows: list[dict[str, Any]], records: Mapping[str, Mapping[str, Any]]) -> None:
-    """Add ``stats[score]`` (mean, std, bootstrap and t intervals over seeds) to every row, in place."""
+    """Add ``stats[score]`` (:func:`seed_summary` of the row's seeds) to every row, in place."""
     for row in rows:
         recs = [records[p] for p in row["points"]]
-        row["stats"] = {}
-        for key in SCORES:
-            values = [_score(r, key) for r in recs]
-            if len(values) < 2:
-                row["stats"][key] = {"n": len(values), "mean": values[0], "std": None}
-                continue
-            s = stats.summarize(values)
-            s["t_low"], s["t_high"] = _t_interval(s)
-            row["stats"][key] = s
+        row["stats"] = {key: seed_summary([_score(r, key) for r in recs]) for key in SCORES}
 
 
 def baseline(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -314,7 +315,7 @@ def step_learning(
         corruption = TrainConfig.from_dict(records[row["points"][0]]["config"]).build_corruption()
         m = measure_step_prediction(models, corruption, images)
         m["seeds"] = [records[p]["seed"] for p in row["points"]]
-        m["share_all_summary"] = stats.summarize(m["share_all"]) if len(models) > 1 else {"mean": m["share_all"][0]}
+        m["share_all_summary"] = seed_summary(m["share_all"])
         out[row["points"][0]] = m
     return out
 

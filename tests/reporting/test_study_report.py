@@ -277,3 +277,15 @@ def test_step_learning_section_reads_each_seeds_network(tmp_path, monkeypatch):
     (tmp_path / "runs" / json.loads(paths[0].read_text())["point"] / CHECKPOINT_FILE).unlink()
     with pytest.raises(ConfigError, match="re-run its train job"):
         write_study_report(paths, out, runs_dir=tmp_path / "runs", departure=False, benchmarks=tmp_path)
+
+
+def test_seed_summary_of_one_seed_has_no_spread_and_of_three_an_interval_around_the_mean():
+    from advdiff.reporting.study import seed_summary
+
+    assert seed_summary([0.25]) == {"n": 1, "mean": 0.25, "std": None}
+    s = seed_summary([1.0, 2.0, 3.0])
+    assert (s["n"], s["mean"], s["std"]) == (3, 2.0, 1.0)
+    # Student-t with 2 degrees of freedom: 2 +- 4.303 / sqrt(3)
+    assert s["t_low"] == pytest.approx(2 - 4.302653 / 3**0.5, rel=1e-5)
+    assert s["t_high"] == pytest.approx(2 + 4.302653 / 3**0.5, rel=1e-5)
+    assert s["ci_low"] < 2.0 < s["ci_high"]
