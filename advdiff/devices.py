@@ -7,6 +7,7 @@ run lands on, answered by :func:`resolve_device` when the run starts.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import re
 import sys
@@ -158,4 +159,18 @@ def cpu_identity() -> dict[str, str]:
     """
     flags = cpu_flags()
     kind = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "other")
-    return {"model": cpu_model(), "family_model": cpu_family_model(), "kind": kind}
+    identity = {"model": cpu_model(), "family_model": cpu_family_model(), "kind": kind}
+    cap = onednn_isa_cap()
+    if cap:
+        identity["isa_cap"] = cap
+    return identity
+
+
+def onednn_isa_cap() -> str | None:
+    """The instruction set oneDNN is limited to (``ONEDNN_MAX_CPU_ISA``, or its older name ``DNNL_MAX_CPU_ISA``).
+
+    A cap makes oneDNN pick other kernels, and so other float results, as another CPU kind would: one
+    machine can measure the spread that float rounding alone gives a study (docs/workflow.md).
+    """
+    value = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+    return value.strip().upper() if value and value.strip() else None

@@ -20,6 +20,7 @@ def describe() -> dict[str, object]:
         "cpu": cpu["model"],
         "cpu_family_model": cpu["family_model"],
         "cpu_kind": cpu["kind"],
+        "cpu_isa_cap": cpu.get("isa_cap"),  # ONEDNN_MAX_CPU_ISA: other kernels, other speeds and float results
         "native_bf16": native_bf16(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),

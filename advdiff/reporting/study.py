@@ -644,7 +644,9 @@ def _machine(recs: Sequence[Mapping[str, Any]]) -> str:
 
     seen = sorted(
         {
-            f"{c['model']} ({c['kind']}, family/model {c['family_model']})"
+            f"{c['model']} ({c['kind']}, family/model {c['family_model']}"
+            + (f", oneDNN capped at {c['isa_cap']}" if c.get("isa_cap") else "")
+            + ")"
             for r in recs
             if isinstance(c := (r.get("compute", {}).get("versions") or {}).get("cpu"), Mapping)
         }

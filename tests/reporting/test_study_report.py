@@ -199,6 +199,24 @@ def test_machine_line_names_the_cpus_of_the_records_and_flags_a_mix():
     mixed = _machine([rec("AMD EPYC", "AVX2", "25/1"), rec("AMD EPYC", "AVX-512", "25/17")])
     assert "AVX-512, family/model 25/17" in mixed and "AVX2, family/model 25/1" in mixed and "MIXED" in mixed
     assert _machine([{"compute": {"versions": {}}}]).startswith("not in the records")
+    capped = rec("AMD EPYC", "AVX2", "25/1")
+    capped["compute"]["versions"]["cpu"]["isa_cap"] = "AVX"
+    both = _machine([rec("AMD EPYC", "AVX2", "25/1"), capped])
+    assert "(AVX2, family/model 25/1, oneDNN capped at AVX)" in both and "MIXED" in both
+
+
+def test_the_cpu_identity_names_a_onednn_instruction_set_cap(monkeypatch):
+    """A capped oneDNN takes other kernels (other float results), so a run's record says so."""
+    from advdiff.devices import cpu_identity
+
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    plain = cpu_identity()
+    assert "isa_cap" not in plain and set(plain) == {"model", "family_model", "kind"}
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", " avx ")
+    assert cpu_identity() == dict(plain, isa_cap="AVX")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "sse41")
+    assert cpu_identity()["isa_cap"] == "SSE41"
 
 
 def test_cross_machine_spread_and_which_differences_lie_beyond_it(tmp_path):
