@@ -288,6 +288,29 @@ def git_state(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     return {"commit": head.stdout.strip(), "dirty_paths": sorted(set(paths))}
 
 
+CODE_PATHS = ("advdiff", "workflow", "Snakefile", "config", "setup.py", "pyproject.toml")
+"""What a run's numbers can depend on, for :func:`git_changed_paths` (docs, tests and reports cannot)."""
+
+
+def git_changed_paths(
+    since: str, where: str | os.PathLike[str] | None = None, paths: Sequence[str] = CODE_PATHS
+) -> list[str] | None:
+    """The files under ``paths`` that differ between commit ``since`` and the working tree (committed or not).
+
+    ``None`` when that cannot be told (no git, not a checkout, an unknown commit).
+    """
+    where = Path(where) if where is not None else Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(
+            ["git", "diff", "--name-only", since, "--", *paths], cwd=where, capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return sorted(line for line in out.stdout.splitlines() if line)
+
+
 def _dirty_text(paths: Sequence[str]) -> str:
     """The dirty paths as a tag value: one per line, cut (saying how many are left out) at MLflow's limit."""
     text = "\n".join(paths)

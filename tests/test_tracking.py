@@ -485,3 +485,35 @@ def test_job_benchmarks_are_logged_to_the_run(tmp_path, monkeypatch):
     assert not any(k.startswith("job.evaluate") for k in run.data.metrics)
     names = {a.path for a in client.list_artifacts(result["run_id"], "benchmarks")}
     assert names == {"benchmarks/train.tsv", "benchmarks/sample.tsv"}
+
+
+def test_changed_code_since_a_run_commit_lists_code_and_config_only(tmp_path):
+    """The study page's provenance: what code or config differs from the commit its runs were made at."""
+    from advdiff.reporting.study import _provenance_line, provenance
+    from advdiff.tracking import git_changed_paths
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    for name in ("advdiff/a.py", "config/c.yaml", "docs/d.md", "reports/r.md"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("1\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "runs")
+    run = _git(repo, "rev-parse", "HEAD").strip()
+    assert git_changed_paths(run, repo) == []
+    assert "no code or config file differs from" in _provenance_line(provenance([run], repo))
+    for name in ("advdiff/a.py", "docs/d.md", "reports/r.md"):
+        (repo / name).write_text("2\n")
+    _git(repo, "commit", "-qam", "later")
+    (repo / "config/c.yaml").write_text("2\n")  # not committed: still a difference from the runs' code
+    assert git_changed_paths(run, repo) == ["advdiff/a.py", "config/c.yaml"]
+    prov = provenance([run, "unknown"], repo)
+    assert prov["report_commit"] == _git(repo, "rev-parse", "HEAD").strip() != run
+    assert prov["changed_since"] == {run: ["advdiff/a.py", "config/c.yaml"], "unknown": None}
+    line = _provenance_line(prov)
+    assert "built at commit" in line and "with 1 tracked file changed and not committed" in line
+    assert f"2 code or config files differ from {run[:10]}: `advdiff/a.py`, `config/c.yaml`" in line
+    assert "since unknown not known" in line
+    assert git_changed_paths("0" * 40, repo) is None and git_changed_paths(run, tmp_path / "not-a-repo") is None

@@ -660,6 +660,42 @@ def _machine(recs: Sequence[Mapping[str, Any]]) -> str:
     return f"{' and '.join(seen)}, {cores}{mixed}"
 
 
+def provenance(commits: Sequence[str], where: str | Path | None = None) -> dict[str, Any]:
+    """Which code made the runs and which built this page: the runs' commits, the current commit, and per
+    run commit the code and config files changed since (``None`` where git cannot tell)."""
+    from advdiff.tracking import git_changed_paths, git_state
+
+    here = git_state(where)
+    changed = {c: (git_changed_paths(c, where) if c != "unknown" else None) for c in commits}
+    return {
+        "run_commits": list(commits),
+        "report_commit": here["commit"],
+        "report_dirty_paths": here["dirty_paths"],
+        "changed_since": changed,
+    }
+
+
+def _provenance_line(prov: Mapping[str, Any], limit: int = 12) -> str:
+    report = str(prov["report_commit"])[:10]
+    if prov.get("report_dirty_paths"):
+        n = len(prov["report_dirty_paths"])
+        report += f" with {n} tracked file{'s' if n != 1 else ''} changed and not committed"
+    parts = []
+    for commit, changed in prov["changed_since"].items():
+        if changed is None:
+            parts.append(f"since {commit[:10]} not known (no git history here)")
+        elif not changed:
+            parts.append(f"no code or config file differs from {commit[:10]}")
+        else:
+            shown = ", ".join(f"`{c}`" for c in changed[:limit])
+            more = f" and {len(changed) - limit} more" if len(changed) > limit else ""
+            parts.append(f"{len(changed)} code or config files differ from {commit[:10]}: {shown}{more}")
+    return (
+        f"- Code: this page was built at commit {report}; {'; '.join(parts)} (a changed file re-runs a job "
+        "only when it is the job's own script or input; see the commit messages for what each change does)."
+    )
+
+
 def conclusion(comps: Sequence[Mapping[str, Any]]) -> list[str]:
     """The conclusion's bullet points, computed from the comparisons' FID and recall intervals."""
     lines = []
@@ -738,6 +774,8 @@ def write_study_report(
         row_label(row, " ", ", "): sum(float(by_point[p]["compute"]["hours"]) for p in row["points"]) for row in rows
     }
     total_wall = sum(cost.values())
+    commits = sorted({r.get("git_commit") or "unknown" for r in recs})
+    prov = provenance(commits)
 
     paths = {k: Path(v) for k, v in outputs.items()}
     for p in paths.values():
@@ -780,6 +818,7 @@ def write_study_report(
         "steps": steps,
         "machine": _machine(recs),
         "cross_machine": cm,
+        "provenance": prov,
     }
     atomic_write_text(paths["json"], json.dumps(data, indent=2, default=str) + "\n")
 
@@ -787,7 +826,6 @@ def write_study_report(
     fig = {k: Path(v).relative_to(rel).as_posix() for k, v in paths.items() if k != "md"}
     cfg = first["config"]
     fam_params = {r["family"]: r["config"]["family_params"] for r in recs}
-    commits = sorted({r.get("git_commit") or "unknown" for r in recs})
     lines = [
         f"# Study: {first['dataset']}, {len(rows)} points × {max(len(r['seeds']) for r in rows)} seeds",
         "",
@@ -813,6 +851,7 @@ def write_study_report(
         + ".",
         f"- Machine: {_machine(recs)}; run at commit {', '.join(c[:10] for c in commits)}; "
         f"{total_wall:.2f} core-hours in all (training, sampling and scoring, one thread each; two jobs ran at once).",
+        _provenance_line(prov),
         "",
         "## Results",
         "",
