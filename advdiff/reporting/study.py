@@ -290,9 +290,8 @@ def step_learning(
     """Per row, how much of each reverse step its seeds' networks (EMA weights) predict on held-out images.
 
     :func:`advdiff.analysis.measure_step_prediction` on the first test images (``images``, else read
-    here), with every seed's
-    ``checkpoint.pt`` under ``runs_dir``; rows of families without a residual loss are left out.
-    Keyed by the row's first point.
+    here), with every seed's ``checkpoint.pt`` under ``runs_dir``; rows of families without a residual
+    loss are left out. Keyed by the row's first point.
     """
     from advdiff.analysis import measure_step_prediction
     from advdiff.runs import load_network

@@ -289,6 +289,7 @@ def test_step_learning_section_reads_each_seeds_network(tmp_path, monkeypatch):
     assert all(m["seeds"] == [1, 2, 3] and len(m["levels"]) == 6 for m in learnt.values())
     md = out["md"].read_text()
     assert "## What the networks learnt of each step" in md and "| heat | 0.00 ± 0.00 |" in md
+    assert "\n- Code: this page was built at commit " in md and data["provenance"]["report_commit"]
     assert "- heat: its networks predict 0% of a reverse step on held-out images;" in md
     assert "velocity field" in md.split("- advdiff Pe 0.06 Re ∞, map paper: its networks")[1].splitlines()[0]
     # a missing network is named with the job to re-run
