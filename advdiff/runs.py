@@ -204,7 +204,62 @@ def sample_run(
     return summary
 
 
-def evaluate_run(  # noqa: C901
+def _generated_images(
+    folder: Path,
+    config: TrainConfig,
+    n: int,
+    samples: str | PathLike[str] | None,
+    sampler: str | None,
+    sample_seed: int,
+    progress: bool,
+    info: dict[str, Any],
+) -> torch.Tensor:
+    """The ``n`` images :func:`evaluate_run` scores: from ``samples``, else the run's earlier evaluation
+    samples of this step, sampler, seed and ``n``, else drawn now; says which in ``info``."""
+    from advdiff.metrics.evaluate import load_samples
+    from advdiff.sampling import default_sampler
+
+    if samples is not None:
+        images = load_samples(Path(samples))
+        if images.dim() != 4 or images.shape[0] < n:
+            raise bad_value(
+                "samples",
+                str(samples),
+                f"a tensor (N, C, H, W) with at least n={n} images, got shape {tuple(images.shape)}",
+            )
+        info["samples"] = str(samples)
+        return images[:n]
+    if not (folder / CHECKPOINT_FILE).is_file():
+        raise bad_value("run", str(folder), f"a trained run folder with {CHECKPOINT_FILE}; train it first")
+    step = int(load_checkpoint(folder / CHECKPOINT_FILE)["step"])
+    name = sampler or default_sampler(config.family)
+    grid = folder / "samples" / f"eval_step{step:07d}_{name}_seed{sample_seed}_n{n}.png"
+    if grid.with_suffix(".pt").is_file():
+        log.info("reusing samples %s", grid.with_suffix(".pt"))
+        images = load_samples(grid.with_suffix(".pt"))
+    else:
+        summary = sample_run(config, n, folder, sampler=name, seed=sample_seed, out=grid, progress=progress)
+        images = load_samples(Path(summary["samples"]))
+        info["seconds_sampling"] = summary["seconds"]
+    info.update(step=step, sampler=name, sample_seed=sample_seed, samples=str(grid.with_suffix(".pt")))
+    return images
+
+
+def _real_identity(ds: Any, data: Any, real_split: str, real_count: int) -> dict[str, Any]:
+    """What the cached reference statistics of the real images are keyed by (a folder: its files and held-out split)."""
+    from advdiff.metrics.reference import folder_fingerprint
+
+    root = str(Path(ds.root).resolve()) if ds.root is not None else None
+    identity = dict(dataset=ds.name, root=root, split=real_split, size=ds.size, channels=ds.channels, n=real_count)
+    if ds.name == "folder":
+        identity["files"] = folder_fingerprint(Path(ds.root), None)
+        split_info = data.split_info()
+        if split_info["kind"] != "subfolders":  # a flat folder: which files are held out is part of the identity
+            identity["holdout"] = {k: split_info.get(k) for k in ("holdout", "holdout_seed", "holdout_sha256")}
+    return identity
+
+
+def evaluate_run(
     run_dir: str | PathLike[str],
     n: int,
     out: str | PathLike[str] | None = None,
@@ -245,15 +300,12 @@ def evaluate_run(  # noqa: C901
         METRICS_FILE,
         check_counts,
         check_out,
-        load_samples,
         score_against_real,
         write_metrics,
     )
     from advdiff.metrics.features import build_extractor
     from advdiff.metrics.images import check_same_size, to_uint8
-    from advdiff.metrics.reference import folder_fingerprint
     from advdiff.preflight import check_sampler
-    from advdiff.sampling import default_sampler
     from advdiff.training.trainer import CONFIG_FILE
 
     t0 = time.perf_counter()
@@ -290,40 +342,11 @@ def evaluate_run(  # noqa: C901
         log.warning("data set %s (%s) has only %d images; scoring against all of them", ds.name, real_split, real_count)
     check_counts(real_count, n, prdc_k=prdc_k, kid_subset=kid_subset)
     info: dict[str, Any] = {"run_dir": str(folder), "real_split": real_split}
-    if samples is not None:
-        images = load_samples(Path(samples))
-        if images.dim() != 4 or images.shape[0] < n:
-            raise bad_value(
-                "samples",
-                str(samples),
-                f"a tensor (N, C, H, W) with at least n={n} images, got shape {tuple(images.shape)}",
-            )
-        images = images[:n]
-        info["samples"] = str(samples)
-    else:
-        if not (folder / CHECKPOINT_FILE).is_file():
-            raise bad_value("run", str(folder), f"a trained run folder with {CHECKPOINT_FILE}; train it first")
-        step = int(load_checkpoint(folder / CHECKPOINT_FILE)["step"])
-        name = sampler or default_sampler(config.family)
-        grid = folder / "samples" / f"eval_step{step:07d}_{name}_seed{sample_seed}_n{n}.png"
-        if grid.with_suffix(".pt").is_file():
-            log.info("reusing samples %s", grid.with_suffix(".pt"))
-            images = load_samples(grid.with_suffix(".pt"))
-        else:
-            summary = sample_run(config, n, folder, sampler=name, seed=sample_seed, out=grid, progress=progress)
-            images = load_samples(Path(summary["samples"]))
-            info["seconds_sampling"] = summary["seconds"]
-        info.update(step=step, sampler=name, sample_seed=sample_seed, samples=str(grid.with_suffix(".pt")))
+    images = _generated_images(folder, config, n, samples, sampler, sample_seed, progress, info)
     fake = to_uint8(images, "generated images")
     check_same_size(data.shape[1:], fake.shape[2:])
     extractor = build_extractor(feature_extractor, weights=weights, cache=cache, download=download, device=device)
-    root = str(Path(ds.root).resolve()) if ds.root is not None else None
-    identity = dict(dataset=ds.name, root=root, split=real_split, size=ds.size, channels=ds.channels, n=real_count)
-    if ds.name == "folder":
-        identity["files"] = folder_fingerprint(Path(ds.root), None)
-        split_info = data.split_info()
-        if split_info["kind"] != "subfolders":  # a flat folder: which files are held out is part of the identity
-            identity["holdout"] = {k: split_info.get(k) for k in ("holdout", "holdout_seed", "holdout_sha256")}
+    identity = _real_identity(ds, data, real_split, real_count)
 
     def load_real() -> torch.Tensor:
         return to_uint8(data.tensor(real_count), "real images")
