@@ -268,79 +268,25 @@ def _check_limiter(points: Mapping[str, SweepPoint], peclets: Sequence[float | N
                 )
 
 
-def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
-    """Validate a ``sweep`` configuration section and expand it into points.
+def _advdiff_combos(
+    peclets: Sequence[float], reynolds: Sequence[float | None], maps: Sequence[str], projections: Sequence[bool]
+) -> list[tuple[float, float | None, str, bool]]:
+    """The advdiff (Pe, Re, map, divergence-free) settings, in sweep order, each once.
 
-    Every check happens here, before any work: unknown keys (listing the known ones), unknown
-    families, family parameters (each family is built), the advdiff schedule at the data's image
-    size (τ ≤ 1/2, negative Pe, velocities beyond the Mach limit), training settings (each
-    point's :class:`~advdiff.training.TrainConfig`), and sample/score counts. Errors are
-    :class:`~advdiff.errors.ConfigError` whose message starts with the ``sweep.…`` key.
+    Pe = 0 has no velocity: Re and the projection change nothing there (one point per map).
     """
-    from advdiff.corruptions import families
-    from advdiff.corruptions.advection import INTENSITY_MAPS
-    from advdiff.training import TrainConfig
+    combos = [
+        (pe, re, imap, div)
+        for pe in peclets
+        for re in ([None] if pe == 0 else reynolds)
+        for imap in maps
+        for div in ([False] if pe == 0 else projections)
+    ]
+    return list(dict.fromkeys(combos))
 
-    s = _mapping("sweep", section, SECTION_KEYS)
-    defaults = schema_defaults("sweep")  # the workflow's defaults, for a section given without them
-    name = s.get("name", defaults["name"])
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-        raise bad_value("sweep.name", name, "a non-empty name of letters, digits, '-' and '_'")
-    given = s.get("dataset") or {}
-    if not isinstance(given, Mapping):
-        raise bad_value("sweep.dataset", given, "a mapping of " + ", ".join(defaults["dataset"]))
-    dataset = {**defaults["dataset"], **given}
-    known_families = families()
-    fams = s.get("families", defaults["families"])
-    if not isinstance(fams, list) or not fams:
-        raise bad_value("sweep.families", fams, f"a non-empty list of {', '.join(known_families)}")
-    for i, fam in enumerate(fams):
-        if fam not in known_families:
-            raise bad_value(f"sweep.families[{i}]", fam, f"one of {', '.join(known_families)}")
-    if len(set(fams)) != len(fams):
-        raise bad_value("sweep.families", fams, "a list without repeated families")
-    peclets = _number_list("sweep.peclet", s.get("peclet", defaults["peclet"]))
-    for i, pe in enumerate(peclets):
-        if pe is not None and pe < 0:
-            raise bad_value(f"sweep.peclet[{i}]", pe, "a Péclet number >= 0")
-    reynolds = _number_list("sweep.reynolds", s.get("reynolds", defaults["reynolds"]), allow_none=True)
-    for i, re in enumerate(reynolds):
-        if re is not None and re <= 0:
-            raise bad_value(f"sweep.reynolds[{i}]", re, "a Reynolds number > 0, or null for every mode")
-    maps = _choice_list(
-        "sweep.intensity_map",
-        s.get("intensity_map", defaults["intensity_map"]),
-        INTENSITY_MAPS,
-        "intensity maps: " + " or ".join(INTENSITY_MAPS),
-    )
-    projections = _choice_list(
-        "sweep.divergence_free",
-        s.get("divergence_free", defaults["divergence_free"]),
-        (False, True),
-        "booleans (true or false)",
-    )
-    seeds = s.get("seeds", defaults["seeds"])
-    if not isinstance(seeds, list) or not seeds:
-        raise bad_value("sweep.seeds", seeds, "a non-empty list of integers >= 0")
-    for i, seed in enumerate(seeds):
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise bad_value(f"sweep.seeds[{i}]", seed, "an integer >= 0")
-    if len(set(seeds)) != len(seeds):
-        raise bad_value("sweep.seeds", seeds, "a list without repeated seeds")
 
-    excludes = _exclude_rules(s.get("exclude"), peclets, reynolds, maps, projections)
-    if "advdiff" in fams:
-        kept = [
-            (pe, re, m, d)
-            for pe in peclets
-            for re in ([None] if pe == 0 else reynolds)
-            for m in maps
-            for d in ([False] if pe == 0 else projections)
-        ]
-        if kept and all(any(_excluded(rule, c) for rule in excludes) for c in kept):
-            raise bad_value("sweep.exclude", s.get("exclude"), "rules that leave at least one advdiff point")
-
-    per_family = s.get("family_params") or {}
+def _family_params(per_family: Any, known_families: Sequence[str]) -> Mapping[str, Any]:
+    """``sweep.family_params``, checked: known families, mappings, and no key that the sweep's axes set."""
     if not isinstance(per_family, Mapping):
         raise bad_value("sweep.family_params", per_family, "a mapping from family name to its parameters")
     for fam, params in per_family.items():
@@ -359,18 +305,11 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
                     params[key],
                     f"no value here: sweep.{key} sets it for every advdiff point",
                 )
+    return per_family
 
-    train = {**defaults["train"], **_mapping("sweep.train", s.get("train"), TRAIN_KEYS)}
-    model = s.get("model") or {}
-    model = {**defaults["model"], **model} if isinstance(model, Mapping) else model
-    _check_preset(model)
-    sample = {**defaults["sample"], **_mapping("sweep.sample", s.get("sample"), SAMPLE_KEYS)}
-    # evaluate.n has no default of its own: the scored images are the first sample.n
-    evaluate = {
-        "n": sample["n"],
-        **defaults["evaluate"],
-        **_mapping("sweep.evaluate", s.get("evaluate"), EVALUATE_KEYS),
-    }
+
+def _check_sample_and_evaluate(sample: Mapping[str, Any], evaluate: Mapping[str, Any]) -> None:
+    """The counts, seed and switches of ``sweep.sample`` and ``sweep.evaluate`` (defaults already filled in)."""
     for key in ("n", "seed", "grid"):
         value = sample[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1):
@@ -391,6 +330,119 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
         raise bad_value(
             "sweep.evaluate.feature_extractor", evaluate["feature_extractor"], f"one of {', '.join(FEATURE_EXTRACTORS)}"
         )
+
+
+def _check_families(fams: Any, known_families: Sequence[str]) -> list[str]:
+    """``sweep.families``: a non-empty list of known families, each once."""
+    if not isinstance(fams, list) or not fams:
+        raise bad_value("sweep.families", fams, f"a non-empty list of {', '.join(known_families)}")
+    for i, fam in enumerate(fams):
+        if fam not in known_families:
+            raise bad_value(f"sweep.families[{i}]", fam, f"one of {', '.join(known_families)}")
+    if len(set(fams)) != len(fams):
+        raise bad_value("sweep.families", fams, "a list without repeated families")
+    return fams
+
+
+def _check_pe_re(peclet: Any, reynolds: Any) -> tuple[list[float], list[float | None]]:
+    """``sweep.peclet`` (numbers >= 0) and ``sweep.reynolds`` (numbers > 0, or null for every mode)."""
+    peclets = _number_list("sweep.peclet", peclet)
+    for i, pe in enumerate(peclets):
+        if pe is not None and pe < 0:
+            raise bad_value(f"sweep.peclet[{i}]", pe, "a Péclet number >= 0")
+    res = _number_list("sweep.reynolds", reynolds, allow_none=True)
+    for i, re in enumerate(res):
+        if re is not None and re <= 0:
+            raise bad_value(f"sweep.reynolds[{i}]", re, "a Reynolds number > 0, or null for every mode")
+    return peclets, res
+
+
+def _check_seeds(seeds: Any) -> list[int]:
+    """``sweep.seeds``: a non-empty list of distinct integers >= 0."""
+    if not isinstance(seeds, list) or not seeds:
+        raise bad_value("sweep.seeds", seeds, "a non-empty list of integers >= 0")
+    for i, seed in enumerate(seeds):
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise bad_value(f"sweep.seeds[{i}]", seed, "an integer >= 0")
+    if len(set(seeds)) != len(seeds):
+        raise bad_value("sweep.seeds", seeds, "a list without repeated seeds")
+    return seeds
+
+
+def _point_config(data: Mapping[str, Any], where: str) -> Any:
+    """One point's :class:`~advdiff.training.TrainConfig`; its errors renamed to the sweep keys that set them."""
+    from advdiff.training import TrainConfig
+
+    fam = data["family"]
+    try:
+        return TrainConfig.from_dict(dict(data))
+    except ConfigError as exc:
+        key = exc.key or ""
+        if key.startswith("family_params"):  # family_params.K, or "family_params key" (unknown)
+            here = f"sweep.family_params.{fam}" + key.removeprefix("family_params")
+            raise exc.renamed(here, f" [{where}]") from None
+        section = "sweep.train" if key.split(".")[0] in TRAIN_KEYS else "sweep"
+        raise exc.prefixed(section, f" [{where}]") from None
+
+
+def build_sweep(section: Mapping[str, Any]) -> Sweep:
+    """Validate a ``sweep`` configuration section and expand it into points.
+
+    Every check happens here, before any work: unknown keys (listing the known ones), unknown
+    families, family parameters (each family is built), the advdiff schedule at the data's image
+    size (τ ≤ 1/2, negative Pe, velocities beyond the Mach limit), training settings (each
+    point's :class:`~advdiff.training.TrainConfig`), and sample/score counts. Errors are
+    :class:`~advdiff.errors.ConfigError` whose message starts with the ``sweep.…`` key.
+    """
+    from advdiff.corruptions import families
+    from advdiff.corruptions.advection import INTENSITY_MAPS
+
+    s = _mapping("sweep", section, SECTION_KEYS)
+    defaults = schema_defaults("sweep")  # the workflow's defaults, for a section given without them
+    name = s.get("name", defaults["name"])
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise bad_value("sweep.name", name, "a non-empty name of letters, digits, '-' and '_'")
+    given = s.get("dataset") or {}
+    if not isinstance(given, Mapping):
+        raise bad_value("sweep.dataset", given, "a mapping of " + ", ".join(defaults["dataset"]))
+    dataset = {**defaults["dataset"], **given}
+    known_families = families()
+    fams = _check_families(s.get("families", defaults["families"]), known_families)
+    peclets, reynolds = _check_pe_re(s.get("peclet", defaults["peclet"]), s.get("reynolds", defaults["reynolds"]))
+    maps = _choice_list(
+        "sweep.intensity_map",
+        s.get("intensity_map", defaults["intensity_map"]),
+        INTENSITY_MAPS,
+        "intensity maps: " + " or ".join(INTENSITY_MAPS),
+    )
+    projections = _choice_list(
+        "sweep.divergence_free",
+        s.get("divergence_free", defaults["divergence_free"]),
+        (False, True),
+        "booleans (true or false)",
+    )
+    seeds = _check_seeds(s.get("seeds", defaults["seeds"]))
+
+    excludes = _exclude_rules(s.get("exclude"), peclets, reynolds, maps, projections)
+    if "advdiff" in fams:
+        kept = _advdiff_combos(peclets, reynolds, maps, projections)
+        if kept and all(any(_excluded(rule, c) for rule in excludes) for c in kept):
+            raise bad_value("sweep.exclude", s.get("exclude"), "rules that leave at least one advdiff point")
+
+    per_family = _family_params(s.get("family_params") or {}, known_families)
+
+    train = {**defaults["train"], **_mapping("sweep.train", s.get("train"), TRAIN_KEYS)}
+    model = s.get("model") or {}
+    model = {**defaults["model"], **model} if isinstance(model, Mapping) else model
+    _check_preset(model)
+    sample = {**defaults["sample"], **_mapping("sweep.sample", s.get("sample"), SAMPLE_KEYS)}
+    # evaluate.n has no default of its own: the scored images are the first sample.n
+    evaluate = {
+        "n": sample["n"],
+        **defaults["evaluate"],
+        **_mapping("sweep.evaluate", s.get("evaluate"), EVALUATE_KEYS),
+    }
+    _check_sample_and_evaluate(sample, evaluate)
     _check_runtime(sample, fams)
     figures = {**defaults["figures"], **_mapping("sweep.figures", s.get("figures"), FIGURE_KEYS)}
     compare = s.get("compare_paper", defaults["compare_paper"])
@@ -405,15 +457,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
     for fam in fams:
         base = dict(per_family.get(fam) or {})
         if fam == "advdiff":
-            # Pe = 0 has no velocity: Re and the projection change nothing there (one point per map).
-            combos = [
-                (pe, re, imap, div)
-                for pe in peclets
-                for re in ([None] if pe == 0 else reynolds)
-                for imap in maps
-                for div in ([False] if pe == 0 else projections)
-            ]
-            combos = list(dict.fromkeys(combos))
+            combos = _advdiff_combos(peclets, reynolds, maps, projections)
             combos = [c for c in combos if not any(_excluded(rule, c) for rule in excludes)]
         else:
             combos = [(None, None, None, None)]
@@ -432,15 +476,7 @@ def build_sweep(section: Mapping[str, Any]) -> Sweep:  # noqa: C901
                     "sample_every": 0,
                     **train,
                 }
-                try:
-                    config = TrainConfig.from_dict(data)
-                except ConfigError as exc:
-                    key = exc.key or ""
-                    if key.startswith("family_params"):  # family_params.K, or "family_params key" (unknown)
-                        here = f"sweep.family_params.{fam}" + key.removeprefix("family_params")
-                        raise exc.renamed(here, f" [{where}]") from None
-                    section = "sweep.train" if key.split(".")[0] in TRAIN_KEYS else "sweep"
-                    raise exc.prefixed(section, f" [{where}]") from None
+                config = _point_config(data, where)
                 if size is None:
                     size = config.dataset.size or NATIVE_SIZES.get(config.dataset.name)
                     if size is None:
