@@ -18,7 +18,7 @@ import json
 import logging
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,51 @@ def _official_md5(metadata: str | PathLike[str] | None) -> dict[str, str]:
     return out
 
 
-def prepare_ffhq(  # noqa: C901
+def _check_names(src: Path, names: Sequence[str], expect: int | None) -> None:
+    """The source holds ``expect`` images (when given), with no file name twice (FFHQ's names are unique)."""
+    if expect is not None and len(names) != expect:
+        raise DataError(
+            f"source={str(src)!r} holds {len(names)} images, expected {expect} (the official FFHQ "
+            "sets hold 70 000): point it at the complete thumbnails128x128 or images1024x1024 set, "
+            "or pass --expect N for a subset on purpose"
+        )
+    stems = [Path(n).stem for n in names]
+    if len(set(stems)) != len(stems):
+        dup = next(s for s in stems if stems.count(s) > 1)
+        raise DataError(
+            f"source={str(src)!r}: two images are named {dup!r} (in different folders); FFHQ's names "
+            "are unique, so this is not one FFHQ set"
+        )
+
+
+def _to_png(src: Path, name: str, raw: bytes, md5: Mapping[str, str] | None, size: int) -> tuple[bytes, bool] | None:
+    """One source image as a ``size`` x ``size`` RGB PNG and whether it was resized; ``None`` when its MD5
+    is not the published one. An unreadable or non-square image is a :class:`DataError`."""
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except OSError as exc:
+        raise DataError(f"source={str(src)!r}: {name} is not a readable image ({exc})") from None
+    if md5:
+        part = "thumbnail" if rgb.size == (128, 128) else "image"
+        want = md5.get(f"{part}:{Path(name).name}")
+        if want is None or hashlib.md5(raw).hexdigest() != want:  # noqa: S324 - FFHQ's published checksums
+            return None
+    resized = rgb.size != (size, size)
+    if resized:
+        if rgb.size[0] != rgb.size[1]:
+            raise DataError(
+                f"source={str(src)!r}: {name} is {rgb.size[0]} x {rgb.size[1]}, not square: "
+                "FFHQ's images are aligned squares"
+            )
+        rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    rgb.save(buf, format="PNG")
+    return buf.getvalue(), resized
+
+
+def prepare_ffhq(
     source: str | PathLike[str],
     out: str | PathLike[str],
     *,
@@ -112,19 +156,7 @@ def prepare_ffhq(  # noqa: C901
     if expect is not None and (isinstance(expect, bool) or not isinstance(expect, int) or expect < 1):
         raise bad_value("expect", expect, "an integer >= 1, or None to accept any count")
     kind, names = _sources(src)
-    if expect is not None and len(names) != expect:
-        raise DataError(
-            f"source={str(src)!r} holds {len(names)} images, expected {expect} (the official FFHQ "
-            "sets hold 70 000): point it at the complete thumbnails128x128 or images1024x1024 set, "
-            "or pass --expect N for a subset on purpose"
-        )
-    stems = [Path(n).stem for n in names]
-    if len(set(stems)) != len(stems):
-        dup = next(s for s in stems if stems.count(s) > 1)
-        raise DataError(
-            f"source={str(src)!r}: two images are named {dup!r} (in different folders); FFHQ's names "
-            "are unique, so this is not one FFHQ set"
-        )
+    _check_names(src, names, expect)
     settings = {
         "source": str(src.resolve()),
         "kind": kind,
@@ -150,35 +182,20 @@ def prepare_ffhq(  # noqa: C901
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     manifest, bad, resized = [], [], 0
-    for name, raw in tqdm(_read(src, kind, names), total=len(names), desc="FFHQ", unit="img", disable=not progress):
-        try:
-            with Image.open(io.BytesIO(raw)) as img:
-                img.load()
-                rgb = img.convert("RGB")
-        except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise DataError(f"source={str(src)!r}: {name} is not a readable image ({exc})") from None
-        if md5:
-            part = "thumbnail" if rgb.size == (128, 128) else "image"
-            want = md5.get(f"{part}:{Path(name).name}")
-            if want is None or hashlib.md5(raw).hexdigest() != want:  # noqa: S324 - FFHQ's published checksums
+    try:
+        for name, raw in tqdm(_read(src, kind, names), total=len(names), desc="FFHQ", unit="img", disable=not progress):
+            converted = _to_png(src, name, raw, md5, size)
+            if converted is None:
                 bad.append(name)
                 continue
-        if rgb.size != (size, size):
-            if rgb.size[0] != rgb.size[1]:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise DataError(
-                    f"source={str(src)!r}: {name} is {rgb.size[0]} x {rgb.size[1]}, not square: "
-                    "FFHQ's images are aligned squares"
-                )
-            rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)
-            resized += 1
-        buf = io.BytesIO()
-        rgb.save(buf, format="PNG")
-        data = buf.getvalue()
-        target = f"{Path(name).stem}.png"
-        (staging / target).write_bytes(data)
-        manifest.append(f"{hashlib.sha256(data).hexdigest()}  {target}")
+            data, was_resized = converted
+            resized += was_resized
+            target = f"{Path(name).stem}.png"
+            (staging / target).write_bytes(data)
+            manifest.append(f"{hashlib.sha256(data).hexdigest()}  {target}")
+    except DataError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if bad:
         shutil.rmtree(staging, ignore_errors=True)
         raise DataError(

@@ -161,3 +161,22 @@ def test_figures_of_a_flat_folder_use_its_held_out_images(tmp_path):
     assert preview_images("folder", root=tmp_path / "split", size=16, channels=3, n=2)[1] == "test"
     with pytest.raises(DataError, match="no 'test' subfolder"):
         load_dataset("folder", root=flat, split="test", size=16)  # the library holds nothing out unless asked
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("unreadable", r"00004.png is not a readable image"),
+        ("oblong", r"00004.png is 32 x 24, not square"),
+    ],
+)
+def test_an_unreadable_or_oblong_image_stops_the_copy_and_leaves_nothing(tmp_path, damage, message):
+    src = _copy(tmp_path / "src", side=32)
+    bad = src / "01000" / "00004.png"
+    if damage == "unreadable":
+        bad.write_bytes(b"not a png")
+    else:
+        Image.new("RGB", (32, 24)).save(bad)
+    with pytest.raises(DataError, match=message):
+        prepare_ffhq(src, tmp_path / "out", size=16, expect=6, progress=False)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".*partial"))
