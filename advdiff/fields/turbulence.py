@@ -161,6 +161,65 @@ def reynolds_without_cutoff(shape: tuple[int, int], k0: float | None = None) -> 
     return (k_top / k0) ** (4.0 / 3.0)
 
 
+def _check_reynolds(reynolds: Any) -> float:
+    """Re as a float; ``inf`` for None, ``"none"`` or ``inf`` (every mode kept)."""
+    if reynolds is None or (isinstance(reynolds, str) and reynolds.strip().lower() == "none"):
+        return math.inf
+    re = _real("reynolds", reynolds, "None or a number > 0 (inf keeps every mode)")
+    if math.isnan(re) or re <= 0:
+        raise bad_value("reynolds", reynolds, "None or a number > 0 (inf keeps every mode)")
+    return re
+
+
+def _check_k0(k0: Any, k_top: float) -> float:
+    """The energy-containing wavenumber: 2π (one wave per image side) unless given, in (0, the grid's largest]."""
+    if k0 is None:
+        return 2.0 * math.pi
+    value = _real("k0", k0, f"None or a wavenumber in (0, {k_top:.6g}]")
+    if not (0 < value <= k_top):
+        raise bad_value("k0", k0, f"None or a wavenumber in (0, {k_top:.6g}] (2π = one wave per image side)")
+    return value
+
+
+def _check_limiter(limiter: Any) -> float | None:
+    """The largest speed in lattice units per step, or None for no limit."""
+    if limiter is None:
+        return None
+    value = _real("limiter", limiter, "None or a number > 0 (lattice units per step)")
+    if not (math.isfinite(value) and value > 0):
+        raise bad_value("limiter", limiter, "None or a finite number > 0 (lattice units per step)")
+    return value
+
+
+def _check_dt_turb(dt_turb: Any) -> float:
+    """The phase speed per step and unit wavenumber, finite and >= 0 (0 freezes the field)."""
+    value = _real("dt_turb", dt_turb, "a finite number >= 0 (radians per step per unit wavenumber)")
+    if not (math.isfinite(value) and value >= 0):
+        raise bad_value("dt_turb", dt_turb, "a finite number >= 0 (radians per step per unit wavenumber)")
+    return value
+
+
+def _stream_amplitude(amp: np.ndarray, shape: tuple[int, int], given: Any) -> np.ndarray:
+    """The amplitude of a stream function whose lattice curl has amplitude ``amp`` (see ``_lattice_curl``).
+
+    The Nyquist row and column are dropped (there -k aliases onto k); ``given`` is the shape as the
+    caller wrote it, for the error on images under 5 x 5.
+    """
+    H, W = shape
+    if min(H, W) < 5:
+        raise bad_value(
+            "shape",
+            given,
+            "at least 5 x 5 pixels for a divergence-free field (it is zero on the two outer rings)",
+        )
+    if H % 2 == 0:
+        amp[H // 2, :] = 0.0
+    if W % 2 == 0:
+        amp[:, W // 2] = 0.0
+    gain = _curl_gain(shape)
+    return np.where(gain > 1e-12, amp / np.where(gain > 1e-12, gain, 1.0), 0.0)
+
+
 class SpectralTurbulence:
     """Batched spectral stochastic velocity field with rotating phases.
 
@@ -174,7 +233,7 @@ class SpectralTurbulence:
     instead. See docs/solver.md, section "Velocity fields", for every parameter and its range.
     """
 
-    def __init__(  # noqa: C901
+    def __init__(
         self,
         shape: tuple[int, int],
         batch: int = 1,
@@ -210,49 +269,16 @@ class SpectralTurbulence:
         kmag = np.hypot(kx, ky)
         k_top = float(kmag.max())
 
-        if reynolds is None or (isinstance(reynolds, str) and reynolds.strip().lower() == "none"):
-            re = math.inf
-        else:
-            re = _real("reynolds", reynolds, "None or a number > 0 (inf keeps every mode)")
-            if math.isnan(re) or re <= 0:
-                raise bad_value("reynolds", reynolds, "None or a number > 0 (inf keeps every mode)")
+        re = _check_reynolds(reynolds)
         self.reynolds = None if math.isinf(re) else re
-
-        if k0 is None:
-            self.k0 = 2.0 * math.pi
-        else:
-            self.k0 = _real("k0", k0, f"None or a wavenumber in (0, {k_top:.6g}]")
-            if not (0 < self.k0 <= k_top):
-                raise bad_value("k0", k0, f"None or a wavenumber in (0, {k_top:.6g}] (2π = one wave per image side)")
+        self.k0 = _check_k0(k0, k_top)
         self.k_eta = self.k0 * re**0.75 if math.isfinite(re) else math.inf
-
-        if limiter is None:
-            self.limiter = None
-        else:
-            self.limiter = _real("limiter", limiter, "None or a number > 0 (lattice units per step)")
-            if not (math.isfinite(self.limiter) and self.limiter > 0):
-                raise bad_value("limiter", limiter, "None or a finite number > 0 (lattice units per step)")
-
-        self.dt_turb = _real("dt_turb", dt_turb, "a finite number >= 0 (radians per step per unit wavenumber)")
-        if not (math.isfinite(self.dt_turb) and self.dt_turb >= 0):
-            raise bad_value("dt_turb", dt_turb, "a finite number >= 0 (radians per step per unit wavenumber)")
+        self.limiter = _check_limiter(limiter)
+        self.dt_turb = _check_dt_turb(dt_turb)
 
         amp = amplitude(kmag, law, self.k0, self.k_eta)
         if self.divergence_free:
-            if min(H, W) < 5:
-                raise bad_value(
-                    "shape",
-                    shape,
-                    "at least 5 x 5 pixels for a divergence-free field (it is zero on the two outer rings)",
-                )
-            # Drop the Nyquist row/column (there -k aliases onto k), and turn A into the amplitude of
-            # a stream function whose lattice curl has amplitude A (see _lattice_curl).
-            if H % 2 == 0:
-                amp[H // 2, :] = 0.0
-            if W % 2 == 0:
-                amp[:, W // 2] = 0.0
-            gain = _curl_gain(self.shape)
-            amp = np.where(gain > 1e-12, amp / np.where(gain > 1e-12, gain, 1.0), 0.0)
+            amp = _stream_amplitude(amp, self.shape, shape)
         if not np.any(amp > 0):
             raise bad_value(
                 "reynolds",
