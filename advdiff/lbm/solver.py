@@ -33,7 +33,7 @@ BOUNDARY_CHOICES = (*BOUNDARIES, "extrapolation")
 _PROGRESS_CHUNK = 64  # steps per kernel call when a progress bar is shown
 
 
-def solve(  # noqa: C901
+def solve(
     u0: Any,
     diffusivity: float | Sequence[float] | np.ndarray,
     steps: int,
@@ -58,32 +58,15 @@ def solve(  # noqa: C901
     ``boundary``/``init`` default to ``neumann``/``chapman_enskog`` (``extrapolation``/``equilibrium``
     for ``variant="authors"``). See docs/solver.md, sections "Arguments of solve" and "The scheme".
     """
-    if collision not in COLLISIONS:
-        raise bad_value("collision", collision, f"one of {', '.join(COLLISIONS)}")
-    if variant not in VARIANTS:
-        raise bad_value("variant", variant, f"one of {', '.join(VARIANTS)}")
+    boundary, init = _check_options(collision, variant, boundary, init)
     authors = variant == "authors"
-    if boundary is None:
-        boundary = "extrapolation" if authors else "neumann"
-    if boundary not in BOUNDARY_CHOICES:
-        raise bad_value("boundary", boundary, f"one of {', '.join(BOUNDARY_CHOICES)}")
-    if init is None:
-        init = "equilibrium" if authors else "chapman_enskog"
-    if init not in INITS:
-        raise bad_value("init", init, f"one of {', '.join(INITS)}")
     steps = _check_steps(steps)
     alphas = units.check_diffusivity(diffusivity, steps)
     omegas = units.omega(alphas) if authors else units.relaxation_rates(alphas)
     records = _check_record(record, steps)
-    shape = tuple(getattr(u0, "shape", ()))
-    if len(shape) != 4 or min(shape) < 1:
-        raise bad_value("u0", f"array of shape {shape}", "a non-empty batch of shape (B, C, H, W)")
+    shape = _check_batch_shape(u0, boundary, velocity)
     B, C, H, W = shape
     extrapolate = boundary == "extrapolation"
-    if extrapolate and min(H, W) < 3:
-        raise bad_value("boundary", boundary, f"neumann or periodic for images smaller than 3 x 3 (got {H} x {W})")
-    if velocity is not None and not callable(velocity):
-        _check_velocity_shape(velocity, shape)
 
     be = get_backend(backend)
     if variant not in getattr(be, "variants", ("default",)):
@@ -101,16 +84,7 @@ def solve(  # noqa: C901
     rho = u.reshape(B * C, H, W)
 
     def field(n: int) -> Any:
-        v = velocity(n) if callable(velocity) else velocity
-        key = f"velocity({n})" if callable(velocity) else "velocity"
-        if callable(velocity):
-            _check_velocity_shape(v, shape, key)
-        v = be.asarray(v, dtype)
-        speed = be.max_speed(v)
-        if not math.isfinite(speed):
-            raise bad_value(key, "field with NaN or inf", "finite velocity components")
-        units.check_speed(speed, key)
-        return v
+        return _velocity_field(velocity, n, shape, be, dtype)
 
     # The velocity of each collision: field n for step n, or (authors) field n-1, zero for step 0.
     # ``upcoming`` is the newest field drawn; after a step, ``vel`` is the next collision's.
@@ -165,6 +139,52 @@ def solve(  # noqa: C901
                 targets.pop(0)
     result = recorded if records else be.density(f).reshape(shape)
     return arrays.like(result, u0)
+
+
+def _check_options(collision: str, variant: str, boundary: str | None, init: str | None) -> tuple[str, str]:
+    """Check the scheme's options; returns the boundary and start, defaulted per variant (the authors' code
+    uses extrapolation walls and an equilibrium start, this solver Neumann walls and Chapman–Enskog)."""
+    if collision not in COLLISIONS:
+        raise bad_value("collision", collision, f"one of {', '.join(COLLISIONS)}")
+    if variant not in VARIANTS:
+        raise bad_value("variant", variant, f"one of {', '.join(VARIANTS)}")
+    authors = variant == "authors"
+    if boundary is None:
+        boundary = "extrapolation" if authors else "neumann"
+    if boundary not in BOUNDARY_CHOICES:
+        raise bad_value("boundary", boundary, f"one of {', '.join(BOUNDARY_CHOICES)}")
+    if init is None:
+        init = "equilibrium" if authors else "chapman_enskog"
+    if init not in INITS:
+        raise bad_value("init", init, f"one of {', '.join(INITS)}")
+    return boundary, init
+
+
+def _check_batch_shape(u0: Any, boundary: str, velocity: VelocityArg) -> tuple[int, int, int, int]:
+    """The (B, C, H, W) shape of ``u0``, checked against the walls and a fixed velocity field."""
+    shape = tuple(getattr(u0, "shape", ()))
+    if len(shape) != 4 or min(shape) < 1:
+        raise bad_value("u0", f"array of shape {shape}", "a non-empty batch of shape (B, C, H, W)")
+    H, W = shape[2:]
+    if boundary == "extrapolation" and min(H, W) < 3:
+        raise bad_value("boundary", boundary, f"neumann or periodic for images smaller than 3 x 3 (got {H} x {W})")
+    if velocity is not None and not callable(velocity):
+        _check_velocity_shape(velocity, shape)
+    return shape
+
+
+def _velocity_field(velocity: VelocityArg, n: int, shape: tuple[int, ...], be: Any, dtype: Any) -> Any:
+    """The velocity of step ``n`` on the backend, checked: shape (a callable's field), finite, under the Mach limit."""
+    v = velocity(n) if callable(velocity) else velocity
+    key = f"velocity({n})" if callable(velocity) else "velocity"
+    if callable(velocity):
+        _check_velocity_shape(v, shape, key)
+    v = be.asarray(v, dtype)
+    speed = be.max_speed(v)
+    if not math.isfinite(speed):
+        raise bad_value(key, "field with NaN or inf", "finite velocity components")
+    units.check_speed(speed, key)
+    return v
 
 
 def _check_steps(steps: Any) -> int:
