@@ -43,3 +43,43 @@ def test_reuse_keeps_large_blocks_so_they_are_not_faulted_in_again():
 def test_unknown_allocator_mode_is_named():
     with pytest.raises(ConfigError, match=r"allocator.*'fast'.*glibc.*reuse"):
         set_cpu_allocator("fast")
+
+
+_CONV = """
+import sys, torch
+torch.set_num_threads(1)
+torch.manual_seed(0)
+nn = torch.nn
+conv = nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.SiLU(), nn.Conv2d(32, 16, 3, padding=1))
+x = torch.randn(8, 16, 28, 28)
+y = conv(x)
+y.square().mean().backward()
+g = torch.cat([p.grad.flatten() for p in conv.parameters()])
+torch.save({"y": y.detach(), "g": g}, sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_a_onednn_isa_cap_changes_float_results_by_rounding_only(tmp_path):
+    """The float-spread stand-in of docs/workflow.md: with oneDNN capped at AVX the same convolutions give
+    other floats (other kernels, as on another CPU kind), but only at rounding level."""
+    import os
+
+    import torch
+
+    from advdiff.devices import cpu_flags
+
+    if "avx2" not in cpu_flags():
+        pytest.skip("the cap to AVX picks other kernels only where the CPU has AVX2 or more")
+    out = {}
+    for cap in (None, "AVX"):
+        env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")}
+        if cap:
+            env["ONEDNN_MAX_CPU_ISA"] = cap
+        path = tmp_path / f"{cap}.pt"
+        subprocess.run([sys.executable, "-c", _CONV, str(path)], check=True, env=env, timeout=300)
+        out[cap] = torch.load(path)
+    for key in ("y", "g"):
+        a, b = out[None][key], out["AVX"][key]
+        diff = float((a - b).abs().max())
+        assert 0 < diff <= 1e-5 * float(a.abs().max()), (key, diff)
