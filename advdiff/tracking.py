@@ -252,6 +252,11 @@ def _experiment_id(client: Any, name: str, artifact_location: str | None) -> str
 # --------------------------------------------------------------------------- provenance
 
 
+def _checkout(path: str | os.PathLike[str] | None) -> Path:
+    """Where git is asked: ``path``, else the checkout this package runs from."""
+    return Path(path) if path is not None else Path(__file__).resolve().parents[1]
+
+
 def git_state(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The code's git commit and the tracked files that differ from it: ``{"commit", "dirty_paths"}``.
 
@@ -261,7 +266,7 @@ def git_state(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     ``reports/`` written before the records) show up here instead of turning the commit into
     ``<sha>-dirty``: the commit says which code ran, the list says exactly what differed.
     """
-    where = Path(path) if path is not None else Path(__file__).resolve().parents[1]
+    where = _checkout(path)
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
@@ -299,7 +304,7 @@ def git_changed_paths(
 
     ``None`` when that cannot be told (no git, not a checkout, an unknown commit).
     """
-    where = Path(where) if where is not None else Path(__file__).resolve().parents[1]
+    where = _checkout(where)
     try:
         out = subprocess.run(
             ["git", "diff", "--name-only", since, "--", *paths], cwd=where, capture_output=True, text=True, timeout=30
