@@ -33,3 +33,15 @@ def test_the_batch_32_run_differs_from_the_study_point_in_batch_and_steps_only()
     assert dict(a["pool"], refresh_per_step=None) == dict(b["pool"], refresh_per_step=None)
     assert a["pool"]["refresh_per_step"] * b["batch_size"] == b["pool"]["refresh_per_step"] * a["batch_size"]
     assert b["batch_size"] * b["steps"] == 600 * 64  # the study's training images
+
+
+def test_the_batch_32_run_is_the_study_point_itself():
+    """config/study.yaml trains 1 200 steps of batch 32: the batch-32 file is its advdiff Pe 0 seed-1 run."""
+    import yaml
+
+    from advdiff.naming import run_name
+
+    study = yaml.safe_load((TRAIN.parents[0] / "study.yaml").read_text())["sweep"]["train"]
+    config = load_config(TRAIN / "study_advdiff_pe0_batch32.yaml")
+    assert (study["batch_size"], study["steps"]) == (config.batch_size, config.steps) == (32, 1200)
+    assert run_name(config) == "advdiff-pe0-reinf-mappaper-s1-96e08188e4"
