@@ -163,7 +163,26 @@ def cpu_identity() -> dict[str, str]:
     cap = onednn_isa_cap()
     if cap:
         identity["isa_cap"] = cap
+    caps = kernel_caps()
+    if caps:
+        identity["kernel_caps"] = " ".join(f"{k}={v}" for k, v in caps.items())
     return identity
+
+
+KERNEL_CAP_VARIABLES = (
+    "ATEN_CPU_CAPABILITY",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "NPY_DISABLE_CPU_FEATURES",
+    "OPENBLAS_CORETYPE",
+)
+"""Variables that hold PyTorch's own kernels, MKL, NumPy and OpenBLAS to another instruction set than the
+CPU's best (oneDNN's is :func:`onednn_isa_cap`); workflow/scripts/avx2_float_path.sh sets them all to
+AVX2, so that a Zen 4 computes with the kernels a Zen 3 picks."""
+
+
+def kernel_caps() -> dict[str, str]:
+    """The :data:`KERNEL_CAP_VARIABLES` set in this process, in that order (empty when none is)."""
+    return {k: os.environ[k].strip() for k in KERNEL_CAP_VARIABLES if os.environ.get(k, "").strip()}
 
 
 def onednn_isa_cap() -> str | None:

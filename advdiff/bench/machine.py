@@ -21,6 +21,7 @@ def describe() -> dict[str, object]:
         "cpu_family_model": cpu["family_model"],
         "cpu_kind": cpu["kind"],
         "cpu_isa_cap": cpu.get("isa_cap"),  # ONEDNN_MAX_CPU_ISA: other kernels, other speeds and float results
+        "cpu_kernel_caps": cpu.get("kernel_caps"),  # ATen, MKL, NumPy, OpenBLAS held to another instruction set
         "native_bf16": native_bf16(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),

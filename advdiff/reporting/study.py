@@ -645,6 +645,7 @@ def _machine(recs: Sequence[Mapping[str, Any]]) -> str:
         {
             f"{c['model']} ({c['kind']}, family/model {c['family_model']}"
             + (f", oneDNN capped at {c['isa_cap']}" if c.get("isa_cap") else "")
+            + (f", kernels capped: {c['kernel_caps']}" if c.get("kernel_caps") else "")
             + ")"
             for r in recs
             if isinstance(c := (r.get("compute", {}).get("versions") or {}).get("cpu"), Mapping)

@@ -2,6 +2,9 @@
 
 import csv
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -207,16 +210,44 @@ def test_machine_line_names_the_cpus_of_the_records_and_flags_a_mix():
 
 def test_the_cpu_identity_names_a_onednn_instruction_set_cap(monkeypatch):
     """A capped oneDNN takes other kernels (other float results), so a run's record says so."""
-    from advdiff.devices import cpu_identity
+    from advdiff.devices import KERNEL_CAP_VARIABLES, cpu_identity
 
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", *KERNEL_CAP_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
     plain = cpu_identity()
     assert "isa_cap" not in plain and set(plain) == {"model", "family_model", "kind"}
     monkeypatch.setenv("DNNL_MAX_CPU_ISA", " avx ")
     assert cpu_identity() == dict(plain, isa_cap="AVX")
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "sse41")
     assert cpu_identity()["isa_cap"] == "SSE41"
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", " avx2")
+    assert cpu_identity()["kernel_caps"] == "ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell"
+
+
+def test_the_avx2_float_path_script_holds_every_library_to_avx2(tmp_path):
+    """workflow/scripts/avx2_float_path.sh: PyTorch, NumPy and OpenBLAS report AVX2 kernels in the command
+    it runs, and the run record's CPU identity names the caps."""
+    from advdiff.devices import cpu_flags
+
+    if "avx2" not in cpu_flags():
+        pytest.skip("the CPU has no AVX2: there is no AVX2 float path to select")
+    script = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "avx2_float_path.sh"
+    probe = (
+        "import json, numpy, torch\n"
+        "from advdiff.devices import cpu_identity\n"
+        "from numpy._core._multiarray_umath import __cpu_features__ as f\n"
+        "print(json.dumps({'torch': torch.backends.cpu.get_cpu_capability(), 'avx512': f['X86_V4'],"
+        " 'identity': cpu_identity()}))"
+    )
+    out = subprocess.run([str(script), sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["torch"] == "AVX2" and got["avx512"] is False  # NumPy dispatches its AVX-512 loops on X86_V4
+    assert got["identity"]["isa_cap"] == "AVX2"
+    assert "ATEN_CPU_CAPABILITY=avx2" in got["identity"]["kernel_caps"]
+    assert "MKL_ENABLE_INSTRUCTIONS=AVX2" in got["identity"]["kernel_caps"]
+    usage = subprocess.run([str(script)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "usage:" in usage.stderr
 
 
 def test_cross_machine_spread_and_which_differences_lie_beyond_it(tmp_path):
