@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.workflow.helpers import ROOT, snakemake
 
@@ -186,6 +187,22 @@ def test_plain_snakemake_uses_the_default_profile(planned):
     makefile = (ROOT / "Makefile").read_text()
     assert "--workflow-profile workflow/profiles/default" in makefile and "--rerun-incomplete" not in makefile
     assert 'min_version("8.0")' in (ROOT / "Snakefile").read_text().split("rule ", 1)[0]
+
+
+@pytest.mark.workflow
+def test_the_study_page_depends_on_its_cross_machine_table(tmp_path):
+    """`sweep.cross_machine` is an input of `report_study`: a newer table of the other machine rebuilds the page."""
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    overlay = tmp_path / "cross.yaml"
+    overlay.write_text(yaml.safe_dump({"sweep": {"cross_machine": str(other)}}))
+    study = [str(CONFIG), str(ROOT / "config" / "study.yaml")]
+    res = snakemake("-n", "study", "--configfile", *study, str(overlay), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (crossed,) = [j for j in _planned_jobs(res.stdout) if j["rule"] == "report_study"]
+    plain = snakemake("-n", "study", "--configfile", *study, cwd=tmp_path)
+    (report,) = [j for j in _planned_jobs(plain.stdout) if j["rule"] == "report_study"]
+    assert set(crossed["input"]) - set(report["input"]) == {str(other)}
 
 
 @pytest.mark.workflow

@@ -18,6 +18,7 @@ rule report_study:
     input:
         records=expand(rules.record.output, point=POINTS),
         tracked=expand(rules.track.output, point=POINTS),
+        cross_machine=[SWEEP.cross_machine] if SWEEP.cross_machine else [],  # its edits rebuild the page
     output:
         **STUDY_REPORT,
     log:
