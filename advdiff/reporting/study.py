@@ -908,13 +908,19 @@ def write_study_report(
         "## Reproducibility",
         "",
         "The same configuration and seed give bit-identical scores on one machine (the test suite checks it), "
-        "but not across CPU kinds: oneDNN picks different kernels on AVX-512 and AVX2 machines, and the "
-        "training trajectories drift apart. The default sweep rerun on the other CPU kind of this project's "
-        "machines moved single-seed FIDs (128 images) by up to 11 while some families agreed to 1e-5. This study "
-        "ran on one CPU kind only, so its seed spread does not include that drift; compare it with "
-        "`advdiff.stats.cross_machine_spread` on a second run before reading a difference smaller than the "
-        "cross-machine spread as real (`sweep.cross_machine` names such a run's tables JSON; this report then "
-        "says which differences lie beyond it).",
+        "but not across CPU kinds: oneDNN, PyTorch and the BLAS libraries pick different kernels on AVX-512 and "
+        "AVX2 machines, and the training trajectories drift apart. The default sweep rerun on the other CPU kind "
+        "of this project's machines moved single-seed FIDs (128 images) by up to 11 while some families agreed "
+        "to 1e-5. "
+        + (
+            "The seed spread above does not include that drift; the same points and seeds run on the other "
+            "float path measure it below, and a paired difference is read as real only beyond it."
+            if cm
+            else "This study ran on one CPU kind only, so its seed spread does not include that drift; compare it "
+            "with `advdiff.stats.cross_machine_spread` on a second run before reading a difference smaller than "
+            "the cross-machine spread as real (`sweep.cross_machine` names such a run's tables JSON; this report "
+            "then says which differences lie beyond it)."
+        ),
         "",
         *(_cross_machine_lines(cm) if cm else []),
         "## Context: the paper (not comparable)",

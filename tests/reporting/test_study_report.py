@@ -279,6 +279,9 @@ def test_cross_machine_spread_and_which_differences_lie_beyond_it(tmp_path):
         md = out["md"].read_text()
         line = next(x for x in md.splitlines() if x.startswith("- advdiff Pe 0.06 (map paper) vs Pe 0: FID difference"))
         assert "AVX-512, family/model 25/17" in md and ("is beyond the cross-machine" in line) is beyond
+        assert "measure it below" in md and "one CPU kind only" not in md
+    alone = _outputs(tmp_path / "a")["md"].read_text()  # the first report, without a second machine
+    assert "one CPU kind only" in alone and "measure it below" not in alone
 
 
 def test_cross_machine_table_that_is_not_a_study_table_is_named(tmp_path):
