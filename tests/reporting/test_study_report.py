@@ -342,3 +342,21 @@ def test_seed_summary_of_one_seed_has_no_spread_and_of_three_an_interval_around_
     assert s["t_low"] == pytest.approx(2 - 4.302653 / 3**0.5, rel=1e-5)
     assert s["t_high"] == pytest.approx(2 + 4.302653 / 3**0.5, rel=1e-5)
     assert s["ci_low"] < 2.0 < s["ci_high"]
+
+
+def test_the_committed_avx2_table_is_a_study_table_the_overlay_names():
+    """config/study_cross_cpu.yaml names reports/tables/study_fashion_mnist_avx2.json: a study table of the
+    advdiff Pe 0 point's three seeds, made on the AVX2 float path (its machine line says so)."""
+    import yaml
+
+    from advdiff.reporting.study import cross_machine
+
+    root = Path(__file__).resolve().parents[2]
+    overlay = yaml.safe_load((root / "config" / "study_cross_cpu.yaml").read_text())
+    path = root / overlay["sweep"]["cross_machine"]
+    table = json.loads(path.read_text())
+    assert "capped at AVX2" in table["machine"]
+    (row,) = table["rows"]
+    assert (row["family"], row["peclet"], row["seeds"]) == ("advdiff", 0.0, [1, 2, 3])
+    same = cross_machine(table["rows"], [], path)  # against itself: every score matched, no spread
+    assert same["unmatched"] == [] and {v["spread"] for v in same["spread"].values()} == {0.0}
