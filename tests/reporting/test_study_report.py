@@ -225,7 +225,7 @@ def test_the_cpu_identity_names_a_onednn_instruction_set_cap(monkeypatch):
     assert cpu_identity()["kernel_caps"] == "ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell"
 
 
-def test_the_avx2_float_path_script_holds_every_library_to_avx2(tmp_path):
+def test_the_avx2_float_path_script_holds_every_library_to_avx2():
     """workflow/scripts/avx2_float_path.sh: PyTorch, NumPy and OpenBLAS report AVX2 kernels in the command
     it runs, and the run record's CPU identity names the caps."""
     from advdiff.devices import cpu_flags
