@@ -151,6 +151,22 @@ def native_bf16() -> bool:
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
+def bf16_autocast(amp: bool | str, device: torch.device) -> bool:
+    """Whether a training run with ``amp`` (true, false or "auto") computes under bfloat16 autocast on ``device``.
+
+    "auto" picks it where bf16 is native: a CUDA GPU that supports it, or a CPU with AVX-512 BF16 or
+    AMX. Elsewhere PyTorch emulates bf16 on the CPU, several times slower than float32, so even
+    ``true`` is not honoured there (the trainer says so in its log).
+    """
+    if amp is False:
+        return False
+    if device.type == "cuda":
+        import torch
+
+        return amp is True or bool(torch.cuda.is_bf16_supported())
+    return device.type == "cpu" and native_bf16()
+
+
 def cpu_identity() -> dict[str, str]:
     """The CPU a number was computed on: model name, ``family/model`` and vector kind (AVX-512, AVX2).
 

@@ -216,9 +216,10 @@ def test_bench_train_writes_the_ratio(tmp_path):
     from advdiff.devices import native_bf16
 
     bf16 = data["bf16_autocast_images_per_s"]
-    assert (bf16 > 0) if native_bf16() else (bf16 is None)  # timed only where bf16 is native
+    # amp: auto makes bf16 autocast the default where bf16 is native, and only there
+    assert (bf16 == data["images_per_s"]) if native_bf16() else (bf16 is None)
     assert data["speedup"] == pytest.approx(data["images_per_s"] / data["fp32_eager_images_per_s"])
-    assert data["default_settings"]["dtype"] == "float32"
+    assert data["default_settings"]["dtype"] == ("bfloat16 autocast" if native_bf16() else "float32")
 
 
 def test_bench_features_writes_the_side_by_side_keys(tmp_path, capsys):

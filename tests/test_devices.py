@@ -1,4 +1,4 @@
-"""The CPU allocator setting of the fast feature path."""
+"""The CPU allocator setting of the fast feature path, and which hardware trains under bf16 autocast."""
 
 from __future__ import annotations
 
@@ -83,3 +83,16 @@ def test_a_onednn_isa_cap_changes_float_results_by_rounding_only(tmp_path):
         a, b = out[None][key], out["AVX"][key]
         diff = float((a - b).abs().max())
         assert 0 < diff <= 1e-5 * float(a.abs().max()), (key, diff)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_autocast_only_where_bf16_is_native(monkeypatch, native):
+    """amp auto and true compute in bf16 on a CPU with native bf16 only; false never does."""
+    import torch
+
+    from advdiff import devices
+
+    monkeypatch.setattr(devices, "native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    assert devices.bf16_autocast("auto", cpu) is native and devices.bf16_autocast(True, cpu) is native
+    assert devices.bf16_autocast(False, cpu) is False

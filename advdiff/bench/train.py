@@ -3,9 +3,9 @@
 Both train the default configuration (Fashion-MNIST 28 x 28, K = 100, sigma_max = 20, the ``small``
 U-Net) through :func:`advdiff.training.train` for ``2 * steps`` steps, the second window timed;
 advdiff draws fresh levels and fields from the refreshed pool, so the ratio is their price (goal:
-advdiff >= 0.7 of heat). ``fp32_eager_images_per_s`` is heat's path before any speed setting,
-``images_per_s`` heat with the settings of :func:`default_settings`, ``speedup`` their ratio. On a CPU
-with native bf16 (AVX-512 BF16, AMX) ``bf16_autocast_images_per_s`` times heat with ``amp: true`` too.
+advdiff >= 0.7 of heat). ``fp32_eager_images_per_s`` is heat's path before any speed setting
+(``amp: false``), ``images_per_s`` heat with the settings of :func:`default_settings` (``amp: auto``:
+bfloat16 autocast on a CPU with native bf16, AVX-512 BF16 or AMX), ``speedup`` their ratio.
 See docs/training.md, section "Measuring training speed".
 """
 
@@ -32,8 +32,11 @@ def _images_per_second(config: TrainConfig) -> float:
 
 
 def default_settings() -> dict[str, Any]:
-    """The training settings used on this CPU: float32, NCHW, eager (no faster one was measured here)."""
-    return {"dtype": "float32", "channels_last": False, "compile": False, "native_bf16": native_bf16()}
+    """The training settings ``amp: auto`` picks on this CPU: bfloat16 autocast where bf16 is native, else
+    float32; NCHW and eager everywhere (channels-last and ``torch.compile`` were slower, docs/training.md)."""
+    native = native_bf16()
+    dtype = "bfloat16 autocast" if native else "float32"
+    return {"dtype": dtype, "channels_last": False, "compile": False, "native_bf16": native}
 
 
 def bench_train(steps: int = 30, batch_size: int = 128, peclet: float = 0.06, preset: str = "small") -> dict[str, Any]:
@@ -51,26 +54,25 @@ def bench_train(steps: int = 30, batch_size: int = 128, peclet: float = 0.06, pr
         "sample_every": 0,
         "warmup_steps": 0,
     }
-    heat = TrainConfig.from_dict({**common, "family": "heat"})
+    eager = TrainConfig.from_dict({**common, "family": "heat", "amp": False})
+    heat = TrainConfig.from_dict({**common, "family": "heat"})  # amp: auto, the default
     adv = TrainConfig.from_dict(
         {**common, "family": "advdiff", "family_params": {**common["family_params"], "peclet": peclet}}
     )
     log.info("bench train: heat (fp32 eager)")
-    eager_ips = _images_per_second(heat)
+    eager_ips = _images_per_second(eager)
     log.info("bench train: heat (default settings)")
     heat_ips = _images_per_second(heat)
     log.info("bench train: advdiff (Pe %g)", peclet)
     adv_ips = _images_per_second(adv)
-    bf16_ips = None
-    if native_bf16():  # measured, not yet a default: the loss curves must agree first (docs/training.md)
-        log.info("bench train: heat with bf16 autocast (amp, native bf16 on this CPU)")
-        bf16_ips = _images_per_second(TrainConfig.from_dict({**common, "family": "heat", "amp": True}))
+    settings = default_settings()
     return {
         "fp32_eager_images_per_s": eager_ips,
         "images_per_s": heat_ips,
         "speedup": heat_ips / eager_ips,
-        "default_settings": default_settings(),
-        "bf16_autocast_images_per_s": bf16_ips,  # None where the CPU has no native bf16 (emulated: not timed)
+        "default_settings": settings,
+        # the default path where bf16 is native; None elsewhere (emulated bf16 is slower: not timed)
+        "bf16_autocast_images_per_s": heat_ips if settings["native_bf16"] else None,
         "heat_images_per_s": heat_ips,
         "advdiff_images_per_s": adv_ips,
         "ratio": adv_ips / heat_ips,

@@ -518,6 +518,21 @@ def remove_stale_point_figures(figs: Path, name: str, keep: set[Path]) -> None:
         path.unlink()
 
 
+def _device(rec: Mapping[str, Any]) -> str:
+    """The device a run trained on, with the CPU's model and vector kind where the record names them."""
+    compute = rec.get("compute", {})
+    cpu = (compute.get("versions") or {}).get("cpu")
+    if compute.get("device", "cpu") == "cpu" and isinstance(cpu, Mapping):
+        return f"cpu ({cpu.get('model', '?')}, {cpu.get('kind', '?')} {cpu.get('family_model', '?')})"
+    return str(compute.get("device", "?"))
+
+
+def _arithmetic(rec: Mapping[str, Any]) -> str:
+    """float32 or bfloat16 autocast: what the run's training computed in (``amp`` resolved on its machine)."""
+    amp = rec.get("train", {}).get("amp")
+    return "bfloat16 autocast" if amp is True else ("float32" if amp is False else "not recorded")
+
+
 def write_sweep_report(
     record_paths: Sequence[str | Path], out_md: str | Path, *, name: str, compare_paper: bool = False
 ) -> dict[str, Path]:
@@ -622,10 +637,15 @@ def write_sweep_report(
     ]
     for row, kind, dst in strips:
         lines += [f"![{kind.replace('_', ' ')}: {row_label(row, ', ', ', ')}](figures/{dst.name})", ""]
-    lines += ["## Runs", "", "| point | seed | steps | device | MLflow tag `advdiff.point` |", "|---|---|---|---|---|"]
+    lines += [
+        "## Runs",
+        "",
+        "| point | seed | steps | device | training arithmetic | MLflow tag `advdiff.point` |",
+        "|---|---|---|---|---|---|",
+    ]
     for rec in sorted(records, key=lambda r: r["point"]):
         lines.append(
-            f"| {rec['point']} | {rec['seed']} | {rec['train']['step']} | {rec['compute']['device']} | "
+            f"| {rec['point']} | {rec['seed']} | {rec['train']['step']} | {_device(rec)} | {_arithmetic(rec)} | "
             f"`{rec['point']}` |"
         )
     lines += ["", "Browse every run, its loss curve and artifacts: `make mlflow-ui` (http://127.0.0.1:5000).", ""]

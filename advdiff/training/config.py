@@ -63,6 +63,15 @@ def _check_bool(key: str, value: Any) -> bool:
     return value
 
 
+def _check_amp(value: Any) -> bool | str:
+    """``amp``: true, false or "auto" (bfloat16 autocast where the hardware computes bf16 natively)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    raise bad_value("amp", value, "true, false or 'auto' (bfloat16 autocast where the hardware has native bf16)")
+
+
 def _check_str(key: str, value: Any, allowed: str = "a non-empty string") -> str:
     if not isinstance(value, str) or not value.strip():
         raise bad_value(key, value, allowed)
@@ -218,7 +227,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # EMA of the weights: ema <- decay ema + (1 - decay) w, every step
     ema_warmup: bool = True  # decay at step n is min(ema_decay, (1 + n) / (10 + n)): early EMA forgets the init
     grad_clip: float = 1.0  # clip the global gradient norm to this; 0: no clipping
-    amp: bool = False  # bfloat16 autocast on CUDA and on CPUs with native bf16; else ignored (logged)
+    amp: bool | str = "auto"  # bfloat16 autocast: true, false, or auto (where the hardware has native bf16)
     seed: int = 42  # seed of every random draw of the run (see advdiff.training.seeding)
     checkpoint_every: int = 1000  # steps between checkpoints (and one at the end)
     log_every: int = 100  # steps between lines of metrics.jsonl
@@ -251,7 +260,7 @@ class TrainConfig:
             raise bad_value("ema_decay", self.ema_decay, "a number 0 <= ema_decay < 1")
         self.ema_warmup = _check_bool("ema_warmup", self.ema_warmup)
         self.grad_clip = check_real("grad_clip", self.grad_clip, low=0.0)
-        self.amp = _check_bool("amp", self.amp)
+        self.amp = _check_amp(self.amp)
         self.seed = check_int("seed", self.seed, low=0)
         self.checkpoint_every = check_int("checkpoint_every", self.checkpoint_every, low=1)
         self.log_every = check_int("log_every", self.log_every, low=1)

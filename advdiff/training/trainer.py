@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from advdiff.corruptions import Corruption
 from advdiff.data.base import unit_float
-from advdiff.devices import cpu_identity, native_bf16, resolve_device
+from advdiff.devices import bf16_autocast, cpu_identity, resolve_device
 from advdiff.errors import AdvdiffError, ConfigError, bad_value
 from advdiff.files import atomic_write
 from advdiff.training.config import DatasetConfig, TrainConfig
@@ -692,9 +692,11 @@ def _train(  # noqa: C901
         log.info("sample_every = %d, but no preview function was given: no sample grids are written", cfg.sample_every)
     run_id = cfg.hash()
     device = resolve_device(cfg.device)
-    use_amp = cfg.amp and (device.type == "cuda" or native_bf16())
-    if cfg.amp and not use_amp:
+    use_amp = bf16_autocast(cfg.amp, device)
+    if cfg.amp is True and not use_amp:
         log.info("amp=true is ignored on this CPU: it has no native bfloat16 (AVX-512 BF16, AMX)")
+    elif cfg.amp == "auto":
+        log.info("amp=auto: %s", "bfloat16 autocast (native bf16 here)" if use_amp else "float32 (no native bf16 here)")
     ckpt_path = run_dir / CHECKPOINT_FILE
     metrics_path = run_dir / METRICS_FILE
     checkpoint, resumed_from = _resume_checkpoint(run_dir)  # verified; a corrupt one falls back to the previous

@@ -188,3 +188,21 @@ def test_fid_clean_gets_its_own_column_only_when_the_points_have_it(tmp_path):
     assert "| FID clean |" in md and "| 37.00 ± 1.41 |" in md and "paper FID (clean-fid)" in md
     assert next(csv.DictReader(out["csv"].open()))["fid_clean"] == "37.0"
     assert {r["fid_clean"] for r in csv.DictReader(out["points_csv"].open())} == {"36.0", "38.0"}
+
+
+def test_the_runs_table_names_each_run_s_cpu_and_training_arithmetic(tmp_path):
+    """amp: auto resolves per machine, so the page says which runs trained in bf16 and on which CPU."""
+    cpu = {"model": "AMD EPYC", "kind": "AVX-512", "family_model": "25/17"}
+    paths = []
+    for i, (amp, versions) in enumerate([(True, {"cpu": cpu}), (False, {"cpu": cpu}), (None, {})]):
+        path = _record(tmp_path, f"heat-s{i + 1}-{i}", "heat", None, None, i + 1, 50.0)
+        rec = json.loads(path.read_text())
+        rec["train"]["amp"] = amp
+        rec["compute"]["versions"] = versions
+        path.write_text(json.dumps(rec))
+        paths.append(path)
+    md = write_sweep_report(paths, tmp_path / "reports" / "sweep_t.md", name="t")["md"].read_text()
+    runs = {line.split(" | ")[0][2:]: line for line in md.splitlines() if line.startswith("| heat-s")}
+    assert "| cpu (AMD EPYC, AVX-512 25/17) | bfloat16 autocast |" in runs["heat-s1-0"]
+    assert "| cpu (AMD EPYC, AVX-512 25/17) | float32 |" in runs["heat-s2-1"]
+    assert "| cpu | not recorded |" in runs["heat-s3-2"]

@@ -36,7 +36,8 @@ def test_unknown_key_lists_the_known_keys():
         ({"lr": "fast"}, "lr='fast'"),
         ({"ema_decay": 1.0}, "ema_decay=1.0"),
         ({"warmup_steps": 1.5}, "warmup_steps=1.5"),
-        ({"amp": "yes"}, "amp='yes'"),
+        ({"amp": "yes"}, "amp='yes'.*true, false or 'auto'"),
+        ({"amp": 1}, "amp=1"),
         ({"seed": -1}, "seed=-1"),
         ({"family": "dppm"}, "family='dppm'.*ddpm, heat, blur, advdiff"),
         ({"family_params": {"K": 0}}, "family_params.K=0"),
@@ -52,6 +53,14 @@ def test_unknown_key_lists_the_known_keys():
 def test_bad_values_name_the_key(changes, key):
     with pytest.raises(ConfigError, match=key):
         TrainConfig.from_dict(changes)
+
+
+def test_amp_defaults_to_auto_and_is_part_of_the_identity():
+    """amp: auto (bfloat16 autocast where bf16 is native) is the default; true and false name other runs."""
+    cfg = TrainConfig()
+    assert cfg.amp == "auto" and TrainConfig.from_dict({"amp": " Auto "}).amp == "auto"
+    names = {TrainConfig.from_dict({"amp": value}).hash() for value in ("auto", True, False)}
+    assert len(names) == 3
 
 
 def test_integral_floats_from_yaml_are_accepted():

@@ -44,4 +44,5 @@ def test_the_batch_32_run_is_the_study_point_itself():
     study = yaml.safe_load((TRAIN.parents[0] / "study.yaml").read_text())["sweep"]["train"]
     config = load_config(TRAIN / "study_advdiff_pe0_batch32.yaml")
     assert (study["batch_size"], study["steps"]) == (config.batch_size, config.steps) == (32, 1200)
+    assert study["amp"] is False and config.amp is False  # the committed study ran in float32 on every CPU
     assert run_name(config) == "advdiff-pe0-reinf-mappaper-s1-96e08188e4"

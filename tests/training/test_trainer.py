@@ -178,7 +178,7 @@ def test_a_different_config_is_refused_and_run_control_keys_may_change(image_fol
 
 
 def test_amp_is_ignored_on_a_cpu_without_native_bf16_with_a_log_message(image_folder, tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr("advdiff.training.trainer.native_bf16", lambda: False)
+    monkeypatch.setattr("advdiff.devices.native_bf16", lambda: False)
     with caplog.at_level(logging.INFO, logger="advdiff.training"):
         summary = train(
             tiny_config(image_folder, "heat", steps=2, amp=True), tmp_path / "run", model=tiny_net(), progress=False
@@ -190,16 +190,33 @@ def test_amp_is_ignored_on_a_cpu_without_native_bf16_with_a_log_message(image_fo
 def test_amp_on_a_cpu_with_native_bf16_trains_in_bf16_autocast(image_folder, tmp_path, monkeypatch):
     """Where the CPU has native bf16 (forced here: emulated on this one), amp trains under CPU autocast:
     the losses differ from float32 ones by bf16 rounding, not more."""
-    monkeypatch.setattr("advdiff.training.trainer.native_bf16", lambda: True)
+    monkeypatch.setattr("advdiff.devices.native_bf16", lambda: True)
     cfg = tiny_config(image_folder, "heat", steps=4, checkpoint_every=4)
-    fp32 = train(cfg, tmp_path / "fp32", model=tiny_net(), progress=False)
+    fp32 = train({**cfg, "amp": False}, tmp_path / "fp32", model=tiny_net(), progress=False)
     bf16 = train({**cfg, "amp": True}, tmp_path / "bf16", model=tiny_net(), progress=False)
-    assert fp32["amp"] is False and bf16["amp"] is True
+    auto = train({**cfg, "amp": "auto"}, tmp_path / "auto", model=tiny_net(), progress=False)
+    assert fp32["amp"] is False and bf16["amp"] is True and auto["amp"] is True
     a = [json.loads(x)["loss"] for x in (tmp_path / "fp32" / "metrics.jsonl").read_text().splitlines()]
     b = [json.loads(x)["loss"] for x in (tmp_path / "bf16" / "metrics.jsonl").read_text().splitlines()]
     assert len(a) == len(b) == 4 and all(math.isfinite(v) for v in b)
     assert a != b  # autocast really ran
     assert all(abs(x - y) <= 0.05 * abs(x) for x, y in zip(a, b, strict=True))
+    c = [json.loads(x)["loss"] for x in (tmp_path / "auto" / "metrics.jsonl").read_text().splitlines()]
+    assert c == b  # auto is bf16 autocast where bf16 is native
+
+
+def test_amp_auto_is_float32_on_a_cpu_without_native_bf16(image_folder, tmp_path, caplog, monkeypatch):
+    """amp: auto (the default) computes exactly as amp: false where bf16 would be emulated, and logs it."""
+    monkeypatch.setattr("advdiff.devices.native_bf16", lambda: False)
+    cfg = tiny_config(image_folder, "heat", steps=3, checkpoint_every=3)
+    with caplog.at_level(logging.INFO, logger="advdiff.training"):
+        auto = train(cfg, tmp_path / "auto", model=tiny_net(), progress=False)
+    fp32 = train({**cfg, "amp": False}, tmp_path / "fp32", model=tiny_net(), progress=False)
+    assert TrainConfig.from_dict(cfg).amp == "auto" and auto["amp"] is False and fp32["amp"] is False
+    assert any("amp=auto: float32" in r.getMessage() for r in caplog.records)
+    a = (tmp_path / "auto" / "metrics.jsonl").read_text().splitlines()
+    b = (tmp_path / "fp32" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["loss"] for x in a] == [json.loads(x)["loss"] for x in b]
 
 
 def test_sample_grids_do_not_change_the_run(image_folder, tmp_path, caplog):
